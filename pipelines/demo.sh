@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds sift and runs it on the bundled sample corpus in a fresh store:
+# import it, list versions, show the manifest, query it, export it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --quiet
+sift() { ./target/debug/sift "$@"; }
+work="$(mktemp -d)"
+export SIFT_STORE="$work/.sift"
+set -x
+sift init
+sift import pipelines/data/web_sample.jsonl --tag sample -m "bundled sample"
+sift log
+sift show sample
+sift query "SELECT source, count(*) AS docs, avg(length(text)) AS avg_chars FROM sample GROUP BY source ORDER BY docs DESC"
+sift export sample --to "$work/export"

@@ -1,0 +1,37 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{Global, ui};
+use crate::version::{self, export::ExportFormat};
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Tag, version id, or unique id prefix.
+    pub reference: String,
+    /// Directory to write `data/train-*.parquet` (or `.jsonl`) into.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: ExportFormat,
+    /// Replace an existing DIR/data/.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let store = g.open_store()?;
+    let v = version::resolve(&store, &a.reference)?;
+    let out = version::export::export(&store, &v, &a.to, a.format, a.force)?;
+    println!(
+        "exported {} rows of {} to {} file(s):",
+        ui::count(out.rows),
+        v.id.short(),
+        out.files.len()
+    );
+    for f in out.files {
+        println!("  {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,182 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{Global, ui};
+use crate::source::{self, Format, Source};
+use crate::store::shard::{DEFAULT_SHARD_SIZE, ShardOptions, WriteError, write_shards};
+use crate::version::{self, manifest};
+
+pub const EXAMPLES: &str = "\
+Examples:
+  sift import data/*.jsonl --tag raw -m \"first crawl\"
+  sift import dump.csv.gz --schema schema.json
+  sift import part-*.parquet --shard-size 16MiB";
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Input files (JSONL, CSV or Parquet; JSONL and CSV may be .gz or .zst).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Input format (default: from each file's extension).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// A JSON list of {"name", "type", "nullable"} to use instead of inferring one.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Target shard size (bytes; suffixes KiB, MiB, GiB accepted).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub shard_size: Option<u64>,
+    /// Tag the new version.
+    #[arg(long, value_name = "NAME")]
+    pub tag: Vec<String>,
+    /// Message recorded in the version.
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = [
+        ("GiB", 1u64 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("G", 1 << 30),
+        ("M", 1 << 20),
+        ("K", 1 << 10),
+    ]
+    .iter()
+    .find_map(|(suf, m)| s.strip_suffix(suf).map(|n| (n, *m)))
+    .unwrap_or((s, 1));
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (e.g. 67108864, 64MiB)"))?;
+    match n.checked_mul(mult) {
+        Some(v) if v >= 1024 => Ok(v),
+        _ => Err(format!("'{s}': shard size must be at least 1KiB")),
+    }
+}
+
+pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
+    let store = g.open_store()?;
+    for t in &a.tag {
+        crate::store::catalog::validate_tag(t)?;
+    }
+    let schema = a
+        .schema
+        .as_deref()
+        .map(source::read_schema_file)
+        .transpose()?;
+    let src = Source::open(&a.paths, a.format, schema)?;
+    let schema = src.schema();
+    let started = std::time::Instant::now();
+    let total = src.total_bytes();
+    let progress = ui::ByteProgress::new("importing", total, src.progress());
+    let opts = ShardOptions {
+        target: a.shard_size.unwrap_or(DEFAULT_SHARD_SIZE),
+        threads: g.threads(),
+    };
+    let written = write_shards(store.objects(), schema.clone(), src.batches(), opts).map_err(
+        |e| match e {
+            // Keep the reader's own error (and its hint) at the head of the chain.
+            WriteError::Input(e) => anyhow::Error::from(e),
+            other => anyhow::Error::from(other),
+        },
+    )?;
+    drop(progress);
+    if written.rows == 0 {
+        return Err(source::Error::Empty {
+            paths: a.paths.clone(),
+        }
+        .into());
+    }
+    let segments: Vec<manifest::Segment> = written
+        .shards
+        .iter()
+        .map(|s| manifest::Segment {
+            shard: s.shard.id,
+            fingerprints: s.sidecar.id,
+            rows: s.rows,
+            shard_bytes: s.shard.len,
+            selection: None,
+            selected_rows: s.rows,
+        })
+        .collect();
+    let new_bytes = written
+        .shards
+        .iter()
+        .flat_map(|s| [s.shard, s.sidecar])
+        .filter(|p| p.new)
+        .map(|p| p.len)
+        .sum();
+    let m = manifest::Manifest {
+        format: manifest::FORMAT,
+        content_id: written.content_id.clone(),
+        schema: manifest::columns(&schema),
+        stats: manifest::Stats {
+            rows: written.rows,
+            data_bytes: written.data_bytes,
+            stored_bytes: segments.iter().map(|s| s.shard_bytes).sum(),
+            new_bytes,
+        },
+        segments,
+        lineage: manifest::Lineage {
+            parents: vec![],
+            command: "import".into(),
+            inputs: a.paths.iter().map(|p| p.display().to_string()).collect(),
+            sift_version: env!("CARGO_PKG_VERSION").into(),
+        },
+        message: a.message.clone(),
+        created: crate::now(),
+    };
+    let v = version::commit(&store, m, &a.tag)?;
+    let secs = started.elapsed().as_secs_f64();
+    let s = &v.manifest.stats;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "version": v.id, "content_id": v.manifest.content_id, "rows": s.rows,
+                "data_bytes": s.data_bytes, "stored_bytes": s.stored_bytes, "new_bytes": s.new_bytes,
+                "shards": v.manifest.segments.len(), "input_bytes": total, "seconds": secs, "tags": a.tag,
+            })
+        );
+    } else {
+        println!("version  {}", v.id);
+        println!("content  {}", v.manifest.content_id);
+        println!(
+            "rows     {}  ({} of data in {} shards, {} new stored)",
+            ui::count(s.rows),
+            ui::bytes(s.data_bytes),
+            v.manifest.segments.len(),
+            ui::bytes(s.new_bytes)
+        );
+        println!(
+            "read     {} in {secs:.1}s ({:.0} MB/s)",
+            ui::bytes(total),
+            total as f64 / 1e6 / secs.max(1e-9)
+        );
+        if !a.tag.is_empty() {
+            println!("tagged   {}", a.tag.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("12").is_err());
+        assert!(parse_size("lots").is_err());
+    }
+}

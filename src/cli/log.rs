@@ -1,0 +1,95 @@
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{Global, ui};
+use crate::store::{ObjectId, VersionEntry};
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Show the history of this version (tag, id or id prefix) instead of every version.
+    pub reference: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(g: &Global, a: LogArgs) -> anyhow::Result<ExitCode> {
+    let store = g.open_store()?;
+    let (entries, tags, start) = {
+        let c = store.catalog()?;
+        let start = a.reference.as_deref().map(|r| c.resolve(r)).transpose()?;
+        (c.versions()?, c.tags()?, start)
+    };
+    let mut tags_of: HashMap<ObjectId, Vec<String>> = HashMap::new();
+    for (t, id) in tags {
+        tags_of.entry(id).or_default().push(t);
+    }
+    let by_id: HashMap<ObjectId, &VersionEntry> = entries.iter().map(|e| (e.id, e)).collect();
+    let shown: Vec<&VersionEntry> = match start {
+        None => entries.iter().collect(),
+        Some(id) => {
+            let mut chain = Vec::new();
+            let mut cur = by_id.get(&id).copied();
+            while let Some(e) = cur {
+                chain.push(e);
+                cur = e.parents.first().and_then(|p| by_id.get(p).copied());
+            }
+            chain
+        }
+    };
+    if a.json {
+        let out: Vec<_> = shown
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "id": e.id, "tags": tags_of.get(&e.id).cloned().unwrap_or_default(),
+                    "content_id": e.content_id, "rows": e.rows, "bytes": e.bytes,
+                    "created": e.created, "message": e.message, "parents": e.parents,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if shown.is_empty() {
+        println!("no versions yet; create one with `sift import FILE`");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = shown
+        .iter()
+        .map(|e| {
+            let from = e
+                .parents
+                .iter()
+                .map(|p| {
+                    tags_of
+                        .get(p)
+                        .and_then(|t| t.first().cloned())
+                        .unwrap_or_else(|| p.short())
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            vec![
+                e.id.short(),
+                tags_of.get(&e.id).map(|t| t.join(",")).unwrap_or_default(),
+                ui::count(e.rows),
+                ui::bytes(e.bytes),
+                ui::when(&e.created),
+                if from.is_empty() { "-".into() } else { from },
+                e.message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        ui::table(
+            &[
+                "VERSION", "TAGS", "ROWS", "SIZE", "CREATED", "FROM", "MESSAGE"
+            ],
+            &rows
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,151 @@
+//! The command line: clap definitions here, one handler file per subcommand.
+
+mod cat;
+mod export;
+mod import;
+mod init;
+mod log;
+mod query;
+mod schema;
+mod show;
+mod tag;
+pub mod ui;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::store::Store;
+
+const ABOUT: &str = "Curate training data into content-addressed, reproducible dataset versions.";
+
+const EXAMPLES: &str = "\
+Examples:
+  sift init
+  sift import corpus/*.jsonl.gz --tag raw -m \"crawl 2026-11\"
+  sift log
+  sift show raw
+  sift query \"SELECT source, count(*) FROM raw GROUP BY source\"
+  sift export raw --to out/";
+
+#[derive(Debug, Parser)]
+#[command(name = "sift", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The store directory.
+    #[arg(
+        long,
+        global = true,
+        env = "SIFT_STORE",
+        default_value = ".sift",
+        value_name = "DIR"
+    )]
+    pub store: PathBuf,
+    /// Worker threads (default: all cores). Results are identical for any count.
+    #[arg(long, global = true, env = "SIFT_THREADS", value_name = "N")]
+    pub threads: Option<usize>,
+    /// Seconds to wait for the store when another process is writing to it.
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
+    pub wait: u64,
+}
+
+impl Global {
+    pub fn threads(&self) -> usize {
+        self.threads.filter(|&n| n > 0).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+
+    pub fn open_store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.store)?.with_wait(Duration::from_secs(self.wait)))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new, empty store.
+    #[command(after_help = "Examples:\n  sift init\n  sift init --store /data/sift")]
+    Init,
+    /// Import JSONL (plain, .gz, .zst), CSV or Parquet files as a new version.
+    #[command(after_help = import::EXAMPLES)]
+    Import(import::ImportArgs),
+    /// List versions, newest first (or the history of REF).
+    #[command(after_help = "Examples:\n  sift log\n  sift log raw --json")]
+    Log(log::LogArgs),
+    /// Show a version's manifest: schema, shards, stats, lineage.
+    #[command(after_help = "Examples:\n  sift show raw\n  sift show 3f2a9c --json")]
+    Show(show::ShowArgs),
+    /// Create or move a tag (`sift tag NAME REF`), or delete one (`--delete NAME`).
+    #[command(after_help = "Examples:\n  sift tag v1 3f2a9c\n  sift tag --delete v1")]
+    Tag(tag::TagArgs),
+    /// List tags.
+    Tags(tag::TagsArgs),
+    /// Print a version's rows.
+    #[command(
+        after_help = "Examples:\n  sift cat raw --limit 5\n  sift cat raw --format csv > raw.csv"
+    )]
+    Cat(cat::CatArgs),
+    /// Run SQL over versions; every tag is a table.
+    #[command(after_help = query::EXAMPLES)]
+    Query(query::QueryArgs),
+    /// Write a version as plain Parquet (or JSONL) files.
+    #[command(
+        after_help = "Examples:\n  sift export raw --to out/\n  sift export raw --to out/ --format jsonl"
+    )]
+    Export(export::ExportArgs),
+    /// Print a generated JSON schema (manifest).
+    #[command(hide = true)]
+    Schema(schema::SchemaArgs),
+}
+
+/// Parses arguments and runs the command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Init => init::run(g),
+        Command::Import(a) => import::run(g, a),
+        Command::Log(a) => log::run(g, a),
+        Command::Show(a) => show::run(g, a),
+        Command::Tag(a) => tag::run(g, a),
+        Command::Tags(a) => tag::list(g, a),
+        Command::Cat(a) => cat::run(g, a),
+        Command::Query(a) => query::run(g, a),
+        Command::Export(a) => export::run(g, a),
+        Command::Schema(a) => schema::run(a),
+    }
+}
+
+/// The first hint any error in the chain offers.
+pub fn hint(err: &anyhow::Error) -> Option<String> {
+    for cause in err.chain() {
+        let h = if let Some(e) = cause.downcast_ref::<crate::store::Error>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::source::Error>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::version::ReadError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::version::export::Error>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::query::Error>() {
+            e.hint()
+        } else {
+            None
+        };
+        if h.is_some() {
+            return h;
+        }
+    }
+    None
+}

@@ -1,0 +1,58 @@
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::Global;
+
+pub const EXAMPLES: &str = "\
+Examples:
+  sift query \"SELECT source, count(*) AS n FROM raw GROUP BY source ORDER BY n DESC\"
+  sift query \"SELECT * FROM raw WHERE length(text) < 100\" --format jsonl
+  sift query \"SHOW TABLES\"";
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// SQL (DataFusion dialect); every tag is a table.
+    pub sql: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: QueryFormat,
+}
+
+pub fn run(g: &Global, a: QueryArgs) -> anyhow::Result<ExitCode> {
+    let store = g.open_store()?;
+    match a.format {
+        QueryFormat::Table => {
+            let mut batches = Vec::new();
+            crate::query::run(&store, &a.sql, g.threads(), |b| {
+                batches.push(b.clone());
+                Ok(())
+            })?;
+            println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
+        }
+        QueryFormat::Jsonl | QueryFormat::Csv => {
+            let (tx, rx) = std::sync::mpsc::sync_channel(4);
+            let fmt = match a.format {
+                QueryFormat::Csv => super::cat::RowFormat::Csv,
+                _ => super::cat::RowFormat::Jsonl,
+            };
+            let writer =
+                std::thread::spawn(move || super::cat::write_rows(rx.into_iter().map(Ok), fmt));
+            let result = crate::query::run(&store, &a.sql, g.threads(), |b| {
+                tx.send(b.clone())
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+            });
+            drop(tx);
+            let written = writer.join().expect("writer thread");
+            result?;
+            written?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

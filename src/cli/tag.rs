@@ -1,0 +1,61 @@
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::Global;
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Tag name.
+    #[arg(required_unless_present = "delete")]
+    pub name: Option<String>,
+    /// Version to tag: a tag, id or unique id prefix.
+    #[arg(required_unless_present = "delete")]
+    pub reference: Option<String>,
+    /// Delete this tag.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["name", "reference"])]
+    pub delete: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(g: &Global, a: TagArgs) -> anyhow::Result<ExitCode> {
+    let store = g.open_store()?;
+    let c = store.catalog()?;
+    if let Some(name) = a.delete {
+        let old = c.delete_tag(&name)?;
+        println!("deleted tag {name} (was {})", old.short());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (name, reference) = (a.name.expect("required"), a.reference.expect("required"));
+    let id = c.resolve(&reference)?;
+    match c.set_tag(&name, &id)? {
+        Some(old) if old != id => {
+            println!("moved tag {name} from {} to {}", old.short(), id.short())
+        }
+        _ => println!("tagged {} as {name}", id.short()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list(g: &Global, a: TagsArgs) -> anyhow::Result<ExitCode> {
+    let store = g.open_store()?;
+    let tags = store.catalog()?.tags()?;
+    if a.json {
+        let out: Vec<_> = tags
+            .iter()
+            .map(|(t, id)| serde_json::json!({"tag": t, "version": id}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for (t, id) in tags {
+            println!("{t}\t{}", id.short());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,112 @@
+//! SQL over versions with DataFusion: every tag is a table.
+//!
+//! A table streams its version's segments through [`crate::version::rows`],
+//! so reading verifies each object and applies selections exactly as `cat`
+//! and `export` do.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
+
+use crate::store::Store;
+use crate::version::Version;
+
+/// Errors of a query.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    #[error("{0}")]
+    DataFusion(#[from] DataFusionError),
+}
+
+impl Error {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Store(e) => e.hint(),
+            Error::DataFusion(DataFusionError::Plan(m)) if m.contains("table") && m.contains("not found") => {
+                Some("every tag is a table (`sift tags` lists them); quote names with '-' or '.' like \"v1.0\"".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct VersionPartition {
+    store: Store,
+    version: Version,
+    schema: SchemaRef,
+}
+
+impl PartitionStream for VersionPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let rows = crate::version::rows(&self.store, &self.version);
+        let iter: Box<dyn Iterator<Item = Result<RecordBatch, DataFusionError>> + Send> = match rows
+        {
+            Ok(r) => Box::new(r.map(|b| b.map_err(|e| DataFusionError::External(Box::new(e))))),
+            Err(e) => Box::new(std::iter::once(Err(DataFusionError::External(Box::new(e))))),
+        };
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::iter(iter),
+        ))
+    }
+}
+
+/// A session with every tag of `store` registered as a table.
+pub fn session(store: &Store, threads: usize) -> Result<SessionContext, Error> {
+    let config = SessionConfig::new()
+        .with_target_partitions(threads.max(1))
+        .with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    let tags = store.catalog()?.tags()?;
+    for (tag, id) in tags {
+        let version = crate::version::load(store, &id)?;
+        let schema = version.schema()?;
+        let part = VersionPartition {
+            store: store.clone(),
+            version,
+            schema: schema.clone(),
+        };
+        let table = StreamingTable::try_new(schema, vec![Arc::new(part)])?;
+        ctx.register_table(tag.as_str(), Arc::new(table))?;
+    }
+    Ok(ctx)
+}
+
+/// Runs `sql` and hands each result batch to `each`.
+pub fn run(
+    store: &Store,
+    sql: &str,
+    threads: usize,
+    mut each: impl FnMut(&RecordBatch) -> Result<(), DataFusionError>,
+) -> Result<SchemaRef, Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .build()
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    rt.block_on(async {
+        let ctx = session(store, threads)?;
+        let df = ctx.sql(sql).await?;
+        let mut stream = df.execute_stream().await?;
+        let schema = stream.schema();
+        while let Some(batch) = stream.next().await {
+            each(&batch?)?;
+        }
+        Ok(schema)
+    })
+}

@@ -1,0 +1,720 @@
+//! Readers: JSONL (plain, `.gz`, `.zst`), CSV and Parquet files into Arrow batches.
+//!
+//! The fast path is arrow's own decoders. When one fails, the file is
+//! scanned again line by line to say exactly where and why — the first
+//! invalid UTF-8 byte, JSON syntax error (`file:line:column`), or value
+//! whose type conflicts with the schema — so errors cost nothing until
+//! they happen.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// Rows per batch.
+pub const BATCH_ROWS: usize = 8192;
+/// Records read to infer a schema, per file.
+const INFER_ROWS: usize = 10_000;
+
+/// Input formats.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Jsonl,
+    Csv,
+    Parquet,
+}
+
+/// Errors reading input files.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: no such file", path.display())]
+    NotFound { path: PathBuf },
+    #[error("{}: cannot tell the format from the file name", path.display())]
+    UnknownFormat { path: PathBuf },
+    #[error("{}: read failed", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: invalid JSON: {reason}", path.display())]
+    Json {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        reason: String,
+    },
+    #[error("{}:{line}: invalid UTF-8 at byte {byte} of the line", path.display())]
+    Utf8 {
+        path: PathBuf,
+        line: u64,
+        byte: usize,
+    },
+    #[error("{}:{line}: {reason}", path.display())]
+    Row {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+    #[error("{}: {reason}", path.display())]
+    Csv { path: PathBuf, reason: String },
+    #[error("{}: not a readable Parquet file: {reason}", path.display())]
+    Parquet { path: PathBuf, reason: String },
+    #[error("{}: schema differs from {}: {reason}", path.display(), first.display())]
+    SchemaMismatch {
+        path: PathBuf,
+        first: PathBuf,
+        reason: String,
+    },
+    #[error("the input holds no rows ({})", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    Empty { paths: Vec<PathBuf> },
+    #[error("bad --schema file {}: {reason}", path.display())]
+    BadSchema { path: PathBuf, reason: String },
+    #[error("column '{column}' has type {data_type}, which sift does not support yet")]
+    Unsupported { column: String, data_type: DataType },
+}
+
+impl Error {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::UnknownFormat { .. } => "pass --format jsonl|csv|parquet".into(),
+            Error::Json { .. } | Error::Utf8 { .. } => {
+                "fix or remove that line; every line must be one JSON object in UTF-8".into()
+            }
+            Error::Row { .. } | Error::SchemaMismatch { .. } => {
+                "the schema was inferred from the first rows; give the column types with --schema FILE".into()
+            }
+            Error::Csv { reason, .. } if reason.contains("parsing value") => {
+                "the schema was inferred from the first rows; give the column types with --schema FILE".into()
+            }
+            Error::Csv { .. } => "every CSV row must have as many fields as the header".into(),
+            Error::Empty { .. } => "import a file with at least one row".into(),
+            Error::BadSchema { .. } => {
+                r#"a schema file is a JSON list of {"name": ..., "type": ...}; types: string, int64, int32, float64, float32, bool, date, timestamp, binary, list<T>"#.into()
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Picks the format from a file name (`.jsonl`, `.ndjson`, `.json`, `.csv`,
+/// `.parquet`, each optionally followed by `.gz` or `.zst`).
+pub fn detect_format(path: &Path) -> Option<Format> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(&name);
+    if name.ends_with(".jsonl") || name.ends_with(".ndjson") || name.ends_with(".json") {
+        Some(Format::Jsonl)
+    } else if name.ends_with(".csv") {
+        Some(Format::Csv)
+    } else if name.ends_with(".parquet") || name.ends_with(".pq") {
+        Some(Format::Parquet)
+    } else {
+        None
+    }
+}
+
+/// Counts bytes read from the underlying (compressed) file, for progress.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open_text(path: &Path, count: Arc<AtomicU64>) -> Result<Box<dyn BufRead + Send>, Error> {
+    let file = File::open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => Error::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    let raw = BufReader::with_capacity(1 << 20, Counting { inner: file, count });
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    Ok(if name.ends_with(".gz") {
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::bufread::MultiGzDecoder::new(raw),
+        ))
+    } else if name.ends_with(".zst") {
+        let dec = zstd::stream::read::Decoder::with_buffer(raw).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Box::new(BufReader::with_capacity(1 << 20, dec))
+    } else {
+        Box::new(raw)
+    })
+}
+
+/// A set of input files with one schema.
+pub struct Source {
+    files: Vec<(PathBuf, Format)>,
+    schema: SchemaRef,
+    /// With a user-given schema, JSON numbers and booleans may fill string columns.
+    coerce: bool,
+    progress: Arc<AtomicU64>,
+}
+
+impl Source {
+    /// Opens `paths`, inferring the schema unless one is given.
+    pub fn open(
+        paths: &[PathBuf],
+        format: Option<Format>,
+        schema: Option<SchemaRef>,
+    ) -> Result<Source, Error> {
+        let mut files = Vec::new();
+        for p in paths {
+            if !p.exists() {
+                return Err(Error::NotFound { path: p.clone() });
+            }
+            let f = format
+                .or_else(|| detect_format(p))
+                .ok_or_else(|| Error::UnknownFormat { path: p.clone() })?;
+            files.push((p.clone(), f));
+        }
+        let progress = Arc::new(AtomicU64::new(0));
+        let coerce = schema.is_some();
+        let schema = match schema {
+            Some(s) => s,
+            None => {
+                let mut merged: Option<(PathBuf, Schema)> = None;
+                for (p, f) in &files {
+                    let s = infer(p, *f)?;
+                    merged = Some(match merged {
+                        None => (p.clone(), s),
+                        Some((first, m)) => {
+                            let out =
+                                Schema::try_merge([m, s]).map_err(|e| Error::SchemaMismatch {
+                                    path: p.clone(),
+                                    first: first.clone(),
+                                    reason: e.to_string(),
+                                })?;
+                            (first, out)
+                        }
+                    });
+                }
+                Arc::new(merged.map(|(_, s)| s).unwrap_or_else(Schema::empty))
+            }
+        };
+        if schema.fields().is_empty() {
+            return Err(Error::Empty {
+                paths: paths.to_vec(),
+            });
+        }
+        for f in schema.fields() {
+            if crate::store::fingerprint::logical_type(f.data_type()).is_none() {
+                return Err(Error::Unsupported {
+                    column: f.name().clone(),
+                    data_type: f.data_type().clone(),
+                });
+            }
+        }
+        Ok(Source {
+            files,
+            schema,
+            coerce,
+            progress,
+        })
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Total size of the input files on disk.
+    pub fn total_bytes(&self) -> u64 {
+        self.files
+            .iter()
+            .filter_map(|(p, _)| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Bytes read so far (shared counter, for a progress bar).
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        self.progress.clone()
+    }
+
+    /// All rows, file after file, in order.
+    pub fn batches(self) -> impl Iterator<Item = Result<RecordBatch, Error>> + Send {
+        let schema = self.schema.clone();
+        let progress = self.progress.clone();
+        let coerce = self.coerce;
+        self.files.into_iter().flat_map(
+            move |(path, format)| -> Box<dyn Iterator<Item = Result<RecordBatch, Error>> + Send> {
+                match file_batches(&path, format, schema.clone(), coerce, progress.clone()) {
+                    Ok(it) => it,
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                }
+            },
+        )
+    }
+}
+
+fn infer(path: &Path, format: Format) -> Result<Schema, Error> {
+    let sink = Arc::new(AtomicU64::new(0));
+    match format {
+        Format::Jsonl => {
+            let reader = open_text(path, sink.clone())?;
+            match arrow::json::reader::infer_json_schema(reader, Some(INFER_ROWS)) {
+                Ok((schema, _)) => Ok(schema),
+                Err(e) => Err(
+                    locate_json_error(path, None, sink).unwrap_or_else(|| Error::Row {
+                        path: path.to_path_buf(),
+                        line: 0,
+                        reason: e.to_string(),
+                    }),
+                ),
+            }
+        }
+        Format::Csv => {
+            let reader = open_text(path, sink)?;
+            let fmt = arrow::csv::reader::Format::default().with_header(true);
+            fmt.infer_schema(reader, Some(INFER_ROWS))
+                .map(|(s, _)| s)
+                .map_err(|e| csv_error(path, e))
+        }
+        Format::Parquet => {
+            let file = File::open(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::Parquet {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            Ok(b.schema().as_ref().clone())
+        }
+    }
+}
+
+fn csv_error(path: &Path, e: ArrowError) -> Error {
+    let reason = match e {
+        ArrowError::CsvError(m) | ArrowError::ParseError(m) => m,
+        other => other.to_string(),
+    };
+    Error::Csv {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+fn file_batches(
+    path: &Path,
+    format: Format,
+    schema: SchemaRef,
+    coerce: bool,
+    progress: Arc<AtomicU64>,
+) -> Result<Box<dyn Iterator<Item = Result<RecordBatch, Error>> + Send>, Error> {
+    Ok(match format {
+        Format::Jsonl => Box::new(JsonlBatches::new(path, schema, coerce, progress)?),
+        Format::Csv => {
+            let reader = open_text(path, progress)?;
+            let r = arrow::csv::ReaderBuilder::new(schema)
+                .with_header(true)
+                .with_batch_size(BATCH_ROWS)
+                .build(reader)
+                .map_err(|e| csv_error(path, e))?;
+            let path = path.to_path_buf();
+            Box::new(r.map(move |b| b.map_err(|e| csv_error(&path, e))))
+        }
+        Format::Parquet => {
+            let file = File::open(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let perr = |e: &dyn std::fmt::Display| Error::Parquet {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            };
+            let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
+            if b.schema().fields() != schema.fields() {
+                return Err(Error::SchemaMismatch {
+                    path: path.to_path_buf(),
+                    first: PathBuf::from("the first file"),
+                    reason: format!("{:?} vs {:?}", b.schema().fields(), schema.fields()),
+                });
+            }
+            let total_rows = b.metadata().file_metadata().num_rows().max(1) as u64;
+            let r = b
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| perr(&e))?;
+            let path = path.to_path_buf();
+            Box::new(r.map(move |b| {
+                let b = b.map_err(|e| Error::Parquet {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                progress.fetch_add(len * b.num_rows() as u64 / total_rows, Ordering::Relaxed);
+                Ok(b)
+            }))
+        }
+    })
+}
+
+/// JSONL through arrow's tape decoder, in blocks of whole lines.
+struct JsonlBatches {
+    path: PathBuf,
+    schema: SchemaRef,
+    coerce: bool,
+    reader: Box<dyn BufRead + Send>,
+    decoder: arrow::json::reader::Decoder,
+    block: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    failed: bool,
+}
+
+impl JsonlBatches {
+    fn new(
+        path: &Path,
+        schema: SchemaRef,
+        coerce: bool,
+        progress: Arc<AtomicU64>,
+    ) -> Result<Self, Error> {
+        let reader = open_text(path, progress)?;
+        Ok(JsonlBatches {
+            path: path.to_path_buf(),
+            decoder: json_decoder(schema.clone(), coerce, BATCH_ROWS).map_err(|e| Error::Row {
+                path: path.to_path_buf(),
+                line: 0,
+                reason: e.to_string(),
+            })?,
+            schema,
+            coerce,
+            reader,
+            block: Vec::new(),
+            pos: 0,
+            eof: false,
+            failed: false,
+        })
+    }
+
+    fn fail(&mut self, e: ArrowError) -> Error {
+        self.failed = true;
+        let sink = Arc::new(AtomicU64::new(0));
+        locate_json_error(&self.path, Some((self.schema.clone(), self.coerce)), sink)
+            .unwrap_or_else(|| Error::Row {
+                path: self.path.clone(),
+                line: 0,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Refills `block` with up to ~4 MiB of whole lines.
+    fn refill(&mut self) -> Result<(), Error> {
+        let tail = self.block.split_off(self.pos);
+        self.block = tail;
+        self.pos = 0;
+        let mut chunk = Vec::with_capacity(4 << 20);
+        (&mut self.reader)
+            .take(4 << 20)
+            .read_to_end(&mut chunk)
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        if chunk.is_empty() {
+            self.eof = true;
+        } else {
+            // Complete the last line so the block holds whole lines only.
+            self.reader
+                .read_until(b'\n', &mut chunk)
+                .map_err(|source| Error::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        }
+        self.block.extend_from_slice(&chunk);
+        Ok(())
+    }
+}
+
+fn json_decoder(
+    schema: SchemaRef,
+    coerce: bool,
+    rows: usize,
+) -> Result<arrow::json::reader::Decoder, ArrowError> {
+    arrow::json::ReaderBuilder::new(schema)
+        .with_batch_size(rows)
+        .with_strict_mode(true)
+        .with_coerce_primitive(coerce)
+        .build_decoder()
+}
+
+impl Iterator for JsonlBatches {
+    type Item = Result<RecordBatch, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if self.pos >= self.block.len()
+                && !self.eof
+                && let Err(e) = self.refill()
+            {
+                self.failed = true;
+                return Some(Err(e));
+            }
+            if self.pos < self.block.len() {
+                match self.decoder.decode(&self.block[self.pos..]) {
+                    Ok(n) => self.pos += n,
+                    Err(e) => return Some(Err(self.fail(e))),
+                }
+                if self.pos < self.block.len() || self.decoder.len() >= BATCH_ROWS {
+                    // The decoder stopped early: its batch is full.
+                    match self.decoder.flush() {
+                        Ok(Some(b)) => return Some(Ok(b)),
+                        Ok(None) => continue,
+                        Err(e) => return Some(Err(self.fail(e))),
+                    }
+                }
+                continue;
+            }
+            // End of input.
+            return match self.decoder.flush() {
+                Ok(Some(b)) => Some(Ok(b)),
+                Ok(None) => None,
+                Err(e) => Some(Err(self.fail(e))),
+            };
+        }
+    }
+}
+
+/// Scans a JSONL file for its first bad line; `None` if none is found.
+///
+/// Checks, per line: UTF-8, JSON syntax (with the column), then — when a
+/// schema is given — that the values decode into it (groups of lines are
+/// decoded together, and a failing group line by line).
+fn locate_json_error(
+    path: &Path,
+    schema: Option<(SchemaRef, bool)>,
+    sink: Arc<AtomicU64>,
+) -> Option<Error> {
+    let mut reader = open_text(path, sink).ok()?;
+    let mut group: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut line_no = 0u64;
+    let check_group = |group: &[(u64, Vec<u8>)]| -> Option<Error> {
+        let (schema, coerce) = schema.clone()?;
+        let decode = |lines: &[&(u64, Vec<u8>)]| -> Result<(), ArrowError> {
+            let mut d = json_decoder(schema.clone(), coerce, BATCH_ROWS)?;
+            for (_, l) in lines {
+                let mut off = 0;
+                while off < l.len() {
+                    off += d.decode(&l[off..])?;
+                    d.flush()?;
+                }
+                d.decode(b"\n")?;
+                d.flush()?;
+            }
+            Ok(())
+        };
+        if decode(&group.iter().collect::<Vec<_>>()).is_ok() {
+            return None;
+        }
+        for item in group {
+            if let Err(e) = decode(&[item]) {
+                return Some(Error::Row {
+                    path: path.to_path_buf(),
+                    line: item.0,
+                    reason: describe_arrow_json(e),
+                });
+            }
+        }
+        None
+    };
+    loop {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(source) => {
+                return Some(Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+        line_no += 1;
+        if let Err(e) = std::str::from_utf8(&line) {
+            return Some(Error::Utf8 {
+                path: path.to_path_buf(),
+                line: line_no,
+                byte: e.valid_up_to() + 1,
+            });
+        }
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<serde_json::Value>(trimmed) {
+            Err(e) => {
+                let lead = line.len() - line.trim_ascii_start().len();
+                return Some(Error::Json {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    column: e.column() as u64 + lead as u64,
+                    reason: strip_position(&e.to_string()),
+                });
+            }
+            Ok(v) if !v.is_object() => {
+                return Some(Error::Row {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    reason:
+                        "the line is JSON but not an object; each line must be one {...} record"
+                            .into(),
+                });
+            }
+            Ok(_) => {}
+        }
+        group.push((line_no, line));
+        if group.len() >= 1024 {
+            if let Some(e) = check_group(&group) {
+                return Some(e);
+            }
+            group.clear();
+        }
+    }
+    check_group(&group)
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn describe_arrow_json(e: ArrowError) -> String {
+    let msg = match e {
+        ArrowError::JsonError(m) => m,
+        other => other.to_string(),
+    };
+    if let Some(name) = msg
+        .strip_prefix("column '")
+        .and_then(|rest| rest.strip_suffix("' missing from schema"))
+    {
+        return format!("field '{name}' does not appear in the rows the schema was inferred from");
+    }
+    format!("a value does not fit the schema: {msg}")
+}
+
+/// Reads a `--schema` file: a JSON list of `{"name", "type", "nullable"?}`.
+pub fn read_schema_file(path: &Path) -> Result<SchemaRef, Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Col {
+        name: String,
+        #[serde(rename = "type")]
+        ty: String,
+        #[serde(default = "yes")]
+        nullable: bool,
+    }
+    fn yes() -> bool {
+        true
+    }
+    let bad = |reason: String| Error::BadSchema {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let cols: Vec<Col> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if cols.is_empty() {
+        return Err(bad("it lists no columns".into()));
+    }
+    let fields = cols
+        .into_iter()
+        .map(|c| {
+            let dt = parse_type(&c.ty)
+                .ok_or_else(|| bad(format!("unknown type '{}' for column '{}'", c.ty, c.name)))?;
+            Ok(Field::new(c.name, dt, c.nullable))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+fn parse_type(t: &str) -> Option<DataType> {
+    let t = t.trim();
+    if let Some(inner) = t.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+        return Some(DataType::new_list(parse_type(inner)?, true));
+    }
+    Some(match t.to_ascii_lowercase().as_str() {
+        "string" | "utf8" | "str" | "text" => DataType::Utf8,
+        "int64" | "int" | "integer" | "long" => DataType::Int64,
+        "int32" => DataType::Int32,
+        "int16" => DataType::Int16,
+        "int8" => DataType::Int8,
+        "uint64" => DataType::UInt64,
+        "uint32" => DataType::UInt32,
+        "float64" | "float" | "double" => DataType::Float64,
+        "float32" => DataType::Float32,
+        "bool" | "boolean" => DataType::Boolean,
+        "date" | "date32" => DataType::Date32,
+        "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        "binary" => DataType::Binary,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_from_names() {
+        assert_eq!(
+            detect_format(Path::new("a/b.jsonl.gz")),
+            Some(Format::Jsonl)
+        );
+        assert_eq!(detect_format(Path::new("x.CSV")), Some(Format::Csv));
+        assert_eq!(detect_format(Path::new("x.parquet")), Some(Format::Parquet));
+        assert_eq!(
+            detect_format(Path::new("x.ndjson.zst")),
+            Some(Format::Jsonl)
+        );
+        assert_eq!(detect_format(Path::new("x.txt")), None);
+    }
+
+    #[test]
+    fn schema_types_parse() {
+        assert_eq!(
+            parse_type("list<string>"),
+            Some(DataType::new_list(DataType::Utf8, true))
+        );
+        assert_eq!(parse_type("INT64"), Some(DataType::Int64));
+        assert_eq!(parse_type("nope"), None);
+    }
+}

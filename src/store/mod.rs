@@ -1,0 +1,238 @@
+//! The store: immutable objects plus a rebuildable catalog.
+//!
+//! ```text
+//! .sift/
+//!   objects/ab/cdef…   shards, fingerprint sidecars, selections, manifests
+//!   catalog/           sled: refs (tags) and the version index
+//!   tmp/               writes in progress (<pid>-<n>); stale ones are removed
+//!   LOCK               held while the catalog is open
+//! ```
+//!
+//! Write order for a version: shards and sidecars → manifest → catalog. The
+//! catalog is written last and only indexes manifests, so a crash leaves
+//! either no new version or a whole one.
+
+pub mod catalog;
+pub mod fingerprint;
+pub mod objects;
+pub mod shard;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use catalog::{Catalog, VersionEntry};
+pub use objects::{ObjectId, Objects};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no sift store at {}", path.display())]
+    NotAStore { path: PathBuf },
+    #[error("a sift store already exists at {}", path.display())]
+    AlreadyExists { path: PathBuf },
+    #[error("I/O error on {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("object {id} is missing ({})", path.display())]
+    MissingObject { id: ObjectId, path: PathBuf },
+    #[error("object {id} is corrupt: its bytes hash to {actual} ({})", path.display())]
+    CorruptObject {
+        id: ObjectId,
+        path: PathBuf,
+        actual: ObjectId,
+    },
+    #[error("object {id} is not a valid {what}: {reason}")]
+    BadObject {
+        id: ObjectId,
+        what: &'static str,
+        reason: String,
+    },
+    #[error("the catalog could not be read or written")]
+    Catalog(#[from] sled::Error),
+    #[error("the store is busy: held by pid {holder} for over {waited:?}")]
+    Busy { holder: String, waited: Duration },
+    #[error("unknown ref '{name}'")]
+    UnknownRef { name: String, closest: Vec<String> },
+    #[error("ref '{prefix}' is ambiguous: it matches {}", matches.join(", "))]
+    AmbiguousRef {
+        prefix: String,
+        matches: Vec<String>,
+    },
+    #[error("invalid tag name '{name}': {reason}")]
+    BadTagName { name: String, reason: &'static str },
+    #[error("tag '{name}' does not exist")]
+    NoSuchTag { name: String },
+}
+
+impl Error {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::NotAStore { path } => format!(
+                "create one with `sift init --store {}`, or point --store / SIFT_STORE at an existing one",
+                path.display()
+            ),
+            Error::AlreadyExists { .. } => "use the existing store, or choose another --store".into(),
+            Error::MissingObject { .. } | Error::CorruptObject { .. } | Error::BadObject { .. } => {
+                "run `sift fsck --read-data` to see which versions are affected".into()
+            }
+            Error::Busy { .. } => {
+                "another sift process is writing; retry, or raise --wait (seconds)".into()
+            }
+            Error::UnknownRef { closest, .. } if !closest.is_empty() => {
+                format!("did you mean: {}?", closest.join(", "))
+            }
+            Error::UnknownRef { .. } => "list tags with `sift tags` and versions with `sift log`".into(),
+            Error::AmbiguousRef { .. } => "give more digits of the id".into(),
+            Error::BadTagName { .. } => {
+                "tag names use letters, digits, '.', '_' and '-', start with a letter or digit, and are at most 128 characters".into()
+            }
+            Error::NoSuchTag { .. } => "list tags with `sift tags`".into(),
+            _ => return None,
+        })
+    }
+}
+
+/// An opened store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    objects: Objects,
+    /// How long to wait for the catalog lock.
+    wait: Duration,
+}
+
+impl Store {
+    /// Creates a new, empty store at `root`.
+    pub fn init(root: &Path) -> Result<Store, Error> {
+        if root.join("objects").exists() || root.join("catalog").exists() {
+            return Err(Error::AlreadyExists {
+                path: root.to_path_buf(),
+            });
+        }
+        for dir in ["objects", "tmp"] {
+            let p = root.join(dir);
+            fs::create_dir_all(&p).map_err(|source| Error::Io { path: p, source })?;
+        }
+        let store = Store::at(root);
+        store.catalog()?.flush()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store, removing stale `tmp/` leftovers.
+    pub fn open(root: &Path) -> Result<Store, Error> {
+        if !root.join("objects").is_dir() {
+            return Err(Error::NotAStore {
+                path: root.to_path_buf(),
+            });
+        }
+        let store = Store::at(root);
+        store.clean_tmp();
+        Ok(store)
+    }
+
+    fn at(root: &Path) -> Store {
+        Store {
+            root: root.to_path_buf(),
+            objects: Objects::new(root.join("objects"), root.join("tmp")),
+            wait: Duration::from_secs(60),
+        }
+    }
+
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
+    /// Removes `tmp/` files left by processes that no longer run.
+    fn clean_tmp(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            let alive = match pid {
+                Some(pid) if pid == std::process::id() => true,
+                Some(pid) => Path::new("/proc").join(pid.to_string()).exists(),
+                None => false,
+            };
+            if !alive {
+                let _ = fs::remove_file(entry.path()).or_else(|_| fs::remove_dir_all(entry.path()));
+            }
+        }
+    }
+
+    /// Opens the catalog, waiting (with back-off) while another process holds it.
+    pub fn catalog(&self) -> Result<Catalog, Error> {
+        let lock_path = self.root.join("LOCK");
+        let io = |source| Error::Io {
+            path: lock_path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io)?;
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(5);
+        let mut said = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = read_holder(&mut file);
+                    if start.elapsed() >= self.wait {
+                        return Err(Error::Busy {
+                            holder,
+                            waited: self.wait,
+                        });
+                    }
+                    if !said && start.elapsed() > Duration::from_millis(500) {
+                        eprintln!("waiting for the store (held by pid {holder})");
+                        said = true;
+                    }
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_millis(200));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io(e)),
+            }
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        write!(file, "{}", std::process::id()).map_err(io)?;
+        let db = sled::Config::new()
+            .path(self.root.join("catalog"))
+            .mode(sled::Mode::LowSpace)
+            .open()?;
+        Catalog::new(db, file)
+    }
+}
+
+fn read_holder(file: &mut File) -> String {
+    let mut s = String::new();
+    let _ = file.rewind().and_then(|_| file.read_to_string(&mut s));
+    let s = s.trim();
+    if s.is_empty() {
+        "unknown".into()
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,173 @@
+//! The manifest: everything a version is, as one JSON object.
+//!
+//! Its BLAKE3 is the version id. `schemas/manifest.schema.json` is generated
+//! from these types (`sift schema manifest`); a test fails when it is stale.
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::store::ObjectId;
+
+/// The manifest format this build writes.
+pub const FORMAT: u32 = 1;
+
+/// A dataset version.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub format: u32,
+    /// BLAKE3 of (canonical schema, ordered row fingerprints): depends on the rows alone.
+    pub content_id: String,
+    /// Columns, in order.
+    pub schema: Vec<Column>,
+    /// The rows, in order: shards with optional selections over them.
+    pub segments: Vec<Segment>,
+    pub stats: Stats,
+    pub lineage: Lineage,
+    pub message: Option<String>,
+    /// Creation time, RFC 3339, UTC.
+    pub created: String,
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub name: String,
+    /// Logical type, as used in the canonical schema (`string`, `int`, `list<string>`, …).
+    #[serde(rename = "type")]
+    pub logical: String,
+    /// The Arrow type the shards store.
+    pub arrow: String,
+    pub nullable: bool,
+}
+
+/// A shard plus an optional selection of its rows.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// Parquet shard object.
+    pub shard: ObjectId,
+    /// Sidecar object with the shard's row fingerprints, in row order.
+    pub fingerprints: ObjectId,
+    /// Rows in the shard.
+    pub rows: u64,
+    /// Size of the shard object in bytes.
+    pub shard_bytes: u64,
+    /// Selection object (a bitmap of kept row indexes); absent means every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<ObjectId>,
+    /// Rows this segment contributes.
+    pub selected_rows: u64,
+}
+
+/// Sizes and counts.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stats {
+    pub rows: u64,
+    /// Canonical (uncompressed) bytes of the rows.
+    pub data_bytes: u64,
+    /// Bytes of the shard objects the version refers to.
+    pub stored_bytes: u64,
+    /// Bytes this version added to the store when it was written.
+    pub new_bytes: u64,
+}
+
+/// How the version was made.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lineage {
+    /// Versions this one was derived from.
+    pub parents: Vec<ObjectId>,
+    /// The command that made it.
+    pub command: String,
+    /// Input files, for an import.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+    pub sift_version: String,
+}
+
+impl Manifest {
+    /// The Arrow schema of the version's rows.
+    pub fn arrow_schema(&self) -> Result<SchemaRef, String> {
+        let fields = self
+            .schema
+            .iter()
+            .map(|c| {
+                let dt: DataType = c
+                    .arrow
+                    .parse()
+                    .map_err(|e| format!("column '{}': {e}", c.name))?;
+                Ok(Field::new(&c.name, dt, c.nullable))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        v.push(b'\n');
+        v
+    }
+}
+
+/// The columns of an Arrow schema, for a manifest.
+pub fn columns(schema: &Schema) -> Vec<Column> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| Column {
+            name: f.name().clone(),
+            logical: crate::store::fingerprint::logical_type(f.data_type()).unwrap_or_default(),
+            arrow: f.data_type().to_string(),
+            nullable: f.is_nullable(),
+        })
+        .collect()
+}
+
+/// The JSON schema of the manifest, as checked in under `schemas/`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Manifest);
+    serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::DataType;
+
+    #[test]
+    fn arrow_types_round_trip_through_the_manifest() {
+        let schema = Schema::new(vec![
+            Field::new("text", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, false),
+            Field::new("tags", DataType::new_list(DataType::Utf8, true), true),
+        ]);
+        let m = Manifest {
+            format: FORMAT,
+            content_id: "c".into(),
+            schema: columns(&schema),
+            segments: vec![],
+            stats: Stats {
+                rows: 0,
+                data_bytes: 0,
+                stored_bytes: 0,
+                new_bytes: 0,
+            },
+            lineage: Lineage {
+                parents: vec![],
+                command: "x".into(),
+                inputs: vec![],
+                sift_version: "0".into(),
+            },
+            message: None,
+            created: "t".into(),
+        };
+        let back: Manifest = serde_json::from_slice(&m.to_bytes()).unwrap();
+        assert_eq!(back.arrow_schema().unwrap().as_ref(), &schema);
+    }
+}

@@ -1,0 +1,155 @@
+//! Bad input and damaged objects: clear errors, nothing half-written.
+
+use super::util::{Env, flip_byte, jsonl_rows, lines, object_path};
+
+/// Runs a failing import and checks that the store gained nothing.
+fn failed_import(env: &Env, args: &[&str]) -> String {
+    let before = env.objects();
+    let mut all = vec!["import"];
+    all.extend_from_slice(args);
+    let err = env.fail(&all);
+    assert_eq!(
+        env.objects(),
+        before,
+        "a failed import must not add objects"
+    );
+    // The next command cleans any tmp/ leftovers.
+    env.ok(&["log"]);
+    assert_eq!(env.tmp_files(), 0);
+    err
+}
+
+#[test]
+fn malformed_json_names_file_line_and_column() {
+    let env = Env::new();
+    env.write("bad.jsonl", "{\"id\": 1, \"text\": \"a\"}\n{\"id\": 2, \"text\": \"b\"}\n{\"id\": 3, \"text\": \"c\",}\n");
+    let err = failed_import(&env, &["bad.jsonl"]);
+    assert!(err.contains("bad.jsonl:3:"), "{err}");
+    assert!(err.contains("invalid JSON"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn malformed_json_after_the_inferred_prefix_is_located() {
+    let env = Env::new();
+    let mut rows = jsonl_rows(1, 0, 12_000);
+    rows[11_500] = r#"{"id": 11500, "source": "web", "text": "unterminated}"#.into();
+    env.write("late.jsonl", lines(&rows));
+    let err = failed_import(&env, &["late.jsonl"]);
+    assert!(err.contains("late.jsonl:11501:"), "{err}");
+}
+
+#[test]
+fn invalid_utf8_names_the_line() {
+    let env = Env::new();
+    let mut bytes = b"{\"id\": 1, \"text\": \"ok\"}\n{\"id\": 2, \"text\": \"".to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(b"\"}\n");
+    env.write("bin.jsonl", bytes);
+    let err = failed_import(&env, &["bin.jsonl"]);
+    assert!(err.contains("bin.jsonl:2: invalid UTF-8"), "{err}");
+}
+
+#[test]
+fn a_type_conflict_past_inference_names_the_row_and_hints_at_schema() {
+    let env = Env::new();
+    let mut rows = jsonl_rows(2, 0, 10_050);
+    rows[10_020] = r#"{"id": "not a number", "source": "web", "text": "x"}"#.into();
+    env.write("conflict.jsonl", lines(&rows));
+    let err = failed_import(&env, &["conflict.jsonl"]);
+    assert!(err.contains("conflict.jsonl:10021:"), "{err}");
+    assert!(err.contains("--schema"), "{err}");
+
+    // An explicit schema that fits the data imports it.
+    env.write(
+        "schema.json",
+        r#"[{"name": "id", "type": "string"}, {"name": "source", "type": "string"}, {"name": "text", "type": "string"}]"#,
+    );
+    let mut fixed = jsonl_rows(2, 0, 3);
+    fixed.push(r#"{"id": "x-1", "source": "web", "text": "x"}"#.into());
+    env.write("fixed.jsonl", lines(&fixed));
+    let out = env.ok(&["import", "fixed.jsonl", "--schema", "schema.json", "--json"]);
+    assert!(out.contains(r#""rows":4"#), "{out}");
+}
+
+#[test]
+fn a_field_unseen_during_inference_is_not_silently_dropped() {
+    let env = Env::new();
+    let mut rows = jsonl_rows(3, 0, 10_010);
+    rows[10_005] = r#"{"id": 10005, "source": "web", "text": "x", "extra": 1}"#.into();
+    env.write("extra.jsonl", lines(&rows));
+    let err = failed_import(&env, &["extra.jsonl"]);
+    assert!(
+        err.contains("extra.jsonl:10006:") && err.contains("'extra'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn files_with_conflicting_schemas_are_refused() {
+    let env = Env::new();
+    env.write("a.jsonl", "{\"id\": 1}\n");
+    env.write("b.jsonl", "{\"id\": \"one\"}\n");
+    let err = failed_import(&env, &["a.jsonl", "b.jsonl"]);
+    assert!(err.contains("b.jsonl") && err.contains("--schema"), "{err}");
+}
+
+#[test]
+fn csv_rows_with_the_wrong_field_count_are_located() {
+    let env = Env::new();
+    env.write("t.csv", "id,name\n1,ada\n2,grace,extra\n3,linus\n");
+    let err = failed_import(&env, &["t.csv"]);
+    assert!(err.contains("t.csv") && err.contains("line"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn empty_and_missing_inputs_are_refused() {
+    let env = Env::new();
+    env.write("empty.jsonl", "");
+    let err = failed_import(&env, &["empty.jsonl"]);
+    assert!(err.contains("holds no rows"), "{err}");
+    env.write("blank.jsonl", "\n\n");
+    assert!(failed_import(&env, &["blank.jsonl"]).contains("holds no rows"));
+    let err = failed_import(&env, &["nope.jsonl"]);
+    assert!(err.contains("nope.jsonl: no such file"), "{err}");
+    env.write("data.txt", "x");
+    assert!(failed_import(&env, &["data.txt"]).contains("--format"));
+}
+
+#[test]
+fn a_flipped_byte_in_any_object_is_reported_with_its_id() {
+    let env = Env::new();
+    env.write("a.jsonl", lines(&jsonl_rows(4, 0, 400)));
+    env.import("a.jsonl", &["--tag", "raw"]);
+    let m = env.json(&["show", "raw", "--json"]);
+    let shard = m["segments"][0]["shard"].as_str().unwrap().to_string();
+    let sidecar = m["segments"][0]["fingerprints"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest = m["id"].as_str().unwrap().to_string();
+
+    flip_byte(&object_path(&env.store(), &shard), 100);
+    let err = env.fail(&["cat", "raw"]);
+    assert!(err.contains(&shard) && err.contains("corrupt"), "{err}");
+    assert!(err.contains("sift fsck"), "{err}");
+    let err = env.fail(&["export", "raw", "--to", "out"]);
+    assert!(err.contains(&shard), "{err}");
+
+    flip_byte(&object_path(&env.store(), &manifest), 10);
+    let err = env.fail(&["show", "raw"]);
+    assert!(err.contains(&manifest) && err.contains("corrupt"), "{err}");
+    let _ = sidecar;
+}
+
+#[test]
+fn a_missing_object_is_reported_with_its_id() {
+    let env = Env::new();
+    env.write("a.jsonl", lines(&jsonl_rows(5, 0, 100)));
+    env.import("a.jsonl", &["--tag", "raw"]);
+    let shard = env.shards("raw")[0].clone();
+    std::fs::remove_file(object_path(&env.store(), &shard)).unwrap();
+    let err = env.fail(&["cat", "raw"]);
+    assert!(err.contains(&shard) && err.contains("missing"), "{err}");
+}

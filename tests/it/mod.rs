@@ -1,0 +1,5 @@
+mod errors;
+mod schemas;
+mod sharding;
+mod spine;
+pub mod util;

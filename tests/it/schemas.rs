@@ -1,0 +1,22 @@
+//! Checked-in JSON schemas match the Rust types (regenerate with SIFT_BLESS=1).
+
+fn check(path: &str, generated: String) {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    if std::env::var_os("SIFT_BLESS").is_some() {
+        std::fs::write(&full, &generated).unwrap();
+        return;
+    }
+    let on_disk = std::fs::read_to_string(&full).unwrap_or_default();
+    assert!(
+        on_disk == generated,
+        "{path} is stale: regenerate it with `SIFT_BLESS=1 cargo test schemas`"
+    );
+}
+
+#[test]
+fn manifest_schema_is_current() {
+    check(
+        "schemas/manifest.schema.json",
+        sift::version::manifest::json_schema(),
+    );
+}
