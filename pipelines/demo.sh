@@ -14,3 +14,5 @@ sift log
 sift show sample
 sift query "SELECT source, count(*) AS docs, avg(length(text)) AS avg_chars FROM sample GROUP BY source ORDER BY docs DESC"
 sift export sample --to "$work/export"
+sift run pipelines/web_quality.toml
+sift explain web-quality 3

@@ -5,6 +5,8 @@
 //!                                                                          │
 //!                                        version::commit: manifest ──▶ catalog (tags, index)
 //!
+//!  spec ──spec::parse──▶ plan::validate ──stage::run──▶ selections over the source's shards ──▶ version
+//!
 //!  ref ──store::Catalog::resolve──▶ manifest ──version::rows──▶ cat / export / query (DataFusion)
 //! ```
 //!
@@ -13,6 +15,9 @@
 //! | [`source`]  | reading input files into Arrow, with located errors |
 //! | [`store`]   | objects (BLAKE3-named, verified), content-defined shards, row fingerprints, the sled catalog |
 //! | [`version`] | manifests, commit order, reading rows through selections, export |
+//! | [`spec`]    | pipeline files (TOML/YAML) and their located errors |
+//! | [`plan`]    | validation: a spec becomes a typed plan before any work |
+//! | [`stage`]   | the runner, the stage cache, filter and quality functions |
 //! | [`query`]   | SQL over tagged versions |
 //! | [`cli`]     | the command line |
 //!
@@ -22,8 +27,11 @@
 //! id of its manifest.
 
 pub mod cli;
+pub mod plan;
 pub mod query;
 pub mod source;
+pub mod spec;
+pub mod stage;
 pub mod store;
 pub mod version;
 

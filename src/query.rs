@@ -73,6 +73,7 @@ pub fn session(store: &Store, threads: usize) -> Result<SessionContext, Error> {
         .with_target_partitions(threads.max(1))
         .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
+    crate::stage::quality::udfs::register(&ctx);
     let tags = store.catalog()?.tags()?;
     for (tag, id) in tags {
         let version = crate::version::load(store, &id)?;

@@ -5,8 +5,8 @@ use clap::Args;
 
 use super::{Global, ui};
 use crate::source::{self, Format, Source};
-use crate::store::shard::{DEFAULT_SHARD_SIZE, ShardOptions, WriteError, write_shards};
-use crate::version::{self, manifest};
+use crate::store::shard::{DEFAULT_SHARD_SIZE, ShardOptions};
+use crate::version::import::{ImportInfo, import};
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -64,16 +64,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let store = g.open_store()?;
-    for t in &a.tag {
-        crate::store::catalog::validate_tag(t)?;
-    }
     let schema = a
         .schema
         .as_deref()
         .map(source::read_schema_file)
         .transpose()?;
     let src = Source::open(&a.paths, a.format, schema)?;
-    let schema = src.schema();
     let started = std::time::Instant::now();
     let total = src.total_bytes();
     let progress = ui::ByteProgress::new("importing", total, src.progress());
@@ -81,60 +77,14 @@ pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
         target: a.shard_size.unwrap_or(DEFAULT_SHARD_SIZE),
         threads: g.threads(),
     };
-    let written = write_shards(store.objects(), schema.clone(), src.batches(), opts).map_err(
-        |e| match e {
-            // Keep the reader's own error (and its hint) at the head of the chain.
-            WriteError::Input(e) => anyhow::Error::from(e),
-            other => anyhow::Error::from(other),
-        },
-    )?;
-    drop(progress);
-    if written.rows == 0 {
-        return Err(source::Error::Empty {
-            paths: a.paths.clone(),
-        }
-        .into());
-    }
-    let segments: Vec<manifest::Segment> = written
-        .shards
-        .iter()
-        .map(|s| manifest::Segment {
-            shard: s.shard.id,
-            fingerprints: s.sidecar.id,
-            rows: s.rows,
-            shard_bytes: s.shard.len,
-            selection: None,
-            selected_rows: s.rows,
-        })
-        .collect();
-    let new_bytes = written
-        .shards
-        .iter()
-        .flat_map(|s| [s.shard, s.sidecar])
-        .filter(|p| p.new)
-        .map(|p| p.len)
-        .sum();
-    let m = manifest::Manifest {
-        format: manifest::FORMAT,
-        content_id: written.content_id.clone(),
-        schema: manifest::columns(&schema),
-        stats: manifest::Stats {
-            rows: written.rows,
-            data_bytes: written.data_bytes,
-            stored_bytes: segments.iter().map(|s| s.shard_bytes).sum(),
-            new_bytes,
-        },
-        segments,
-        lineage: manifest::Lineage {
-            parents: vec![],
-            command: "import".into(),
-            inputs: a.paths.iter().map(|p| p.display().to_string()).collect(),
-            sift_version: env!("CARGO_PKG_VERSION").into(),
-        },
+    let info = ImportInfo {
+        inputs: a.paths.iter().map(|p| p.display().to_string()).collect(),
         message: a.message.clone(),
-        created: crate::now(),
+        tags: a.tag.clone(),
     };
-    let v = version::commit(&store, m, &a.tag)?;
+    let v = import(&store, src, opts, info);
+    drop(progress);
+    let v = v?;
     let secs = started.elapsed().as_secs_f64();
     let s = &v.manifest.stats;
     if a.json {

@@ -1,11 +1,15 @@
 //! The command line: clap definitions here, one handler file per subcommand.
 
 mod cat;
+mod check;
+mod compact;
+mod explain;
 mod export;
 mod import;
 mod init;
 mod log;
 mod query;
+mod run;
 mod schema;
 mod show;
 mod tag;
@@ -16,6 +20,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+pub use import::parse_size;
 
 use crate::store::Store;
 
@@ -105,7 +111,25 @@ pub enum Command {
         after_help = "Examples:\n  sift export raw --to out/\n  sift export raw --to out/ --format jsonl"
     )]
     Export(export::ExportArgs),
-    /// Print a generated JSON schema (manifest).
+    /// Validate a pipeline spec and print its plan, without running it.
+    #[command(
+        after_help = "Examples:\n  sift check pipelines/web_quality.toml\n  sift check pipeline.yaml --json"
+    )]
+    Check(check::CheckArgs),
+    /// Run a pipeline spec: import or resolve its source, run its stages, commit the result.
+    #[command(after_help = run::EXAMPLES)]
+    Run(run::RunArgs),
+    /// Say whether a row was kept by a `sift run` version, or which stage and rule removed it.
+    #[command(
+        after_help = "Examples:\n  sift explain web-clean 17\n  sift explain web-clean doc-00042 --key id --json"
+    )]
+    Explain(explain::ExplainArgs),
+    /// Rewrite segments that keep few rows of their shard as new shards (same content id).
+    #[command(
+        after_help = "Examples:\n  sift compact web-clean\n  sift compact web-clean --below 0.5 --tag web-clean-compact"
+    )]
+    Compact(compact::CompactArgs),
+    /// Print a generated JSON schema (manifest, pipeline).
     #[command(hide = true)]
     Schema(schema::SchemaArgs),
 }
@@ -123,6 +147,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cat(a) => cat::run(g, a),
         Command::Query(a) => query::run(g, a),
         Command::Export(a) => export::run(g, a),
+        Command::Check(a) => check::run(g, a),
+        Command::Run(a) => run::run(g, a),
+        Command::Explain(a) => explain::run(g, a),
+        Command::Compact(a) => compact::run(g, a),
         Command::Schema(a) => schema::run(a),
     }
 }
@@ -137,6 +165,12 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
         } else if let Some(e) = cause.downcast_ref::<crate::version::ReadError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::version::export::Error>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::version::import::ImportError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::spec::Error>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::stage::RunError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::query::Error>() {
             e.hint()

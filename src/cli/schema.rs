@@ -5,6 +5,7 @@ use clap::Args;
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Which {
     Manifest,
+    Pipeline,
 }
 
 #[derive(Debug, Args)]
@@ -15,6 +16,7 @@ pub struct SchemaArgs {
 pub fn run(a: SchemaArgs) -> anyhow::Result<ExitCode> {
     match a.which {
         Which::Manifest => print!("{}", crate::version::manifest::json_schema()),
+        Which::Pipeline => print!("{}", crate::spec::json_schema()),
     }
     Ok(ExitCode::SUCCESS)
 }

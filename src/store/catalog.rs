@@ -21,11 +21,21 @@ pub struct VersionEntry {
     pub parents: Vec<ObjectId>,
 }
 
+/// A cached stage output: its selection-set id and per-rule removal counts.
+pub type CachedStage = (ObjectId, indexmap::IndexMap<String, u64>);
+
+#[derive(Serialize, Deserialize)]
+struct StageCacheEntry {
+    output: ObjectId,
+    removed: indexmap::IndexMap<String, u64>,
+}
+
 /// An open catalog; the store lock is released when it drops.
 pub struct Catalog {
     db: sled::Db,
     refs: sled::Tree,
     versions: sled::Tree,
+    stages: sled::Tree,
     _lock: File,
 }
 
@@ -34,6 +44,7 @@ impl Catalog {
         Ok(Catalog {
             refs: db.open_tree("refs")?,
             versions: db.open_tree("versions")?,
+            stages: db.open_tree("stage_cache")?,
             db,
             _lock: lock,
         })
@@ -63,6 +74,33 @@ impl Catalog {
         }
         all.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
         Ok(all)
+    }
+
+    /// A stage's cached output: its selection-set id and per-rule removal counts.
+    pub fn cached_stage(&self, key: &str) -> Result<Option<CachedStage>, Error> {
+        let Some(v) = self.stages.get(key.as_bytes())? else {
+            return Ok(None);
+        };
+        let entry: StageCacheEntry =
+            serde_json::from_slice(&v).expect("cache entries are written by sift");
+        Ok(Some((entry.output, entry.removed)))
+    }
+
+    pub fn cache_stage(
+        &self,
+        key: &str,
+        output: &ObjectId,
+        removed: &indexmap::IndexMap<String, u64>,
+    ) -> Result<(), Error> {
+        let entry = StageCacheEntry {
+            output: *output,
+            removed: removed.clone(),
+        };
+        self.stages.insert(
+            key.as_bytes(),
+            serde_json::to_vec(&entry).expect("entry serializes"),
+        )?;
+        self.flush()
     }
 
     pub fn set_tag(&self, name: &str, id: &ObjectId) -> Result<Option<ObjectId>, Error> {

@@ -62,6 +62,9 @@ pub struct Segment {
     pub selection: Option<ObjectId>,
     /// Rows this segment contributes.
     pub selected_rows: u64,
+    /// Canonical bytes of the rows this segment contributes (estimated pro rata under a selection).
+    #[serde(default)]
+    pub data_bytes: u64,
 }
 
 /// Sizes and counts.
@@ -89,6 +92,47 @@ pub struct Lineage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<String>,
     pub sift_version: String,
+    /// For `sift run`: the spec and what each stage did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineLineage>,
+}
+
+/// How `sift run` made a version.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineLineage {
+    /// The spec file as given.
+    pub spec_file: String,
+    /// The spec in canonical form (JSON; formatting and TOML/YAML do not matter).
+    pub spec: String,
+    /// BLAKE3 of the canonical spec.
+    pub spec_hash: String,
+    /// The input version (the import of a file source, or the named version).
+    pub source: ObjectId,
+    pub stages: Vec<StageRecord>,
+}
+
+/// What one stage did.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageRecord {
+    pub name: String,
+    pub kind: String,
+    /// BLAKE3 of the stage's parameters (and sift's version): the cache key's first part.
+    pub spec_hash: String,
+    /// The stage's parameters, as canonical JSON.
+    pub spec: String,
+    /// Selection-set object over the source's rows that the stage read.
+    pub input: ObjectId,
+    /// Selection-set object over the source's rows that the stage kept.
+    pub output: ObjectId,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    /// Rows removed, per rule (`where`, a rule's name, or `error:<rule>`), in spec order.
+    pub removed: indexmap::IndexMap<String, u64>,
+    pub seconds: f64,
+    /// True when the selection came from the stage cache.
+    pub cached: bool,
 }
 
 impl Manifest {
@@ -163,6 +207,7 @@ mod tests {
                 command: "x".into(),
                 inputs: vec![],
                 sift_version: "0".into(),
+                pipeline: None,
             },
             message: None,
             created: "t".into(),

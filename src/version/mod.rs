@@ -5,8 +5,11 @@
 //!  read:    ref ──catalog──▶ version id ──▶ manifest ──▶ segments ──▶ shard rows ∩ selection
 //! ```
 
+pub mod compact;
 pub mod export;
+pub mod import;
 pub mod manifest;
+pub mod selection;
 
 use std::sync::Arc;
 

@@ -1,4 +1,5 @@
 mod errors;
+mod pipelines;
 mod schemas;
 mod sharding;
 mod spine;

@@ -20,3 +20,8 @@ fn manifest_schema_is_current() {
         sift::version::manifest::json_schema(),
     );
 }
+
+#[test]
+fn pipeline_schema_is_current() {
+    check("schemas/pipeline.schema.json", sift::spec::json_schema());
+}

@@ -1,0 +1,189 @@
+use std::process::ExitCode;
+
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use clap::Args;
+use roaring::RoaringBitmap;
+
+use super::Global;
+use crate::stage::filter;
+use crate::version::{
+    self,
+    selection::{SelectionSet, segment_batches},
+};
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A version made by `sift run`: tag, id or unique id prefix.
+    pub reference: String,
+    /// A source row index (0-based), or a value of the --key column.
+    pub row: String,
+    /// Find the row by this column's value instead of by index.
+    #[arg(long, value_name = "COL")]
+    pub key: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let store = g.open_store()?;
+    let v = version::resolve(&store, &a.reference)?;
+    let Some(p) = v.manifest.lineage.pipeline.clone() else {
+        anyhow::bail!(
+            "{} was made by `sift {}`, not `sift run`: it keeps every row of its input",
+            v.id.short(),
+            v.manifest.lineage.command
+        );
+    };
+    let source = version::load(&store, &p.source)?;
+    let base = SelectionSet::of_version(&store, &source)?;
+    let total = base.rows();
+    let rows: Vec<u64> = match &a.key {
+        None => {
+            let r: u64 = a.row.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "'{}' is not a row index; use --key COL to find a row by value",
+                    a.row
+                )
+            })?;
+            anyhow::ensure!(
+                r < total,
+                "row {r} is out of range: the source {} has {total} rows (0..{})",
+                source.id.short(),
+                total.saturating_sub(1)
+            );
+            vec![r]
+        }
+        Some(col) => find_by_key(&store, &source, col, &a.row)?,
+    };
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "no row of source {} has {} = {}",
+        source.id.short(),
+        a.key.as_deref().unwrap_or("?"),
+        a.row
+    );
+    let schema = source.schema()?;
+    let mut outs = Vec::new();
+    for global in rows {
+        let (seg, shard_row) = locate(&base, global);
+        let mut verdict = serde_json::json!({"row": global, "kept": true});
+        let mut before = None;
+        for (k, st) in p.stages.iter().enumerate() {
+            let out = SelectionSet::load(&store, &st.output)?;
+            if out.0[seg].contains(shard_row) {
+                before = Some(out);
+                continue;
+            }
+            let spec: crate::spec::StageSpec = serde_json::from_str(&st.spec)?;
+            let mut rules = Vec::new();
+            if let Some(w) = &spec.where_ {
+                rules.push(("where".to_string(), w.clone(), true));
+            }
+            rules.extend(
+                spec.rules
+                    .iter()
+                    .map(|(n, e)| (n.clone(), e.clone(), false)),
+            );
+            let compiled = filter::compile(&schema, &rules)
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.rule, e.message))?;
+            let mut one = RoaringBitmap::new();
+            one.insert(shard_row);
+            let batches = segment_batches(&store, &source.manifest.segments[seg], &one)?;
+            let verdicts = filter::evaluate(&compiled, crate::spec::OnError::Drop, &batches[0].1)
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let reason = match &verdicts[0] {
+                filter::Verdict::Removed(r) => {
+                    let r = &compiled[*r];
+                    serde_json::json!({"rule": r.name, "expr": r.expr, "because": if r.keeps { "the expression is false" } else { "the expression is true" }})
+                }
+                filter::Verdict::Errored(r, msg) => {
+                    serde_json::json!({"rule": compiled[*r].name, "expr": compiled[*r].expr, "because": msg})
+                }
+                filter::Verdict::Keep => {
+                    serde_json::json!({"because": "the stage's recorded selection dropped it"})
+                }
+            };
+            verdict = serde_json::json!({"row": global, "kept": false, "stage": k + 1, "stage_name": st.name, "kind": st.kind, "reason": reason});
+            break;
+        }
+        if verdict["kept"] == true {
+            let last = match before {
+                Some(s) => s,
+                None => base.clone(),
+            };
+            let position: u64 = last.0[..seg].iter().map(|b| b.len()).sum::<u64>()
+                + last.0[seg].rank(shard_row)
+                - 1;
+            verdict["position"] = serde_json::json!(position);
+        }
+        outs.push(verdict);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for o in outs {
+        let row = &o["row"];
+        if o["kept"] == true {
+            println!(
+                "row {row} of source {}: kept, as row {} of {}",
+                source.id.short(),
+                o["position"],
+                v.id.short()
+            );
+        } else {
+            let r = &o["reason"];
+            println!(
+                "row {row} of source {}: removed by stage {} ({}, {}): rule `{}` = `{}`: {}",
+                source.id.short(),
+                o["stage"],
+                o["stage_name"].as_str().unwrap_or(""),
+                o["kind"].as_str().unwrap_or(""),
+                r["rule"].as_str().unwrap_or("?"),
+                r["expr"].as_str().unwrap_or("?"),
+                r["because"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// (segment, shard row) of the source's `global`-th row.
+fn locate(base: &SelectionSet, mut global: u64) -> (usize, u32) {
+    for (i, b) in base.0.iter().enumerate() {
+        if global < b.len() {
+            return (i, b.select(global as u32).expect("in range"));
+        }
+        global -= b.len();
+    }
+    unreachable!("row index checked against the row count")
+}
+
+fn find_by_key(
+    store: &crate::store::Store,
+    source: &version::Version,
+    col: &str,
+    value: &str,
+) -> anyhow::Result<Vec<u64>> {
+    let schema = source.schema()?;
+    let Ok(idx) = schema.index_of(col) else {
+        let cols: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        anyhow::bail!(
+            "the source has no column '{col}'; its columns are: {}",
+            cols.join(", ")
+        );
+    };
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for b in version::rows(store, source)? {
+        let b = b?;
+        let f = ArrayFormatter::try_new(b.column(idx).as_ref(), &FormatOptions::default())?;
+        for i in 0..b.num_rows() {
+            if f.value(i).to_string() == value {
+                out.push(offset + i as u64);
+            }
+        }
+        offset += b.num_rows() as u64;
+    }
+    Ok(out)
+}

@@ -1,0 +1,124 @@
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{Global, ui};
+use crate::stage::{self, RunOptions};
+
+pub const EXAMPLES: &str = "\
+Examples:
+  sift run pipelines/web_quality.toml
+  sift run pipelines/web_quality.toml --tag web-v2 -m \"tighter filters\"
+  sift run pipeline.yaml --json";
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pipeline spec (.toml, .yaml or .yml).
+    pub spec: PathBuf,
+    /// Tag the result (in addition to the spec's output.tag).
+    #[arg(long, value_name = "NAME")]
+    pub tag: Vec<String>,
+    /// Message recorded in the version (instead of the spec's).
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
+    let store = g.open_store()?;
+    for t in &a.tag {
+        crate::store::catalog::validate_tag(t)?;
+    }
+    let parsed = crate::spec::parse_file(&a.spec)?;
+    let plan = crate::plan::validate(&store, parsed)?;
+    let opts = RunOptions {
+        threads: g.threads(),
+        tags: a.tag.clone(),
+        message: a.message.clone(),
+    };
+    let tty = std::io::stderr().is_terminal();
+    let v = stage::run(&store, &plan, &opts, |r| {
+        if tty && !a.json {
+            eprintln!(
+                "  {} {}: {} → {} rows{}",
+                r.kind,
+                r.name,
+                ui::count(r.rows_in),
+                ui::count(r.rows_out),
+                if r.cached { " (cached)" } else { "" }
+            );
+        }
+    })?;
+    let p = v
+        .manifest
+        .lineage
+        .pipeline
+        .as_ref()
+        .expect("a run records its pipeline");
+    if a.json {
+        let out = serde_json::json!({
+            "version": v.id, "content_id": v.manifest.content_id, "source": p.source,
+            "rows": v.manifest.stats.rows, "stored_bytes": v.manifest.stats.stored_bytes,
+            "new_bytes": v.manifest.stats.new_bytes, "segments": v.manifest.segments.len(),
+            "selections": v.manifest.segments.iter().filter(|s| s.selection.is_some()).count(),
+            "stages": p.stages,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = p
+        .stages
+        .iter()
+        .map(|s| {
+            let detail: Vec<String> = s
+                .removed
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| format!("{k}={}", ui::count(*n)))
+                .collect();
+            vec![
+                s.name.clone(),
+                ui::count(s.rows_in),
+                ui::count(s.rows_out),
+                ui::count(s.rows_in - s.rows_out),
+                if s.cached {
+                    "cached".into()
+                } else {
+                    format!("{:.2}s", s.seconds)
+                },
+                detail.join(" "),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        ui::table(
+            &["STAGE", "ROWS IN", "ROWS OUT", "REMOVED", "TIME", "BY RULE"],
+            &rows
+        )
+    );
+    println!();
+    println!("version  {}", v.id);
+    println!("content  {}", v.manifest.content_id);
+    println!(
+        "rows     {} from source {} ({} segments, {} new bytes stored)",
+        ui::count(v.manifest.stats.rows),
+        p.source.short(),
+        v.manifest.segments.len(),
+        ui::bytes(v.manifest.stats.new_bytes)
+    );
+    let tags: Vec<String> = plan
+        .tag
+        .iter()
+        .cloned()
+        .chain(a.tag.iter().cloned())
+        .collect();
+    if !tags.is_empty() {
+        println!("tagged   {}", tags.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}

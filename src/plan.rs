@@ -1,0 +1,213 @@
+//! A validated pipeline: everything checked before any work is done.
+//!
+//! Validation resolves the source (expands the glob and infers the schema, or
+//! resolves the version), compiles every expression against the source's
+//! columns, and checks the output options. After it, nothing downstream
+//! re-checks input, and nothing has been written.
+
+use std::path::PathBuf;
+
+use arrow::datatypes::SchemaRef;
+
+use crate::source::{Format, Source};
+use crate::spec::{self, OnError, Parsed, StageKind};
+use crate::stage::filter::{self, Rule};
+use crate::store::Store;
+use crate::version::{self, Version};
+
+/// Default: compact a segment whose selection keeps under a quarter of its shard.
+pub const DEFAULT_COMPACT_BELOW: f64 = 0.25;
+
+/// Where the rows come from.
+#[derive(Debug)]
+pub enum PlanSource {
+    Files {
+        paths: Vec<PathBuf>,
+        format: Option<Format>,
+        schema: Option<SchemaRef>,
+    },
+    Version(Box<Version>),
+}
+
+/// A stage, ready to run.
+#[derive(Debug)]
+pub struct PlanStage {
+    pub index: usize,
+    pub name: String,
+    pub kind: StageKind,
+    /// Canonical JSON of the stage's parameters.
+    pub spec: String,
+    /// BLAKE3 of `spec` and sift's version.
+    pub hash: String,
+    pub rules: Vec<Rule>,
+    pub on_error: OnError,
+}
+
+/// A validated pipeline.
+#[derive(Debug)]
+pub struct Plan {
+    pub parsed: Parsed,
+    /// The spec as canonical JSON, and its BLAKE3.
+    pub canonical: String,
+    pub hash: String,
+    pub source: PlanSource,
+    pub schema: SchemaRef,
+    pub stages: Vec<PlanStage>,
+    pub tag: Option<String>,
+    pub message: Option<String>,
+    pub shard_size: u64,
+    pub compact_below: f64,
+}
+
+/// Validates a parsed spec against the store.
+pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
+    let p = &parsed.pipeline;
+    let canonical = serde_json::to_string(p).expect("spec serializes");
+    let hash = blake3::hash(canonical.as_bytes()).to_hex().to_string();
+
+    let (source, schema) = match (&p.source.path, &p.source.version) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(parsed.invalid(
+                "source",
+                "[source]",
+                "give exactly one of `path` or `version`",
+                Some("`path = \"data/*.jsonl\"` or `version = \"raw\"`".into()),
+            ));
+        }
+        (Some(pattern), None) => {
+            let full = parsed.dir().join(pattern);
+            let mut paths: Vec<PathBuf> = glob::glob(&full.to_string_lossy())
+                .map_err(|e| {
+                    parsed.invalid("source.path", pattern, format!("bad glob: {e}"), None)
+                })?
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
+            paths.sort();
+            if paths.is_empty() {
+                return Err(parsed.invalid(
+                    "source.path",
+                    pattern,
+                    format!("no file matches {}", full.display()),
+                    Some("paths are relative to the spec file's directory".into()),
+                ));
+            }
+            let schema_file = match &p.source.schema {
+                Some(s) => Some(
+                    crate::source::read_schema_file(&parsed.dir().join(s))
+                        .map_err(|e| parsed.invalid("source.schema", s, e.to_string(), e.hint()))?,
+                ),
+                None => None,
+            };
+            let src = Source::open(&paths, p.source.format, schema_file.clone())
+                .map_err(|e| parsed.invalid("source.path", pattern, e.to_string(), e.hint()))?;
+            let schema = src.schema();
+            (
+                PlanSource::Files {
+                    paths,
+                    format: p.source.format,
+                    schema: schema_file,
+                },
+                schema,
+            )
+        }
+        (None, Some(reference)) => {
+            let v = version::resolve(store, reference).map_err(|e| {
+                parsed.invalid("source.version", reference, e.to_string(), e.hint())
+            })?;
+            let schema = v.schema().map_err(|e| {
+                parsed.invalid("source.version", reference, e.to_string(), e.hint())
+            })?;
+            (PlanSource::Version(Box::new(v)), schema)
+        }
+    };
+
+    let mut stages = Vec::new();
+    for (i, s) in p.stages.iter().enumerate() {
+        let name = s
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", kind_name(s.kind), i + 1));
+        let field = |f: &str| format!("stage {} ({name}), field `{f}`", i + 1);
+        let mut rules: Vec<(String, String, bool)> = Vec::new();
+        if let Some(w) = &s.where_ {
+            rules.push(("where".into(), w.clone(), true));
+        }
+        for (rname, expr) in &s.rules {
+            rules.push((rname.clone(), expr.clone(), false));
+        }
+        if rules.is_empty() {
+            let needle = s.name.as_deref().unwrap_or("kind");
+            return Err(parsed.invalid(
+                &field("where"),
+                needle,
+                "a filter needs `where` or `[stage.rules]`",
+                Some("e.g. where = \"word_count(text) >= 50\"".into()),
+            ));
+        }
+        let compiled = filter::compile(&schema, &rules).map_err(|e| {
+            let f = if e.rule == "where" {
+                field("where")
+            } else {
+                field(&format!("rules.{}", e.rule))
+            };
+            parsed.invalid(&f, &e.expr, e.message, e.hint)
+        })?;
+        let mut params = serde_json::to_value(s).expect("stage serializes");
+        params
+            .as_object_mut()
+            .expect("stage is an object")
+            .remove("name");
+        let spec = serde_json::to_string(&params).expect("json");
+        let hash = blake3::hash(format!("{spec}\nsift {}", env!("CARGO_PKG_VERSION")).as_bytes())
+            .to_hex()
+            .to_string();
+        stages.push(PlanStage {
+            index: i,
+            name,
+            kind: s.kind,
+            spec,
+            hash,
+            rules: compiled,
+            on_error: s.on_error,
+        });
+    }
+
+    let o = &p.output;
+    if let Some(t) = &o.tag {
+        crate::store::catalog::validate_tag(t)
+            .map_err(|e| parsed.invalid("output.tag", t, e.to_string(), e.hint()))?;
+    }
+    let shard_size = match &o.shard_size {
+        Some(s) => crate::cli::parse_size(s)
+            .map_err(|e| parsed.invalid("output.shard_size", s, e, None))?,
+        None => crate::store::shard::DEFAULT_SHARD_SIZE,
+    };
+    let compact_below = o.compact_below.unwrap_or(DEFAULT_COMPACT_BELOW);
+    if !(0.0..=1.0).contains(&compact_below) {
+        return Err(parsed.invalid(
+            "output.compact_below",
+            "compact_below",
+            "must be between 0 and 1",
+            None,
+        ));
+    }
+    Ok(Plan {
+        tag: o.tag.clone(),
+        message: o.message.clone(),
+        parsed,
+        canonical,
+        hash,
+        source,
+        schema,
+        stages,
+        shard_size,
+        compact_below,
+    })
+}
+
+pub fn kind_name(k: StageKind) -> &'static str {
+    match k {
+        StageKind::Filter => "filter",
+    }
+}

@@ -1,0 +1,188 @@
+//! The filter stage: SQL predicates and named rules, evaluated by DataFusion.
+//!
+//! `where` keeps rows for which it is true; each named rule removes rows for
+//! which it is true. A row is removed by the first rule (in spec order,
+//! `where` first) that removes it, and that rule is what stats and `sift
+//! explain` name. An expression that errors or is null on a row is handled
+//! by `on_error`.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::DFSchema;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::prelude::SessionContext;
+
+use crate::spec::OnError;
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// `where`, or the rule's name.
+    pub name: String,
+    pub expr: String,
+    /// true for `where` (keeps rows where true); false for rules (remove where true).
+    pub keeps: bool,
+    phys: Arc<dyn PhysicalExpr>,
+}
+
+/// Why a rule could not be compiled.
+#[derive(Debug)]
+pub struct CompileError {
+    pub rule: String,
+    pub expr: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// A session with sift's UDFs, for compiling expressions.
+pub fn session() -> SessionContext {
+    let ctx = SessionContext::new();
+    crate::stage::quality::udfs::register(&ctx);
+    ctx
+}
+
+/// Compiles `(name, expr, keeps)` against `schema`.
+pub fn compile(
+    schema: &SchemaRef,
+    rules: &[(String, String, bool)],
+) -> Result<Vec<Rule>, CompileError> {
+    let ctx = session();
+    let df_schema = DFSchema::try_from(schema.as_ref().clone()).expect("an Arrow schema converts");
+    let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut out = Vec::new();
+    for (name, expr, keeps) in rules {
+        let fail = |message: String, hint: Option<String>| CompileError {
+            rule: name.clone(),
+            expr: expr.clone(),
+            message,
+            hint,
+        };
+        let explain = |e: datafusion::error::DataFusionError| {
+            let msg = clean(&e.to_string());
+            let hint = if msg.contains("No field named") || msg.contains("not found") {
+                Some(format!("the source's columns are: {}", columns.join(", ")))
+            } else if msg.contains("function") {
+                Some(
+                    "quality functions (word_count, gopher_quality, …) take a string column".into(),
+                )
+            } else {
+                None
+            };
+            fail(msg.replace('\n', " "), hint)
+        };
+        let logical = ctx.parse_sql_expr(expr, &df_schema).map_err(explain)?;
+        let phys = ctx
+            .create_physical_expr(logical, &df_schema)
+            .map_err(explain)?;
+        match phys.data_type(schema.as_ref()) {
+            Ok(DataType::Boolean) => {}
+            Ok(other) => {
+                return Err(fail(
+                    format!("the expression is {other}, not a boolean"),
+                    Some("compare it, e.g. `word_count(text) < 50`".into()),
+                ));
+            }
+            Err(e) => return Err(fail(clean(&e.to_string()), None)),
+        }
+        out.push(Rule {
+            name: name.clone(),
+            expr: expr.clone(),
+            keeps: *keeps,
+            phys,
+        });
+    }
+    Ok(out)
+}
+
+fn clean(msg: &str) -> String {
+    msg.trim_start_matches("Error during planning: ")
+        .trim_start_matches("Schema error: ")
+        .trim_start_matches("SQL error: ")
+        .to_string()
+}
+
+/// The verdict for one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Keep,
+    /// Removed by rule `index`.
+    Removed(usize),
+    /// Rule `index` errored or was null, and `on_error = "drop"`.
+    Errored(usize, String),
+}
+
+/// Evaluation failed and `on_error = "fail"`.
+#[derive(Debug)]
+pub struct RowError {
+    /// Row index within the batch.
+    pub row: usize,
+    pub rule: usize,
+    pub message: String,
+}
+
+/// Evaluates every rule on `batch`; one verdict per row.
+pub fn evaluate(
+    rules: &[Rule],
+    on_error: OnError,
+    batch: &RecordBatch,
+) -> Result<Vec<Verdict>, RowError> {
+    let n = batch.num_rows();
+    let mut verdicts = vec![Verdict::Keep; n];
+    for (ri, rule) in rules.iter().enumerate() {
+        let values: Vec<Option<Result<bool, String>>> = match eval_bool(rule, batch) {
+            Ok(v) => v.into_iter().map(|b| b.map(Ok)).collect(),
+            // The batch failed as a whole: find the rows that fail alone.
+            Err(_) => (0..n)
+                .map(|i| match eval_bool(rule, &batch.slice(i, 1)) {
+                    Ok(v) => v[0].map(Ok),
+                    Err(e) => Some(Err(e)),
+                })
+                .collect(),
+        };
+        for (i, v) in values.into_iter().enumerate() {
+            if verdicts[i] != Verdict::Keep {
+                continue;
+            }
+            let problem = match v {
+                Some(Ok(b)) => {
+                    if b != rule.keeps {
+                        verdicts[i] = Verdict::Removed(ri);
+                    }
+                    continue;
+                }
+                None => "the expression is null for this row".to_string(),
+                Some(Err(e)) => e,
+            };
+            match on_error {
+                OnError::Fail => {
+                    return Err(RowError {
+                        row: i,
+                        rule: ri,
+                        message: problem,
+                    });
+                }
+                OnError::Drop => verdicts[i] = Verdict::Errored(ri, problem),
+                OnError::Keep => {}
+            }
+        }
+    }
+    Ok(verdicts)
+}
+
+fn eval_bool(rule: &Rule, batch: &RecordBatch) -> Result<Vec<Option<bool>>, String> {
+    let value = rule
+        .phys
+        .evaluate(batch)
+        .map_err(|e| clean(&e.to_string()))?;
+    let array = value
+        .into_array(batch.num_rows())
+        .map_err(|e| clean(&e.to_string()))?;
+    let b = array
+        .as_boolean_opt()
+        .ok_or("the expression did not give a boolean")?;
+    Ok((0..b.len())
+        .map(|i| b.is_valid(i).then(|| b.value(i)))
+        .collect())
+}

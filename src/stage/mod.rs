@@ -1,0 +1,338 @@
+//! Stages and the runner.
+//!
+//! ```text
+//!  source version ──▶ input selection ──stage 1──▶ selection ──stage 2──▶ … ──▶ final selection
+//!                          │                          │                              │
+//!                     cache key = (stage hash, input selection id, source content id) │
+//!                                                                                    ▼
+//!                         version = the source's shards + the final selections (+ compaction)
+//! ```
+//!
+//! Each stage's output is a selection set stored as an object and indexed in
+//! the catalog's stage cache, so re-running an unchanged pipeline does no
+//! stage work, and changing only the last stage re-runs only it.
+
+pub mod filter;
+pub mod quality;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use indexmap::IndexMap;
+use roaring::RoaringBitmap;
+
+use crate::plan::{Plan, PlanSource, PlanStage, kind_name};
+use crate::source::Source;
+use crate::store::shard::ShardOptions;
+use crate::store::{self, ObjectId, Store};
+use crate::version::compact::{CompactError, compact_segments};
+use crate::version::import::{ImportError, ImportInfo, import};
+use crate::version::manifest::{self, PipelineLineage, StageRecord};
+use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::{self, ReadError, Version, encode_selection};
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Compact(#[from] CompactError),
+    #[error(
+        "stage {stage} ({name}): rule `{rule}` = `{expr}` failed on source row {row}: {message}"
+    )]
+    Row {
+        stage: usize,
+        name: String,
+        rule: String,
+        expr: String,
+        row: u64,
+        message: String,
+    },
+}
+
+impl RunError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RunError::Row { .. } => Some("set `on_error = \"drop\"` or `\"keep\"` on the stage to go on past such rows; `sift explain` shows a row".into()),
+            RunError::Import(e) => e.hint(),
+            RunError::Store(e) => e.hint(),
+            RunError::Read(e) => e.hint(),
+            RunError::Compact(_) => None,
+        }
+    }
+}
+
+/// Overrides from the command line.
+#[derive(Debug, Default)]
+pub struct RunOptions {
+    pub threads: usize,
+    pub tags: Vec<String>,
+    pub message: Option<String>,
+}
+
+/// Runs a validated plan and commits its result.
+pub fn run(
+    store: &Store,
+    plan: &Plan,
+    opts: &RunOptions,
+    mut on_stage: impl FnMut(&StageRecord),
+) -> Result<Version, RunError> {
+    let threads = opts.threads.max(1);
+    let shard_opts = ShardOptions {
+        target: plan.shard_size,
+        threads,
+    };
+    let source = match &plan.source {
+        PlanSource::Version(v) => v.as_ref().clone(),
+        PlanSource::Files {
+            paths,
+            format,
+            schema,
+        } => {
+            let src = Source::open(paths, *format, schema.clone()).map_err(ImportError::from)?;
+            let info = ImportInfo {
+                inputs: paths.iter().map(|p| p.display().to_string()).collect(),
+                message: Some(format!("source of {}", plan.parsed.path.display())),
+                tags: vec![],
+            };
+            import(store, src, shard_opts, info)?
+        }
+    };
+
+    let base = SelectionSet::of_version(store, &source)?;
+    let mut current = base.clone();
+    let mut current_id = current.put(store)?;
+    let mut records = Vec::new();
+    for stage in &plan.stages {
+        let started = Instant::now();
+        let key = blake3::hash(
+            format!(
+                "{}\n{}\n{}",
+                stage.hash, current_id, source.manifest.content_id
+            )
+            .as_bytes(),
+        )
+        .to_hex()
+        .to_string();
+        let cached = store.catalog()?.cached_stage(&key)?;
+        let (output, output_id, removed, cached) = match cached {
+            Some((out_id, removed)) => (SelectionSet::load(store, &out_id)?, out_id, removed, true),
+            None => {
+                let (out, removed) = run_filter(store, &source, &base, &current, stage, threads)?;
+                let id = out.put(store)?;
+                store.catalog()?.cache_stage(&key, &id, &removed)?;
+                (out, id, removed, false)
+            }
+        };
+        let record = StageRecord {
+            name: stage.name.clone(),
+            kind: kind_name(stage.kind).into(),
+            spec_hash: stage.hash.clone(),
+            spec: stage.spec.clone(),
+            input: current_id,
+            output: output_id,
+            rows_in: current.rows(),
+            rows_out: output.rows(),
+            removed,
+            seconds: started.elapsed().as_secs_f64(),
+            cached,
+        };
+        on_stage(&record);
+        records.push(record);
+        current = output;
+        current_id = output_id;
+    }
+
+    // The result: the source's shards under the final selections.
+    let mut segments = Vec::new();
+    for (seg, sel) in source.manifest.segments.iter().zip(&current.0) {
+        if sel.is_empty() {
+            continue;
+        }
+        let mut s = seg.clone();
+        s.selection = if sel.len() == seg.rows {
+            None
+        } else {
+            Some(store.objects().put(&encode_selection(sel))?.id)
+        };
+        s.data_bytes =
+            (seg.data_bytes as u128 * sel.len() as u128 / seg.selected_rows.max(1) as u128) as u64;
+        s.selected_rows = sel.len();
+        segments.push(s);
+    }
+    let schema = source.schema()?;
+    let compacted = compact_segments(store, &schema, segments, plan.compact_below, shard_opts)?;
+    let mut m = manifest::Manifest {
+        format: manifest::FORMAT,
+        content_id: String::new(),
+        schema: source.manifest.schema.clone(),
+        stats: manifest::Stats {
+            rows: current.rows(),
+            data_bytes: compacted.segments.iter().map(|s| s.data_bytes).sum(),
+            stored_bytes: compacted.segments.iter().map(|s| s.shard_bytes).sum(),
+            new_bytes: compacted.new_bytes,
+        },
+        segments: compacted.segments,
+        lineage: manifest::Lineage {
+            parents: vec![source.id],
+            command: "run".into(),
+            inputs: vec![],
+            sift_version: env!("CARGO_PKG_VERSION").into(),
+            pipeline: Some(PipelineLineage {
+                spec_file: plan.parsed.path.display().to_string(),
+                spec: plan.canonical.clone(),
+                spec_hash: plan.hash.clone(),
+                source: source.id,
+                stages: records,
+            }),
+        },
+        message: opts.message.clone().or_else(|| plan.message.clone()),
+        created: crate::now(),
+    };
+    let probe = Version {
+        id: ObjectId([0; 32]),
+        manifest: m.clone(),
+    };
+    m.content_id = version::recompute_content_id(store, &probe)?;
+    let mut tags: Vec<String> = plan.tag.iter().cloned().collect();
+    tags.extend(opts.tags.iter().cloned());
+    Ok(version::commit(store, m, &tags)?)
+}
+
+/// Runs a filter stage over the selected rows, segment by segment, in parallel.
+fn run_filter(
+    store: &Store,
+    source: &Version,
+    base: &SelectionSet,
+    input: &SelectionSet,
+    stage: &PlanStage,
+    threads: usize,
+) -> Result<(SelectionSet, IndexMap<String, u64>), RunError> {
+    let segments = &source.manifest.segments;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<SegmentOutcome>>> = Mutex::new(vec![None; segments.len()]);
+    let failure: Mutex<Option<RunError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(segments.len()).max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= segments.len() || failure.lock().expect("lock").is_some() {
+                        return;
+                    }
+                    match filter_segment(store, i, &segments[i], &input.0[i], stage) {
+                        Ok(o) => results.lock().expect("lock")[i] = Some(o),
+                        Err(e) => {
+                            failure.lock().expect("lock").get_or_insert(e);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().expect("lock") {
+        // Report the failing row as a source row index.
+        return Err(match e {
+            RunError::Row {
+                stage: st,
+                name,
+                rule,
+                expr,
+                row,
+                message,
+            } => RunError::Row {
+                stage: st,
+                name,
+                rule,
+                expr,
+                row: global_row(base, row),
+                message,
+            },
+            other => other,
+        });
+    }
+    let mut removed: IndexMap<String, u64> =
+        stage.rules.iter().map(|r| (r.name.clone(), 0)).collect();
+    let mut out = Vec::with_capacity(segments.len());
+    for r in results.into_inner().expect("lock") {
+        let r = r.expect("every segment ran");
+        for (k, v) in r.removed {
+            *removed.entry(k).or_insert(0) += v;
+        }
+        out.push(r.kept);
+    }
+    Ok((SelectionSet(out), removed))
+}
+
+#[derive(Clone)]
+struct SegmentOutcome {
+    kept: RoaringBitmap,
+    removed: IndexMap<String, u64>,
+}
+
+/// Encodes (segment, shard row) in a u64 until it is mapped to a source row.
+fn pack(seg: usize, row: u32) -> u64 {
+    ((seg as u64) << 32) | row as u64
+}
+
+fn filter_segment(
+    store: &Store,
+    seg_index: usize,
+    seg: &version::Segment,
+    sel: &RoaringBitmap,
+    stage: &PlanStage,
+) -> Result<SegmentOutcome, RunError> {
+    let mut kept = RoaringBitmap::new();
+    let mut removed: IndexMap<String, u64> = IndexMap::new();
+    for (ids, batch) in segment_batches(store, seg, sel)? {
+        let verdicts = filter::evaluate(&stage.rules, stage.on_error, &batch).map_err(|e| {
+            let rule = &stage.rules[e.rule];
+            RunError::Row {
+                stage: stage.index + 1,
+                name: stage.name.clone(),
+                rule: rule.name.clone(),
+                expr: rule.expr.clone(),
+                row: pack(seg_index, ids[e.row]),
+                message: e.message,
+            }
+        })?;
+        for (id, v) in ids.iter().zip(verdicts) {
+            match v {
+                filter::Verdict::Keep => {
+                    kept.insert(*id);
+                }
+                filter::Verdict::Removed(r) => {
+                    *removed.entry(stage.rules[r].name.clone()).or_insert(0) += 1
+                }
+                filter::Verdict::Errored(r, _) => {
+                    *removed
+                        .entry(format!("error:{}", stage.rules[r].name))
+                        .or_insert(0) += 1
+                }
+            }
+        }
+    }
+    Ok(SegmentOutcome { kept, removed })
+}
+
+/// Maps a packed (segment, shard row) to its index among the source version's rows.
+fn global_row(base: &SelectionSet, packed: u64) -> u64 {
+    let (seg, row) = ((packed >> 32) as usize, packed as u32);
+    let before: u64 = base.0[..seg.min(base.0.len())]
+        .iter()
+        .map(|b| b.len())
+        .sum();
+    before
+        + base
+            .0
+            .get(seg)
+            .map(|b| b.rank(row).saturating_sub(1))
+            .unwrap_or(0)
+}

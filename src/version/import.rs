@@ -1,0 +1,110 @@
+//! Import: input files → shards → a committed version.
+
+use crate::source::{self, Source};
+use crate::store::shard::{ShardOptions, WriteError, write_shards};
+use crate::store::{self, Store};
+
+use super::{Version, commit, manifest};
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Source(#[from] source::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("encoding a Parquet shard failed")]
+    Encode(#[source] parquet::errors::ParquetError),
+    #[error(transparent)]
+    Unsupported(store::fingerprint::UnsupportedType),
+}
+
+impl ImportError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ImportError::Source(e) => e.hint(),
+            ImportError::Store(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+impl From<WriteError<source::Error>> for ImportError {
+    fn from(e: WriteError<source::Error>) -> Self {
+        match e {
+            WriteError::Input(e) => ImportError::Source(e),
+            WriteError::Store(e) => ImportError::Store(e),
+            WriteError::Encode(e) => ImportError::Encode(e),
+            WriteError::Unsupported(e) => ImportError::Unsupported(e),
+        }
+    }
+}
+
+/// What to record about an import.
+pub struct ImportInfo {
+    pub inputs: Vec<String>,
+    pub message: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// Writes the rows of `src` as shards and commits them as a version.
+pub fn import(
+    store: &Store,
+    src: Source,
+    opts: ShardOptions,
+    info: ImportInfo,
+) -> Result<Version, ImportError> {
+    for t in &info.tags {
+        store::catalog::validate_tag(t)?;
+    }
+    let schema = src.schema();
+    let written = write_shards(store.objects(), schema.clone(), src.batches(), opts)?;
+    if written.rows == 0 {
+        return Err(source::Error::Empty {
+            paths: info.inputs.iter().map(Into::into).collect(),
+        }
+        .into());
+    }
+    let segments: Vec<manifest::Segment> = written
+        .shards
+        .iter()
+        .map(|s| manifest::Segment {
+            shard: s.shard.id,
+            fingerprints: s.sidecar.id,
+            rows: s.rows,
+            shard_bytes: s.shard.len,
+            selection: None,
+            selected_rows: s.rows,
+            data_bytes: s.data_bytes,
+        })
+        .collect();
+    let new_bytes = written
+        .shards
+        .iter()
+        .flat_map(|s| [s.shard, s.sidecar])
+        .filter(|p| p.new)
+        .map(|p| p.len)
+        .sum();
+    let m = manifest::Manifest {
+        format: manifest::FORMAT,
+        content_id: written.content_id.clone(),
+        schema: manifest::columns(&schema),
+        stats: manifest::Stats {
+            rows: written.rows,
+            data_bytes: written.data_bytes,
+            stored_bytes: segments.iter().map(|s| s.shard_bytes).sum(),
+            new_bytes,
+        },
+        segments,
+        lineage: manifest::Lineage {
+            parents: vec![],
+            command: "import".into(),
+            inputs: info.inputs,
+            sift_version: env!("CARGO_PKG_VERSION").into(),
+            pipeline: None,
+        },
+        message: info.message,
+        created: crate::now(),
+    };
+    Ok(commit(store, m, &info.tags)?)
+}

@@ -1,0 +1,161 @@
+//! Selections: which rows of each shard a version (or a stage) keeps.
+//!
+//! A selection set holds one bitmap per segment of a source version, over
+//! that segment's shard rows. Stages read one and produce one; both are
+//! stored as objects, so a curated version costs a few bytes per thousand
+//! rows and `sift explain` can replay any stage's decision.
+
+use arrow::array::{BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use roaring::RoaringBitmap;
+
+use super::{ReadError, Segment, Version, decode_selection};
+use crate::store::{self, ObjectId, Store};
+
+const MAGIC: &[u8; 8] = b"SIFTSET1";
+
+/// One bitmap of kept shard rows per segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectionSet(pub Vec<RoaringBitmap>);
+
+impl SelectionSet {
+    /// The rows a version already contributes from each of its segments.
+    pub fn of_version(store: &Store, v: &Version) -> Result<SelectionSet, store::Error> {
+        let mut out = Vec::new();
+        for seg in &v.manifest.segments {
+            out.push(match &seg.selection {
+                Some(id) => decode_selection(id, &store.objects().get(id)?)?,
+                None => full(seg.rows),
+            });
+        }
+        Ok(SelectionSet(out))
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.0.iter().map(|b| b.len()).sum()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&(self.0.len() as u64).to_le_bytes());
+        for b in &self.0 {
+            let mut buf = Vec::new();
+            b.serialize_into(&mut buf)
+                .expect("writing to a Vec cannot fail");
+            out.extend_from_slice(&(buf.len() as u64).to_le_bytes());
+            out.extend_from_slice(&buf);
+        }
+        out
+    }
+
+    pub fn decode(id: &ObjectId, bytes: &[u8]) -> Result<SelectionSet, store::Error> {
+        let bad = |reason: &str| store::Error::BadObject {
+            id: *id,
+            what: "selection set",
+            reason: reason.into(),
+        };
+        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+            return Err(bad("missing header"));
+        }
+        let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+        let mut rest = &bytes[16..];
+        let mut out = Vec::with_capacity(n.min(1 << 20));
+        for _ in 0..n {
+            if rest.len() < 8 {
+                return Err(bad("truncated"));
+            }
+            let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
+            rest = &rest[8..];
+            if rest.len() < len {
+                return Err(bad("truncated"));
+            }
+            out.push(
+                RoaringBitmap::deserialize_from(&rest[..len]).map_err(|e| bad(&e.to_string()))?,
+            );
+            rest = &rest[len..];
+        }
+        if !rest.is_empty() {
+            return Err(bad("trailing bytes"));
+        }
+        Ok(SelectionSet(out))
+    }
+
+    /// Stores the set; returns its id.
+    pub fn put(&self, store: &Store) -> Result<ObjectId, store::Error> {
+        Ok(store.objects().put(&self.encode())?.id)
+    }
+
+    pub fn load(store: &Store, id: &ObjectId) -> Result<SelectionSet, store::Error> {
+        SelectionSet::decode(id, &store.objects().get(id)?)
+    }
+}
+
+/// Every row of a shard with `rows` rows.
+pub fn full(rows: u64) -> RoaringBitmap {
+    let mut b = RoaringBitmap::new();
+    b.insert_range(0..rows as u32);
+    b
+}
+
+/// The selected rows of one segment, with their shard row indexes.
+pub fn segment_batches(
+    store: &Store,
+    seg: &Segment,
+    sel: &RoaringBitmap,
+) -> Result<Vec<(Vec<u32>, RecordBatch)>, ReadError> {
+    if sel.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bytes = Bytes::from(store.objects().get(&seg.shard)?);
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.with_batch_size(crate::source::BATCH_ROWS).build())
+        .map_err(|source| ReadError::Decode {
+            id: seg.shard,
+            source,
+        })?;
+    let mut out = Vec::new();
+    let mut offset = 0u32;
+    for batch in reader {
+        let batch = batch.map_err(|e| ReadError::Decode {
+            id: seg.shard,
+            source: e.into(),
+        })?;
+        let n = batch.num_rows() as u32;
+        let ids: Vec<u32> = sel.range(offset..offset + n).collect();
+        if !ids.is_empty() {
+            let batch = if ids.len() as u32 == n {
+                batch
+            } else {
+                let mask: BooleanArray = (offset..offset + n)
+                    .map(|i| Some(sel.contains(i)))
+                    .collect();
+                filter_record_batch(&batch, &mask).map_err(|e| ReadError::Decode {
+                    id: seg.shard,
+                    source: e.into(),
+                })?
+            };
+            out.push((ids, batch));
+        }
+        offset += n;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_round_trip_and_reject_damage() {
+        let mut a = RoaringBitmap::new();
+        a.insert_range(3..1000);
+        let set = SelectionSet(vec![a, RoaringBitmap::new(), full(5)]);
+        let bytes = set.encode();
+        let id = ObjectId::of(&bytes);
+        assert_eq!(SelectionSet::decode(&id, &bytes).unwrap(), set);
+        assert_eq!(set.rows(), 997 + 5);
+        assert!(SelectionSet::decode(&id, &bytes[..bytes.len() - 2]).is_err());
+    }
+}
