@@ -94,7 +94,16 @@ pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
             let reason = match &verdicts[0] {
                 filter::Verdict::Removed(r) => {
                     let r = &compiled[*r];
-                    serde_json::json!({"rule": r.name, "expr": r.expr, "because": if r.keeps { "the expression is false" } else { "the expression is true" }})
+                    let mut because = if r.keeps {
+                        "the expression is false".to_string()
+                    } else {
+                        "the expression is true".to_string()
+                    };
+                    let details = rule_set_reasons(&r.expr, &batches[0].1);
+                    if !details.is_empty() {
+                        because = format!("{because} ({})", details.join(", "));
+                    }
+                    serde_json::json!({"rule": r.name, "expr": r.expr, "because": because, "rule_sets": details})
                 }
                 filter::Verdict::Errored(r, msg) => {
                     serde_json::json!({"rule": compiled[*r].name, "expr": compiled[*r].expr, "because": msg})
@@ -146,6 +155,42 @@ pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A rule set's verdict: `None` keeps, `Some(reason)` drops.
+type RuleSet = fn(&str) -> Option<&'static str>;
+
+/// For each rule set called in `expr` as `name(column)`, its verdict on the (one-row) batch.
+fn rule_set_reasons(expr: &str, batch: &arrow::array::RecordBatch) -> Vec<String> {
+    use crate::stage::quality as q;
+    let sets: [(&str, RuleSet); 4] = [
+        ("gopher_quality", q::gopher_quality_reason),
+        ("gopher_repetition", q::gopher_repetition_reason),
+        ("c4_quality", q::c4_quality_reason),
+        ("fineweb_quality", q::fineweb_quality_reason),
+    ];
+    let mut out = Vec::new();
+    for (name, f) in sets {
+        let Some(at) = expr.find(&format!("{name}(")) else {
+            continue;
+        };
+        let rest = &expr[at + name.len() + 1..];
+        let col = rest
+            .split(')')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
+        let Some(array) = batch.column_by_name(col) else {
+            continue;
+        };
+        let Ok(f_) = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default()) else {
+            continue;
+        };
+        let text = f_.value(0).to_string();
+        out.push(format!("{name}: {}", f(&text).unwrap_or("passes")));
+    }
+    out
 }
 
 /// (segment, shard row) of the source's `global`-th row.

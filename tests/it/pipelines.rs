@@ -307,3 +307,22 @@ fn rows_whose_expression_is_null_follow_on_error() {
     env.write("p.toml", spec("on_error = \"keep\"\n"));
     assert_eq!(env.json(&["run", "p.toml", "--json"])["rows"], 3);
 }
+
+#[test]
+fn a_run_gives_one_content_id_at_one_and_two_threads() {
+    let mut ids = Vec::new();
+    for threads in ["1", "2"] {
+        let env = Env::new();
+        corpus(&env, 1500);
+        env.write(
+            "p.toml",
+            "[source]\npath = \"data/c.jsonl\"\n\n[[stage]]\nkind = \"filter\"\n[stage.rules]\nshort = \"word_count(text) < 50\"\nforum = \"source = 'forum'\"\n\n[output]\nshard_size = \"24KiB\"\n",
+        );
+        let out = env.json(&["run", "p.toml", "--threads", threads, "--json"]);
+        ids.push((
+            out["content_id"].clone(),
+            out["stages"][0]["removed"].clone(),
+        ));
+    }
+    assert_eq!(ids[0], ids[1]);
+}
