@@ -218,15 +218,19 @@ fn run_filter(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<SegmentOutcome>>> = Mutex::new(vec![None; segments.len()]);
     let failure: Mutex<Option<RunError>> = Mutex::new(None);
+    // Segments in parallel; when there are fewer segments than threads, each
+    // segment's batches are split across the threads left over.
+    let outer = threads.min(segments.len()).max(1);
+    let inner = (threads / outer).max(1);
     std::thread::scope(|s| {
-        for _ in 0..threads.min(segments.len()).max(1) {
+        for _ in 0..outer {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= segments.len() || failure.lock().expect("lock").is_some() {
                         return;
                     }
-                    match filter_segment(store, i, &segments[i], &input.0[i], stage) {
+                    match filter_segment(store, i, &segments[i], &input.0[i], stage, inner) {
                         Ok(o) => results.lock().expect("lock")[i] = Some(o),
                         Err(e) => {
                             failure.lock().expect("lock").get_or_insert(e);
@@ -288,11 +292,32 @@ fn filter_segment(
     seg: &version::Segment,
     sel: &RoaringBitmap,
     stage: &PlanStage,
+    threads: usize,
 ) -> Result<SegmentOutcome, RunError> {
+    let batches = segment_batches(store, seg, sel)?;
+    // Batches are evaluated on `threads` threads and merged in order, so the
+    // outcome does not depend on the thread count.
+    let next = AtomicUsize::new(0);
+    let verdicts: Mutex<Vec<Option<Result<Vec<filter::Verdict>, filter::RowError>>>> =
+        Mutex::new((0..batches.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads.clamp(1, batches.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= batches.len() {
+                        return;
+                    }
+                    let v = filter::evaluate(&stage.rules, stage.on_error, &batches[i].1);
+                    verdicts.lock().expect("lock")[i] = Some(v);
+                }
+            });
+        }
+    });
     let mut kept = RoaringBitmap::new();
     let mut removed: IndexMap<String, u64> = IndexMap::new();
-    for (ids, batch) in segment_batches(store, seg, sel)? {
-        let verdicts = filter::evaluate(&stage.rules, stage.on_error, &batch).map_err(|e| {
+    for ((ids, _), v) in batches.iter().zip(verdicts.into_inner().expect("lock")) {
+        let v = v.expect("every batch ran").map_err(|e| {
             let rule = &stage.rules[e.rule];
             RunError::Row {
                 stage: stage.index + 1,
@@ -303,7 +328,7 @@ fn filter_segment(
                 message: e.message,
             }
         })?;
-        for (id, v) in ids.iter().zip(verdicts) {
+        for (id, v) in ids.iter().zip(v) {
             match v {
                 filter::Verdict::Keep => {
                     kept.insert(*id);

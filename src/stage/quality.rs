@@ -259,6 +259,10 @@ const CLITICS: &[&str] = &[
 ];
 
 fn keep_whole(t: &str) -> bool {
+    // Most tokens are plain words: nothing to keep whole unless a mark is present.
+    if t.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return false;
+    }
     ABBREVIATIONS.contains(&t)
         || matches!(t, ":)" | ":(" | ";)" | ":-)" | "--")
         || (t.chars().count() == 2
@@ -273,13 +277,99 @@ fn keep_whole(t: &str) -> bool {
                 .is_some_and(|d| d.contains('.') && !d.ends_with('.')))
 }
 
-fn is_edge_punct(c: char) -> bool {
-    is_punct(c) || matches!(c, '$' | '€' | '£' | '¥' | '§' | '°')
+/// spaCy's English LIST_PUNCT, LIST_QUOTES and common currency symbols:
+/// the characters that split off the edges of a whitespace chunk.
+const EDGE_PUNCT: &str = "…,:;!?¿؟¡()[]{}<>_#*&。？！，、；：～·।،۔؛٪";
+const QUOTES: &str = "'\"”“`‘´’‚„»«「」『』（）〔〕【】《》〈〉⟦⟧";
+const CURRENCY: &str = "$£€¥฿₽₴₹₩₪₫₱₦₺₿";
+
+/// ASCII members of EDGE_PUNCT and QUOTES.
+fn ascii_edge(c: char) -> bool {
+    matches!(
+        c,
+        ',' | ':'
+            | ';'
+            | '!'
+            | '?'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '<'
+            | '>'
+            | '_'
+            | '#'
+            | '*'
+            | '&'
+            | '\''
+            | '"'
+            | '`'
+    )
 }
 
-/// Word tokens `T(text)`: whitespace split, then punctuation split off the
-/// edges (`...` and `…` stay whole), hyphens between alphanumerics and
-/// English clitics split out; URLs, e-mails, numbers like `3.5`, listed
+fn is_edge_or_quote(c: char) -> bool {
+    if c.is_ascii() {
+        ascii_edge(c)
+    } else {
+        EDGE_PUNCT.contains(c) || QUOTES.contains(c)
+    }
+}
+
+fn is_prefix_char(c: char, next: Option<char>) -> bool {
+    if c.is_ascii_alphanumeric() {
+        return false;
+    }
+    is_edge_or_quote(c)
+        || (!c.is_ascii() && CURRENCY.contains(c))
+        || matches!(c, '$' | '§' | '%' | '=' | '—' | '–')
+        || (c == '+' && !next.is_some_and(|n| n.is_ascii_digit()))
+}
+
+fn is_suffix_char(c: char, before: &str) -> bool {
+    if c.is_ascii_alphanumeric() {
+        return false;
+    }
+    if is_edge_or_quote(c) || matches!(c, '—' | '–') {
+        return true;
+    }
+    let mut prev = before.chars().rev();
+    let (p1, p2) = (prev.next(), prev.next());
+    match c {
+        // A period ends a token after a digit, a lowercase letter, `%`, punctuation
+        // or a quote, or after two capitals (`USA.`), but not after one (`B.`).
+        '.' => {
+            p1.is_some_and(|p| {
+                p.is_ascii_digit() || p.is_lowercase() || p == '%' || is_edge_or_quote(p)
+            }) || (p1.is_some_and(char::is_uppercase) && p2.is_some_and(char::is_uppercase))
+        }
+        '+' | '%' => p1.is_some_and(|p| p.is_ascii_digit()),
+        c if CURRENCY.contains(c) => p1.is_some_and(|p| p.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// Is `cs[k]` an infix that splits out on its own?
+fn is_infix(cs: &[(usize, char)], k: usize) -> bool {
+    let (c, prev, next) = (cs[k].1, cs[k - 1].1, cs[k + 1].1);
+    match c {
+        '-' | '–' | '—' => {
+            (prev.is_alphanumeric() && next.is_alphabetic())
+                || (prev.is_ascii_digit() && (next.is_ascii_digit() || next == '-'))
+        }
+        '+' | '*' | '^' => prev.is_ascii_digit() && (next.is_ascii_digit() || next == '-'),
+        ',' => prev.is_alphabetic() && next.is_alphabetic(),
+        '.' => prev.is_lowercase() && next.is_uppercase(),
+        ':' | '<' | '>' | '=' | '/' => prev.is_alphanumeric() && next.is_alphabetic(),
+        _ => false,
+    }
+}
+
+/// Word tokens `T(text)`, after spaCy's blank English tokenizer (which
+/// datatrove uses): whitespace split, then prefixes and suffixes split off
+/// each chunk (`...` and `…` stay whole), infixes (`well-known`, `10-20`,
+/// `and/or`) and English clitics split out; URLs, e-mails, listed
 /// abbreviations, `b.`, `:)` and `--` kept whole.
 pub fn tokens(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -290,10 +380,6 @@ pub fn tokens(text: &str) -> Vec<&str> {
 }
 
 fn split_chunk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
-    if keep_whole(chunk) {
-        out.push(chunk);
-        return;
-    }
     let mut s = chunk;
     // Prefixes.
     loop {
@@ -304,13 +390,14 @@ fn split_chunk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             out.push(s);
             return;
         }
-        if let Some(rest) = s.strip_prefix("...") {
+        if s.len() > 3 && s.starts_with("...") {
             out.push(&s[..3]);
-            s = rest;
+            s = &s[3..];
             continue;
         }
-        let c = s.chars().next().expect("non-empty");
-        if is_edge_punct(c) && s.len() > c.len_utf8() {
+        let mut it = s.chars();
+        let c = it.next().expect("non-empty");
+        if s.len() > c.len_utf8() && is_prefix_char(c, it.next()) {
             out.push(&s[..c.len_utf8()]);
             s = &s[c.len_utf8()..];
             continue;
@@ -337,23 +424,32 @@ fn split_chunk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             continue;
         }
         let c = s.chars().next_back().expect("non-empty");
-        if is_edge_punct(c) && s.len() > c.len_utf8() {
-            suffixes.push(&s[s.len() - c.len_utf8()..]);
-            s = &s[..s.len() - c.len_utf8()];
+        let before = &s[..s.len() - c.len_utf8()];
+        if !before.is_empty() && is_suffix_char(c, before) {
+            suffixes.push(&s[before.len()..]);
+            s = before;
             continue;
         }
         break;
     }
-    // Infix hyphens between alphanumerics.
-    if !s.is_empty() && !keep_whole(s) {
-        let mut start = 0;
+    // Infixes.
+    let maybe_infix = s.bytes().any(|b| {
+        matches!(
+            b,
+            b'-' | b'+' | b'*' | b'^' | b',' | b'.' | b':' | b'<' | b'>' | b'=' | b'/'
+        ) || b >= 0x80
+    });
+    if maybe_infix && !s.is_empty() && !keep_whole(s) {
         let cs: Vec<(usize, char)> = s.char_indices().collect();
+        let mut start = 0;
         for k in 1..cs.len().saturating_sub(1) {
-            let (i, c) = cs[k];
-            if c == '-' && cs[k - 1].1.is_alphanumeric() && cs[k + 1].1.is_alphanumeric() {
-                out.push(&s[start..i]);
-                out.push(&s[i..i + 1]);
-                start = i + 1;
+            if is_infix(&cs, k) {
+                let (i, c) = cs[k];
+                if start < i {
+                    out.push(&s[start..i]);
+                }
+                out.push(&s[i..i + c.len_utf8()]);
+                start = i + c.len_utf8();
             }
         }
         out.push(&s[start..]);
@@ -424,8 +520,17 @@ pub const STOP_WORDS: &[&str] = &["the", "be", "to", "of", "and", "that", "have"
 
 /// Distinct Gopher stop words present as exact, case-sensitive tokens.
 pub fn stopword_count(text: &str) -> usize {
-    let t: HashSet<&str> = tokens(text).into_iter().collect();
-    STOP_WORDS.iter().filter(|w| t.contains(*w)).count()
+    distinct_stop_words(&tokens(text))
+}
+
+fn distinct_stop_words(toks: &[&str]) -> usize {
+    let mut seen = 0u8;
+    for t in toks {
+        if let Some(i) = STOP_WORDS.iter().position(|w| w == t) {
+            seen |= 1 << i;
+        }
+    }
+    seen.count_ones() as usize
 }
 
 /// Lines (splitlines) whose lstrip starts with `•` or `-`.
@@ -517,17 +622,36 @@ fn top_ngram_value(toks: &[&str], n: usize) -> usize {
     if n == 0 || toks.len() < n {
         return 0;
     }
-    let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
-    for (i, w) in toks.windows(n).enumerate() {
-        let g = w.join(" ");
-        counts.entry(g).or_insert((0, i)).0 += 1;
+    // Windows are keyed by a 128-bit hash of their tokens joined by one
+    // space (tokens hold no whitespace, so the join is unambiguous); no
+    // string is built per window.
+    let mut counts: HashMap<u128, (usize, usize)> = HashMap::with_capacity(toks.len());
+    let mut buf = Vec::with_capacity(256);
+    for i in 0..=toks.len() - n {
+        buf.clear();
+        for (k, t) in toks[i..i + n].iter().enumerate() {
+            if k > 0 {
+                buf.push(b' ');
+            }
+            buf.extend_from_slice(t.as_bytes());
+        }
+        counts
+            .entry(xxhash_rust::xxh3::xxh3_128(&buf))
+            .or_insert((0, i))
+            .0 += 1;
     }
     // Highest count; ties go to the n-gram that occurs first.
-    let (g, (count, _)) = counts
-        .iter()
-        .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)))
+    let (count, first) = counts
+        .values()
+        .copied()
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
         .expect("non-empty");
-    chars(g) * count
+    let len: usize = toks[first..first + n]
+        .iter()
+        .map(|t| chars(t))
+        .sum::<usize>()
+        + (n - 1);
+    len * count
 }
 
 /// Characters covered by the most frequent word n-gram, over the text's length.
@@ -536,18 +660,24 @@ pub fn top_ngram_char_fraction(text: &str, n: usize) -> f64 {
 }
 
 fn dup_ngram_chars(toks: &[&str], n: usize) -> usize {
-    if n == 0 {
+    if n == 0 || toks.len() < n {
         return 0;
     }
-    let mut seen = HashSet::new();
+    // Windows are the tokens concatenated with no separator (as published, so
+    // `ab·c` equals `a·bc`), keyed by a 128-bit hash of those bytes.
+    let lens: Vec<usize> = toks.iter().map(|t| chars(t)).collect();
+    let mut seen: HashSet<u128> = HashSet::with_capacity(toks.len());
+    let mut buf = Vec::with_capacity(256);
     let (mut i, mut rep) = (0, 0);
     while i + n <= toks.len() {
-        let g: String = toks[i..i + n].concat();
-        if seen.contains(&g) {
-            rep += chars(&g);
+        buf.clear();
+        for t in &toks[i..i + n] {
+            buf.extend_from_slice(t.as_bytes());
+        }
+        if !seen.insert(xxhash_rust::xxh3::xxh3_128(&buf)) {
+            rep += lens[i..i + n].iter().sum::<usize>();
             i += n;
         } else {
-            seen.insert(g);
             i += 1;
         }
     }
@@ -658,8 +788,7 @@ pub fn gopher_quality_reason(text: &str) -> Option<&'static str> {
     if ratio(t.iter().filter(|w| w.chars().any(is_alpha)).count(), n) < 0.8 {
         return Some("gopher_below_alpha_threshold");
     }
-    let set: HashSet<&str> = t.iter().copied().collect();
-    if STOP_WORDS.iter().filter(|w| set.contains(*w)).count() < 2 {
+    if distinct_stop_words(&t) < 2 {
         return Some("gopher_enough_stop_words");
     }
     None
