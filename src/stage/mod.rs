@@ -286,6 +286,8 @@ fn pack(seg: usize, row: u32) -> u64 {
     ((seg as u64) << 32) | row as u64
 }
 
+type BatchVerdicts = Result<Vec<filter::Verdict>, filter::RowError>;
+
 fn filter_segment(
     store: &Store,
     seg_index: usize,
@@ -298,7 +300,7 @@ fn filter_segment(
     // Batches are evaluated on `threads` threads and merged in order, so the
     // outcome does not depend on the thread count.
     let next = AtomicUsize::new(0);
-    let verdicts: Mutex<Vec<Option<Result<Vec<filter::Verdict>, filter::RowError>>>> =
+    let verdicts: Mutex<Vec<Option<BatchVerdicts>>> =
         Mutex::new((0..batches.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..threads.clamp(1, batches.len().max(1)) {
