@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Global, ui};
 use crate::stage::{self, RunOptions};
@@ -28,6 +29,53 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+/// A progress bar per stage on stderr, when it is a terminal.
+struct StageBars {
+    tty: bool,
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl stage::Observer for StageBars {
+    fn stage_started(&self, name: &str, rows_in: u64) {
+        if !self.tty {
+            return;
+        }
+        let bar = ProgressBar::new(rows_in);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>12} [{bar:30}] {human_pos}/{human_len} rows {per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(name.to_string());
+        *self.bar.lock().expect("lock") = Some(bar);
+    }
+
+    fn rows_done(&self, rows: u64) {
+        if let Some(b) = self.bar.lock().expect("lock").as_ref() {
+            b.inc(rows);
+        }
+    }
+
+    fn stage_finished(&self, r: &crate::version::manifest::StageRecord) {
+        if let Some(b) = self.bar.lock().expect("lock").take() {
+            b.finish_and_clear();
+            let how = if r.cached {
+                "cached".to_string()
+            } else {
+                format!("{:.1}s", r.seconds)
+            };
+            eprintln!(
+                "{:>12} {} → {} rows ({how})",
+                r.name,
+                ui::count(r.rows_in),
+                ui::count(r.rows_out)
+            );
+        }
+    }
+}
+
 pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     let store = g.open_store()?;
     for t in &a.tag {
@@ -35,24 +83,18 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let parsed = crate::spec::parse_file(&a.spec)?;
     let plan = crate::plan::validate(&store, parsed)?;
+    // Fail now, before anything is written, if another process holds the store.
+    drop(store.catalog()?);
     let opts = RunOptions {
         threads: g.threads(),
         tags: a.tag.clone(),
         message: a.message.clone(),
     };
-    let tty = std::io::stderr().is_terminal();
-    let v = stage::run(&store, &plan, &opts, |r| {
-        if tty && !a.json {
-            eprintln!(
-                "  {} {}: {} → {} rows{}",
-                r.kind,
-                r.name,
-                ui::count(r.rows_in),
-                ui::count(r.rows_out),
-                if r.cached { " (cached)" } else { "" }
-            );
-        }
-    })?;
+    let bars = StageBars {
+        tty: std::io::stderr().is_terminal() && !a.json,
+        bar: std::sync::Mutex::new(None),
+    };
+    let v = stage::run(&store, &plan, &opts, &bars)?;
     let p = v
         .manifest
         .lineage

@@ -217,13 +217,18 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn parse_error(path: &Path, line: usize, column: usize, message: String) -> Error {
+fn parse_error(path: &Path, text: &str, line: usize, column: usize, message: String) -> Error {
+    let offending = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty());
     Error::Located(Box::new(Located {
         path: path.to_path_buf(),
         line,
         column,
         field: None,
-        text: None,
+        text: offending,
         hint: did_you_mean(&message),
         message,
     }))
@@ -248,7 +253,7 @@ pub fn parse_str(path: &Path, text: String) -> Result<Parsed, Error> {
         "toml" => toml::from_str::<Pipeline>(&text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((1, 1));
             let message = e.message().trim().to_string();
-            parse_error(path, line, column, message)
+            parse_error(path, &text, line, column, message)
         })?,
         "yaml" | "yml" => serde_yaml_ng::from_str::<Pipeline>(&text).map_err(|e| {
             let (line, column) = e
@@ -259,7 +264,7 @@ pub fn parse_str(path: &Path, text: String) -> Result<Parsed, Error> {
             if let Some(i) = message.find(" at line ") {
                 message.truncate(i);
             }
-            parse_error(path, line, column, message)
+            parse_error(path, &text, line, column, message)
         })?,
         _ => {
             return Err(Error::Extension {

@@ -76,12 +76,23 @@ pub struct RunOptions {
     pub message: Option<String>,
 }
 
+/// Hears what a run is doing (progress bars; all methods optional).
+pub trait Observer: Sync {
+    fn stage_started(&self, _name: &str, _rows_in: u64) {}
+    fn rows_done(&self, _rows: u64) {}
+    fn stage_finished(&self, _record: &StageRecord) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
 /// Runs a validated plan and commits its result.
 pub fn run(
     store: &Store,
     plan: &Plan,
     opts: &RunOptions,
-    mut on_stage: impl FnMut(&StageRecord),
+    observer: &dyn Observer,
 ) -> Result<Version, RunError> {
     let threads = opts.threads.max(1);
     let shard_opts = ShardOptions {
@@ -120,11 +131,13 @@ pub fn run(
         )
         .to_hex()
         .to_string();
+        observer.stage_started(&stage.name, current.rows());
         let cached = store.catalog()?.cached_stage(&key)?;
         let (output, output_id, removed, cached) = match cached {
             Some((out_id, removed)) => (SelectionSet::load(store, &out_id)?, out_id, removed, true),
             None => {
-                let (out, removed) = run_filter(store, &source, &base, &current, stage, threads)?;
+                let (out, removed) =
+                    run_filter(store, &source, &base, &current, stage, threads, observer)?;
                 let id = out.put(store)?;
                 store.catalog()?.cache_stage(&key, &id, &removed)?;
                 (out, id, removed, false)
@@ -143,7 +156,7 @@ pub fn run(
             seconds: started.elapsed().as_secs_f64(),
             cached,
         };
-        on_stage(&record);
+        observer.stage_finished(&record);
         records.push(record);
         current = output;
         current_id = output_id;
@@ -213,6 +226,7 @@ fn run_filter(
     input: &SelectionSet,
     stage: &PlanStage,
     threads: usize,
+    observer: &dyn Observer,
 ) -> Result<(SelectionSet, IndexMap<String, u64>), RunError> {
     let segments = &source.manifest.segments;
     let next = AtomicUsize::new(0);
@@ -230,7 +244,15 @@ fn run_filter(
                     if i >= segments.len() || failure.lock().expect("lock").is_some() {
                         return;
                     }
-                    match filter_segment(store, i, &segments[i], &input.0[i], stage, inner) {
+                    match filter_segment(
+                        store,
+                        i,
+                        &segments[i],
+                        &input.0[i],
+                        stage,
+                        inner,
+                        observer,
+                    ) {
                         Ok(o) => results.lock().expect("lock")[i] = Some(o),
                         Err(e) => {
                             failure.lock().expect("lock").get_or_insert(e);
@@ -295,6 +317,7 @@ fn filter_segment(
     sel: &RoaringBitmap,
     stage: &PlanStage,
     threads: usize,
+    observer: &dyn Observer,
 ) -> Result<SegmentOutcome, RunError> {
     let batches = segment_batches(store, seg, sel)?;
     // Batches are evaluated on `threads` threads and merged in order, so the
@@ -311,6 +334,7 @@ fn filter_segment(
                         return;
                     }
                     let v = filter::evaluate(&stage.rules, stage.on_error, &batches[i].1);
+                    observer.rows_done(batches[i].1.num_rows() as u64);
                     verdicts.lock().expect("lock")[i] = Some(v);
                 }
             });

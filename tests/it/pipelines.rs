@@ -326,3 +326,29 @@ fn a_run_gives_one_content_id_at_one_and_two_threads() {
     }
     assert_eq!(ids[0], ids[1]);
 }
+
+#[test]
+fn a_busy_store_fails_clearly_with_nothing_written() {
+    let env = Env::new();
+    corpus(&env, 50);
+    env.write(
+        "p.toml",
+        "[source]\npath = \"data/c.jsonl\"\n\n[[stage]]\nkind = \"filter\"\nwhere = \"true\"\n",
+    );
+    // Another process holds the store's lock.
+    let mut holder = std::process::Command::new("flock")
+        .arg(env.store().join("LOCK"))
+        .args(["sleep", "10"])
+        .spawn()
+        .expect("flock from util-linux");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = env.objects();
+    let err = env.fail(&["run", "p.toml", "--wait", "1"]);
+    holder.kill().ok();
+    holder.wait().ok();
+    assert!(
+        err.contains("store is busy") && err.contains("--wait"),
+        "{err}"
+    );
+    assert_eq!(env.objects(), before);
+}
