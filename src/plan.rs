@@ -11,6 +11,7 @@ use arrow::datatypes::SchemaRef;
 
 use crate::source::{Format, Source};
 use crate::spec::{self, OnError, Parsed, StageKind};
+use crate::stage::dedup::{DedupPlan, Method};
 use crate::stage::filter::{self, Rule};
 use crate::store::Store;
 use crate::version::{self, Version};
@@ -41,6 +42,8 @@ pub struct PlanStage {
     pub hash: String,
     pub rules: Vec<Rule>,
     pub on_error: OnError,
+    /// For a dedup stage.
+    pub dedup: Option<DedupPlan>,
 }
 
 /// A validated pipeline.
@@ -129,30 +132,70 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
             .clone()
             .unwrap_or_else(|| format!("{}-{}", kind_name(s.kind), i + 1));
         let field = |f: &str| format!("stage {} ({name}), field `{f}`", i + 1);
-        let mut rules: Vec<(String, String, bool)> = Vec::new();
-        if let Some(w) = &s.where_ {
-            rules.push(("where".into(), w.clone(), true));
-        }
-        for (rname, expr) in &s.rules {
-            rules.push((rname.clone(), expr.clone(), false));
-        }
-        if rules.is_empty() {
-            let needle = s.name.as_deref().unwrap_or("kind");
-            return Err(parsed.invalid(
-                &field("where"),
-                needle,
-                "a filter needs `where` or `[stage.rules]`",
-                Some("e.g. where = \"word_count(text) >= 50\"".into()),
-            ));
-        }
-        let compiled = filter::compile(&schema, &rules).map_err(|e| {
-            let f = if e.rule == "where" {
-                field("where")
-            } else {
-                field(&format!("rules.{}", e.rule))
-            };
-            parsed.invalid(&f, &e.expr, e.message, e.hint)
-        })?;
+        let needle = s.name.as_deref().unwrap_or("kind");
+        let (compiled, dedup) = match s.kind {
+            StageKind::Filter => {
+                let dedup_field = [
+                    ("method", s.method.is_some()),
+                    ("column", s.column.is_some()),
+                    ("shingle", s.shingle.is_some()),
+                    ("ngram", s.ngram.is_some()),
+                    ("num_perm", s.num_perm.is_some()),
+                    ("bands", s.bands.is_some()),
+                    ("rows", s.rows.is_some()),
+                    ("threshold", s.threshold.is_some()),
+                    ("verify", s.verify.is_some()),
+                    ("seed", s.seed.is_some()),
+                    ("keep", s.keep.is_some()),
+                ];
+                if let Some((f, _)) = dedup_field.iter().find(|(_, set)| *set) {
+                    return Err(parsed.invalid(
+                        &field(f),
+                        f,
+                        format!("`{f}` belongs to dedup stages, not filter"),
+                        None,
+                    ));
+                }
+                let mut rules: Vec<(String, String, bool)> = Vec::new();
+                if let Some(w) = &s.where_ {
+                    rules.push(("where".into(), w.clone(), true));
+                }
+                for (rname, expr) in &s.rules {
+                    rules.push((rname.clone(), expr.clone(), false));
+                }
+                if rules.is_empty() {
+                    return Err(parsed.invalid(
+                        &field("where"),
+                        needle,
+                        "a filter needs `where` or `[stage.rules]`",
+                        Some("e.g. where = \"word_count(text) >= 50\"".into()),
+                    ));
+                }
+                let compiled = filter::compile(&schema, &rules).map_err(|e| {
+                    let f = if e.rule == "where" {
+                        field("where")
+                    } else {
+                        field(&format!("rules.{}", e.rule))
+                    };
+                    parsed.invalid(&f, &e.expr, e.message, e.hint)
+                })?;
+                (compiled, None)
+            }
+            StageKind::Dedup => {
+                if s.where_.is_some() || !s.rules.is_empty() {
+                    return Err(parsed.invalid(
+                        &field("where"),
+                        needle,
+                        "`where` and `rules` belong to filter stages",
+                        Some("add a filter stage before the dedup stage".into()),
+                    ));
+                }
+                (
+                    Vec::new(),
+                    Some(dedup_plan(&parsed, s, &schema, &field, needle)?),
+                )
+            }
+        };
         let mut params = serde_json::to_value(s).expect("stage serializes");
         params
             .as_object_mut()
@@ -170,6 +213,7 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
             hash,
             rules: compiled,
             on_error: s.on_error,
+            dedup,
         });
     }
 
@@ -209,5 +253,115 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
 pub fn kind_name(k: StageKind) -> &'static str {
     match k {
         StageKind::Filter => "filter",
+        StageKind::Dedup => "dedup",
     }
+}
+
+/// Validates a dedup stage's parameters against the source schema.
+fn dedup_plan(
+    parsed: &Parsed,
+    s: &spec::StageSpec,
+    schema: &SchemaRef,
+    field: &dyn Fn(&str) -> String,
+    needle: &str,
+) -> Result<DedupPlan, spec::Error> {
+    let method = s.method.ok_or_else(|| {
+        parsed.invalid(
+            &field("method"),
+            needle,
+            "a dedup stage needs `method`",
+            Some("method = \"exact\" or method = \"minhash\"".into()),
+        )
+    })?;
+    let column = s.column.clone().unwrap_or_else(|| "text".into());
+    let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    match schema.field_with_name(&column) {
+        Err(_) => {
+            return Err(parsed.invalid(
+                &field("column"),
+                s.column.as_deref().unwrap_or(needle),
+                format!("the source has no column '{column}'"),
+                Some(format!("the source's columns are: {}", columns.join(", "))),
+            ));
+        }
+        Ok(f)
+            if !matches!(
+                f.data_type(),
+                arrow::datatypes::DataType::Utf8
+                    | arrow::datatypes::DataType::LargeUtf8
+                    | arrow::datatypes::DataType::Utf8View
+            ) =>
+        {
+            return Err(parsed.invalid(
+                &field("column"),
+                s.column.as_deref().unwrap_or(needle),
+                format!("column '{column}' is {}, not text", f.data_type()),
+                Some("dedup reads a string column".into()),
+            ));
+        }
+        Ok(_) => {}
+    }
+    let ngram = s.ngram.unwrap_or(5);
+    if ngram == 0 {
+        return Err(parsed.invalid(&field("ngram"), "ngram", "ngram must be at least 1", None));
+    }
+    let num_perm = s.num_perm.unwrap_or(128);
+    if !(1..=4096).contains(&num_perm) {
+        return Err(parsed.invalid(
+            &field("num_perm"),
+            "num_perm",
+            "num_perm must be between 1 and 4096",
+            None,
+        ));
+    }
+    let threshold = s.threshold.unwrap_or(0.8);
+    if !(threshold > 0.0 && threshold < 1.0) {
+        return Err(parsed.invalid(
+            &field("threshold"),
+            "threshold",
+            format!("threshold must be in (0, 1), got {threshold}"),
+            None,
+        ));
+    }
+    let (bands, rows) = match (s.bands, s.rows) {
+        (Some(b), Some(r)) if b * r == num_perm && b > 0 => (b, r),
+        (Some(b), Some(r)) => {
+            return Err(parsed.invalid(
+                &field("bands"),
+                "bands",
+                format!("bands × rows must equal num_perm: {b} × {r} ≠ {num_perm}"),
+                Some("or omit both and give `threshold`".into()),
+            ));
+        }
+        (None, None) => crate::stage::dedup::minhash::optimal_params(threshold, num_perm),
+        _ => {
+            return Err(parsed.invalid(
+                &field("bands"),
+                if s.bands.is_some() { "bands" } else { "rows" },
+                "give both `bands` and `rows`, or neither",
+                None,
+            ));
+        }
+    };
+    if method == Method::Exact && (s.bands.is_some() || s.shingle.is_some() || s.verify.is_some()) {
+        return Err(parsed.invalid(
+            &field("method"),
+            "exact",
+            "shingles, bands and verify apply to method = \"minhash\"",
+            None,
+        ));
+    }
+    Ok(DedupPlan {
+        method,
+        column,
+        shingle: s.shingle.unwrap_or_default(),
+        ngram,
+        num_perm,
+        bands,
+        rows,
+        threshold,
+        verify: s.verify.unwrap_or_default(),
+        seed: s.seed.unwrap_or(1),
+        keep: s.keep.unwrap_or_default(),
+    })
 }

@@ -75,6 +75,22 @@ pub fn run(g: &Global, a: CheckArgs) -> anyhow::Result<ExitCode> {
             s.name,
             plan::kind_name(s.kind)
         );
+        if let Some(d) = &s.dedup {
+            println!(
+                "         {:?} on `{}`: {:?} {}-gram shingles, {} perms = {} bands × {} rows, threshold {}, verify {:?}, keep {:?}, seed {}",
+                d.method,
+                d.column,
+                d.shingle,
+                d.ngram,
+                d.num_perm,
+                d.bands,
+                d.rows,
+                d.threshold,
+                d.verify,
+                d.keep,
+                d.seed
+            );
+        }
         for r in &s.rules {
             println!(
                 "         {} {:<12} {}",

@@ -74,6 +74,39 @@ pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
                 before = Some(out);
                 continue;
             }
+            if let Some(d) = &st.dedup {
+                let details = crate::stage::dedup::decode_details(
+                    &d.details,
+                    &store.objects().get(&d.details)?,
+                )?;
+                let hit = details
+                    .iter()
+                    .find(|r| r.removed == (seg as u32, shard_row));
+                let reason = match hit {
+                    Some(r) => {
+                        let (ks, kr) = (r.kept.0 as usize, r.kept.1);
+                        let kept_row = base.0[..ks].iter().map(|b| b.len()).sum::<u64>()
+                            + base.0[ks].rank(kr)
+                            - 1;
+                        let what = match d.method {
+                            crate::stage::dedup::Method::Exact => {
+                                "an exact duplicate (after normalization)"
+                            }
+                            crate::stage::dedup::Method::Minhash => "a near duplicate",
+                        };
+                        serde_json::json!({
+                            "rule": if d.method == crate::stage::dedup::Method::Exact { "exact_duplicate" } else { "near_duplicate" },
+                            "because": format!("{what} of source row {kept_row}, which was kept (Jaccard {:.3})", r.similarity),
+                            "kept_row": kept_row, "jaccard": r.similarity,
+                        })
+                    }
+                    None => {
+                        serde_json::json!({"because": "the stage's recorded selection dropped it"})
+                    }
+                };
+                verdict = serde_json::json!({"row": global, "kept": false, "stage": k + 1, "stage_name": st.name, "kind": st.kind, "reason": reason});
+                break;
+            }
             let spec: crate::spec::StageSpec = serde_json::from_str(&st.spec)?;
             let mut rules = Vec::new();
             if let Some(w) = &spec.where_ {
@@ -142,6 +175,17 @@ pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
             );
         } else {
             let r = &o["reason"];
+            if r.get("expr").is_none() {
+                println!(
+                    "row {row} of source {}: removed by stage {} ({}, {}): {}",
+                    source.id.short(),
+                    o["stage"],
+                    o["stage_name"].as_str().unwrap_or(""),
+                    o["kind"].as_str().unwrap_or(""),
+                    r["because"].as_str().unwrap_or("")
+                );
+                continue;
+            }
             println!(
                 "row {row} of source {}: removed by stage {} ({}, {}): rule `{}` = `{}`: {}",
                 source.id.short(),

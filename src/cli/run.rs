@@ -143,6 +143,32 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
             &rows
         )
     );
+    for s in &p.stages {
+        if let Some(d) = &s.dedup {
+            let hist: Vec<String> = d
+                .histogram
+                .iter()
+                .map(|(size, n)| format!("{size}:{n}"))
+                .collect();
+            let params = match (d.bands, d.rows) {
+                (Some(b), Some(r)) => format!(" with {b} bands × {r} rows,"),
+                _ => String::new(),
+            };
+            println!(
+                "{}:{params} {} candidate pairs, {} verified, {} clusters, {} rows removed; cluster sizes {}",
+                s.name,
+                ui::count(d.candidates),
+                ui::count(d.verified),
+                ui::count(d.clusters),
+                ui::count(d.removed),
+                if hist.is_empty() {
+                    "-".into()
+                } else {
+                    hist.join(" ")
+                }
+            );
+        }
+    }
     println!();
     println!("version  {}", v.id);
     println!("content  {}", v.manifest.content_id);

@@ -48,6 +48,8 @@ pub struct SourceSpec {
 pub enum StageKind {
     /// Keep rows by SQL predicates and named rules.
     Filter,
+    /// Remove exact or near duplicates.
+    Dedup,
 }
 
 /// What to do with a row whose expression errors or is null.
@@ -80,6 +82,38 @@ pub struct StageSpec {
     /// filter: what to do when an expression errors or is null on a row.
     #[serde(default)]
     pub on_error: OnError,
+    /// dedup: `exact` or `minhash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<crate::stage::dedup::Method>,
+    /// dedup: the text column (default `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// dedup (minhash): `word` (default) or `char` shingles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shingle: Option<crate::stage::dedup::Shingle>,
+    /// dedup (minhash): shingle length in words or characters (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ngram: Option<usize>,
+    /// dedup (minhash): permutations (default 128).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_perm: Option<usize>,
+    /// dedup (minhash): bands and rows per band (both, with bands × rows = num_perm), or neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bands: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
+    /// dedup (minhash): Jaccard threshold in (0, 1) (default 0.8); picks bands × rows when they are not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// dedup (minhash): `exact` (default), `signature` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<crate::stage::dedup::Verify>,
+    /// dedup (minhash): seed of the permutations (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// dedup: which row of a cluster survives: `first` (default) or `longest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<crate::stage::dedup::Keep>,
 }
 
 /// Where the result goes.

@@ -12,6 +12,7 @@
 //! the catalog's stage cache, so re-running an unchanged pipeline does no
 //! stage work, and changing only the last stage re-runs only it.
 
+pub mod dedup;
 pub mod filter;
 pub mod quality;
 
@@ -133,14 +134,36 @@ pub fn run(
         .to_string();
         observer.stage_started(&stage.name, current.rows());
         let cached = store.catalog()?.cached_stage(&key)?;
-        let (output, output_id, removed, cached) = match cached {
-            Some((out_id, removed)) => (SelectionSet::load(store, &out_id)?, out_id, removed, true),
+        let (output, output_id, removed, dedup_stats, cached) = match cached {
+            Some((out_id, removed, extra)) => {
+                let stats = extra.and_then(|v| serde_json::from_value(v).ok());
+                (
+                    SelectionSet::load(store, &out_id)?,
+                    out_id,
+                    removed,
+                    stats,
+                    true,
+                )
+            }
             None => {
-                let (out, removed) =
-                    run_filter(store, &source, &base, &current, stage, threads, observer)?;
+                let (out, removed, stats) = match &stage.dedup {
+                    None => {
+                        let (out, removed) =
+                            run_filter(store, &source, &base, &current, stage, threads, observer)?;
+                        (out, removed, None)
+                    }
+                    Some(plan) => {
+                        let (out, removed, stats) =
+                            dedup::run(store, &source, &current, plan, threads, observer)?;
+                        (out, removed, Some(stats))
+                    }
+                };
                 let id = out.put(store)?;
-                store.catalog()?.cache_stage(&key, &id, &removed)?;
-                (out, id, removed, false)
+                let extra = stats
+                    .as_ref()
+                    .map(|s| serde_json::to_value(s).expect("stats serialize"));
+                store.catalog()?.cache_stage(&key, &id, &removed, extra)?;
+                (out, id, removed, stats, false)
             }
         };
         let record = StageRecord {
@@ -155,6 +178,7 @@ pub fn run(
             removed,
             seconds: started.elapsed().as_secs_f64(),
             cached,
+            dedup: dedup_stats,
         };
         observer.stage_finished(&record);
         records.push(record);

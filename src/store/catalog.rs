@@ -22,12 +22,18 @@ pub struct VersionEntry {
 }
 
 /// A cached stage output: its selection-set id and per-rule removal counts.
-pub type CachedStage = (ObjectId, indexmap::IndexMap<String, u64>);
+pub type CachedStage = (
+    ObjectId,
+    indexmap::IndexMap<String, u64>,
+    Option<serde_json::Value>,
+);
 
 #[derive(Serialize, Deserialize)]
 struct StageCacheEntry {
     output: ObjectId,
     removed: indexmap::IndexMap<String, u64>,
+    #[serde(default)]
+    extra: Option<serde_json::Value>,
 }
 
 /// An open catalog; the store lock is released when it drops.
@@ -83,7 +89,7 @@ impl Catalog {
         };
         let entry: StageCacheEntry =
             serde_json::from_slice(&v).expect("cache entries are written by sift");
-        Ok(Some((entry.output, entry.removed)))
+        Ok(Some((entry.output, entry.removed, entry.extra)))
     }
 
     pub fn cache_stage(
@@ -91,10 +97,12 @@ impl Catalog {
         key: &str,
         output: &ObjectId,
         removed: &indexmap::IndexMap<String, u64>,
+        extra: Option<serde_json::Value>,
     ) -> Result<(), Error> {
         let entry = StageCacheEntry {
             output: *output,
             removed: removed.clone(),
+            extra,
         };
         self.stages.insert(
             key.as_bytes(),

@@ -133,6 +133,9 @@ pub struct StageRecord {
     pub seconds: f64,
     /// True when the selection came from the stage cache.
     pub cached: bool,
+    /// For a dedup stage: clusters, removals, the cluster-size histogram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup: Option<crate::stage::dedup::DedupStats>,
 }
 
 impl Manifest {

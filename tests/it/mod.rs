@@ -1,3 +1,4 @@
+mod dedup;
 mod errors;
 mod pipelines;
 mod schemas;

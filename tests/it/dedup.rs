@@ -1,0 +1,243 @@
+//! The dedup stage against brute-force oracles written independently here.
+
+use std::collections::{BTreeSet, HashSet};
+
+use super::util::{Env, Rng};
+
+/// ASCII-only oracle of the normalization: lowercase, digits → 0, other non-alphanumerics → space, collapsed.
+fn norm(t: &str) -> String {
+    let mapped: String = t
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                '0'
+            } else if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    mapped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn shingles(t: &str, n: usize) -> HashSet<String> {
+    let words: Vec<String> = norm(t).split(' ').map(str::to_owned).collect();
+    if words.len() < n {
+        return [words.join(" ")].into_iter().collect();
+    }
+    words.windows(n).map(|w| w.join(" ")).collect()
+}
+
+fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
+    let i = a.intersection(b).count();
+    i as f64 / (a.len() + b.len() - i) as f64
+}
+
+fn kept_ids(env: &Env, tag: &str) -> BTreeSet<u64> {
+    env.ok(&[
+        "query",
+        &format!("SELECT id FROM \"{tag}\""),
+        "--format",
+        "csv",
+    ])
+    .lines()
+    .skip(1)
+    .map(|l| l.parse().unwrap())
+    .collect()
+}
+
+fn write_rows(env: &Env, rows: &[(u64, String)]) {
+    let text: String = rows
+        .iter()
+        .map(|(id, t)| serde_json::json!({"id": id, "text": t}).to_string() + "\n")
+        .collect();
+    env.write("data/d.jsonl", text);
+}
+
+const VOCAB: &[&str] = &[
+    "river", "stone", "light", "market", "winter", "garden", "signal", "paper", "engine", "forest",
+    "harbor", "silver", "candle", "window", "meadow", "thunder", "copper", "valley", "orbit",
+    "lantern", "breeze", "canyon", "ember", "falcon", "glacier", "hollow", "island", "jungle",
+    "kettle", "ladder", "marble", "nectar", "oyster", "pepper", "quartz", "raven", "saddle",
+    "timber", "umbrella", "velvet", "walnut", "yonder", "zephyr", "anchor", "bridge", "cobalt",
+    "dune", "echo",
+];
+
+fn doc(rng: &mut Rng, words: usize) -> String {
+    (0..words)
+        .map(|_| VOCAB[rng.below(VOCAB.len() as u64) as usize])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn exact_dedup_removes_exactly_the_normalized_repeats() {
+    let env = Env::new();
+    let mut rng = Rng(7);
+    let mut rows = Vec::new();
+    for id in 0..300u64 {
+        let t = if id > 10 && rng.below(4) == 0 {
+            // A variant of an earlier row: case, punctuation and digits differ, normalization equal.
+            let (_, earlier) = &rows[rng.below(id) as usize];
+            let earlier: &String = earlier;
+            format!(
+                "{}!! {}",
+                earlier.to_uppercase().replace(' ', ",  "),
+                rng.below(10)
+            )
+        } else {
+            format!("{} {}", doc(&mut rng, 12), rng.below(10))
+        };
+        rows.push((id, t));
+    }
+    write_rows(&env, &rows);
+    env.write("p.toml", "[source]\npath = \"data/d.jsonl\"\n\n[[stage]]\nkind = \"dedup\"\nmethod = \"exact\"\n\n[output]\ntag = \"x\"\n");
+    let out = env.json(&["run", "p.toml", "--json"]);
+    let mut seen = HashSet::new();
+    let want: BTreeSet<u64> = rows
+        .iter()
+        .filter(|(_, t)| seen.insert(norm(t)))
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(want.len() < 290, "the corpus has repeats");
+    assert_eq!(kept_ids(&env, "x"), want);
+    assert_eq!(
+        out["stages"][0]["dedup"]["removed"].as_u64().unwrap() as usize,
+        rows.len() - want.len()
+    );
+}
+
+/// A corpus with near-duplicates planted at known edit rates.
+fn planted(seed: u64, n: usize) -> Vec<(u64, String)> {
+    let mut rng = Rng(seed);
+    let mut rows: Vec<(u64, String)> = Vec::new();
+    for id in 0..n as u64 {
+        if id > 20 && rng.below(3) == 0 {
+            let base = rows[rng.below(rows.len() as u64) as usize].1.clone();
+            let rate = [0.0, 0.01, 0.03, 0.05, 0.1, 0.2][rng.below(6) as usize];
+            let words: Vec<String> = base
+                .split(' ')
+                .map(|w| {
+                    if (rng.below(10_000) as f64) < rate * 10_000.0 {
+                        VOCAB[rng.below(VOCAB.len() as u64) as usize].to_string()
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect();
+            rows.push((id, words.join(" ")));
+        } else {
+            let len = 80 + rng.below(80) as usize;
+            rows.push((id, doc(&mut rng, len)));
+        }
+    }
+    rows
+}
+
+#[test]
+fn minhash_finds_planted_near_duplicates_with_high_recall_and_precision() {
+    let env = Env::new();
+    let rows = planted(11, 360);
+    write_rows(&env, &rows);
+    env.write("p.toml", "[source]\npath = \"data/d.jsonl\"\n\n[[stage]]\nkind = \"dedup\"\nname = \"near\"\nmethod = \"minhash\"\nthreshold = 0.8\n\n[output]\ntag = \"x\"\n");
+    let out = env.json(&["run", "p.toml", "--json"]);
+    assert_eq!(out["stages"][0]["dedup"]["bands"], 9);
+    let kept = kept_ids(&env, "x");
+    let sets: Vec<HashSet<String>> = rows.iter().map(|(_, t)| shingles(t, 5)).collect();
+    // Recall: of every pair with true Jaccard ≥ 0.85, at most one row survives.
+    let (mut pairs, mut found) = (0, 0);
+    let mut justified: HashSet<u64> = HashSet::new();
+    for i in 0..rows.len() {
+        for j in i + 1..rows.len() {
+            let jac = jaccard(&sets[i], &sets[j]);
+            if jac >= 0.8 {
+                justified.insert(rows[i].0);
+                justified.insert(rows[j].0);
+            }
+            if jac >= 0.85 {
+                pairs += 1;
+                if !(kept.contains(&rows[i].0) && kept.contains(&rows[j].0)) {
+                    found += 1;
+                }
+            }
+        }
+    }
+    let recall = found as f64 / pairs as f64;
+    assert!(pairs > 40, "enough planted pairs: {pairs}");
+    assert!(recall >= 0.95, "recall {recall:.3} ({found}/{pairs})");
+    // Precision: every removed row has a true near-duplicate (Jaccard ≥ 0.8) in the corpus.
+    let removed: Vec<u64> = rows
+        .iter()
+        .map(|r| r.0)
+        .filter(|id| !kept.contains(id))
+        .collect();
+    let good = removed.iter().filter(|id| justified.contains(id)).count();
+    let precision = good as f64 / removed.len().max(1) as f64;
+    assert!(
+        precision >= 0.98,
+        "precision {precision:.3} ({good}/{})",
+        removed.len()
+    );
+
+    // Explain names the kept twin.
+    let r = removed[0];
+    let e = env.json(&["explain", "x", &r.to_string(), "--key", "id", "--json"]);
+    assert_eq!(e[0]["kind"], "dedup");
+    assert_eq!(e[0]["reason"]["rule"], "near_duplicate");
+    let twin = e[0]["reason"]["kept_row"].as_u64().unwrap();
+    assert!(
+        kept.contains(&rows[twin as usize].0),
+        "the named twin was kept"
+    );
+    assert!(e[0]["reason"]["jaccard"].as_f64().unwrap() >= 0.8);
+}
+
+#[test]
+fn dedup_gives_one_content_id_at_one_and_two_threads() {
+    let mut ids = Vec::new();
+    for threads in ["1", "2"] {
+        let env = Env::new();
+        write_rows(&env, &planted(5, 300));
+        env.write(
+            "p.toml",
+            "[source]\npath = \"data/d.jsonl\"\n\n[[stage]]\nkind = \"dedup\"\nmethod = \"minhash\"\nverify = \"signature\"\nkeep = \"longest\"\n\n[output]\nshard_size = \"8KiB\"\n",
+        );
+        ids.push(
+            env.json(&["run", "p.toml", "--threads", threads, "--json"])["content_id"].clone(),
+        );
+    }
+    assert_eq!(ids[0], ids[1]);
+}
+
+#[test]
+fn bad_dedup_parameters_are_refused_at_validation() {
+    let env = Env::new();
+    write_rows(&env, &planted(3, 20));
+    let head = "[source]\npath = \"data/d.jsonl\"\n\n[[stage]]\nkind = \"dedup\"\n";
+    for (extra, want) in [
+        (
+            "method = \"minhash\"\nbands = 10\nrows = 10\n",
+            "bands × rows must equal num_perm",
+        ),
+        (
+            "method = \"minhash\"\nthreshold = 1.5\n",
+            "threshold must be in (0, 1)",
+        ),
+        (
+            "method = \"minhash\"\nngram = 0\n",
+            "ngram must be at least 1",
+        ),
+        (
+            "method = \"minhash\"\ncolumn = \"body\"\n",
+            "no column 'body'",
+        ),
+        ("method = \"minhash\"\ncolumn = \"id\"\n", "not text"),
+        ("method = \"fuzzy\"\n", "unknown variant `fuzzy`"),
+        ("threshold = 0.8\n", "needs `method`"),
+    ] {
+        env.write("bad.toml", format!("{head}{extra}"));
+        let err = env.fail(&["check", "bad.toml"]);
+        assert!(err.contains(want), "{extra}: {err}");
+    }
+}
