@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Near-duplicate benchmark: sift's MinHash dedup against datasketch and rensa
+# on one corpus with planted near duplicates (bench/gen_corpus.py), all at
+# threshold 0.8, 128 permutations, word 5-gram shingles, in one run.
+#
+#   bash bench/dedup.sh [DOCS]      (default 100000)
+#
+# Reports wall time, peak RSS and precision / recall / F1 against the planted
+# pairs whose true shingle Jaccard is at least 0.8.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-100000}"
+data=bench/data
+out=bench/out/dedup-$n
+mkdir -p "$data" "$out"
+command -v /usr/bin/time > /dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/bench}"
+cargo build --release --quiet
+sift="$PWD/$CARGO_TARGET_DIR/release/sift"
+if ! bench/.venv/bin/python -c "import datasketch, rensa" 2> /dev/null; then
+  python3 -m venv bench/.venv
+  bench/.venv/bin/pip install --quiet datasketch rensa
+fi
+
+corpus="$data/dups-$n.jsonl"
+truth="$data/dups-$n.truth.tsv"
+[ -f "$corpus" ] || python3 bench/gen_corpus.py --docs "$n" --seed 3 --bad-rate 0 --dup-rate 0.2 --truth "$truth" > "$corpus"
+bytes=$(stat -c %s "$corpus")
+
+store="$out/store"; rm -rf "$store"; "$sift" --store "$store" init > /dev/null
+"$sift" --store "$store" import "$corpus" --tag corpus > /dev/null
+cat > "$out/p.toml" <<TOML
+[source]
+version = "corpus"
+
+[[stage]]
+kind = "dedup"
+name = "near"
+method = "minhash"
+threshold = 0.8
+num_perm = 128
+ngram = 5
+verify = "exact"
+
+[output]
+tag = "deduped"
+TOML
+/usr/bin/time -f "%e %M" -o "$out/time-sift.txt" "$sift" --store "$store" run "$out/p.toml" --json > "$out/sift.json"
+"$sift" --store "$store" query "SELECT id FROM corpus EXCEPT SELECT id FROM deduped ORDER BY id" --format csv | tail -n +2 > "$out/sift-removed.txt"
+
+for tool in rensa datasketch; do
+  /usr/bin/time -f "%e %M" -o "$out/time-$tool.txt" bench/.venv/bin/python bench/dedup_peers.py "$tool" "$corpus" "$out/$tool-removed.txt" > "$out/$tool.json"
+done
+
+printf "== near-duplicate removal: %s docs (%s MB), threshold 0.8, 128 perms, word 5-grams, %s cores\n" "$n" "$((bytes / 1000000))" "$(nproc)"
+for tool in sift rensa datasketch; do
+  read -r secs rss < "$out/time-$tool.txt"
+  printf "%-11s wall %7.2f s  peak RSS %7.1f MiB\n" "$tool" "$secs" "$(awk "BEGIN{print $rss/1024}")"
+done
+python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+d = json.load(open(f"{out}/sift.json"))["stages"][0]["dedup"]
+print(f"sift chose {d['bands']} bands x {d['rows']} rows; {d['candidates']} candidate pairs, {d['verified']} verified, {d['clusters']} clusters")
+PY
+bench/.venv/bin/python bench/dedup_peers.py score "$corpus" "$truth" "$out/sift-removed.txt" "$out/rensa-removed.txt" "$out/datasketch-removed.txt"
