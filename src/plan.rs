@@ -257,6 +257,9 @@ pub fn kind_name(k: StageKind) -> &'static str {
     }
 }
 
+/// With `verify = "exact"`, LSH bands are chosen for this fraction of the threshold.
+pub const EXACT_VERIFY_LSH_FACTOR: f64 = 0.75;
+
 /// Validates a dedup stage's parameters against the source schema.
 fn dedup_plan(
     parsed: &Parsed,
@@ -332,6 +335,14 @@ fn dedup_plan(
                 format!("bands × rows must equal num_perm: {b} × {r} ≠ {num_perm}"),
                 Some("or omit both and give `threshold`".into()),
             ));
+        }
+        // With exact verification, false candidates cost only a re-read, so the
+        // bands are chosen for a lower threshold: more true pairs become candidates.
+        (None, None) if s.verify.unwrap_or_default() == crate::stage::dedup::Verify::Exact => {
+            crate::stage::dedup::minhash::optimal_params(
+                threshold * EXACT_VERIFY_LSH_FACTOR,
+                num_perm,
+            )
         }
         (None, None) => crate::stage::dedup::minhash::optimal_params(threshold, num_perm),
         _ => {

@@ -6,12 +6,15 @@
 //!   thread)      canonical row)       min / max bytes)              any order)        sidecar
 //! ```
 //!
-//! A row ends a shard when the shard holds at least `min` bytes and the row's
-//! fingerprint falls under a threshold proportional to the row's size (so a
-//! boundary comes on average every `target` bytes, whatever the row sizes),
-//! or when the shard reaches `max` bytes. Boundaries depend only on the rows
-//! themselves, so inserting or deleting a block of rows changes only the
-//! shards around it; the others are byte-identical (fixed writer settings, one
+//! A row *qualifies* when its fingerprint falls under a threshold
+//! proportional to the row's size (so qualifying rows come on average every
+//! `target · 3/4` bytes, whatever the row sizes). A qualifying row ends a shard
+//! when at least `min` bytes lie between it and the previous qualifying row —
+//! counted from that row whether or not it ended a shard, so whether a row
+//! is a boundary depends only on the rows since the previous qualifying one.
+//! An inserted or deleted block smaller than `min` therefore moves at most
+//! one boundary near it and adds at most one: at most two shards change, and
+//! the others are byte-identical (fixed writer settings, one
 //! concatenated batch per shard) and so are stored once.
 
 use std::sync::Arc;
@@ -45,22 +48,18 @@ impl ShardOptions {
     fn min(&self) -> u64 {
         self.target / 4
     }
+    /// A hard cut, reached with probability about e^-10 per shard.
     fn max(&self) -> u64 {
-        self.target.saturating_mul(4).max(1)
+        self.target.saturating_mul(8).max(1)
     }
     /// Mean bytes past `min` until a fingerprint boundary.
     fn extra(&self) -> u64 {
         (self.target - self.min()).max(1)
     }
 
-    fn is_boundary(&self, fp: Fingerprint, row_bytes: u64, shard_bytes: u64) -> bool {
-        if shard_bytes >= self.max() {
-            return true;
-        }
-        if shard_bytes < self.min() {
-            return false;
-        }
-        // P(boundary) = row_bytes / extra, decided by the fingerprint's high half.
+    /// Does this row qualify as a boundary candidate? P = row_bytes / extra,
+    /// decided by the fingerprint's high half.
+    fn qualifies(&self, fp: Fingerprint, row_bytes: u64) -> bool {
         let h = (fp >> 64) as u64 as u128;
         h * (self.extra() as u128) < (row_bytes as u128) << 64
     }
@@ -358,6 +357,8 @@ struct Chunker {
     batches: Vec<RecordBatch>,
     fps: Vec<Fingerprint>,
     bytes: u64,
+    /// Bytes since the previous qualifying row (whether or not it ended a shard).
+    since_qualifying: u64,
 }
 
 impl Chunker {
@@ -368,6 +369,7 @@ impl Chunker {
             batches: Vec::new(),
             fps: Vec::new(),
             bytes: 0,
+            since_qualifying: 0,
         }
     }
 
@@ -381,7 +383,15 @@ impl Chunker {
         let mut start = 0;
         for i in 0..fps.len() {
             self.bytes += sizes[i];
-            if self.opts.is_boundary(fps[i], sizes[i], self.bytes) {
+            self.since_qualifying += sizes[i];
+            let boundary = if self.opts.qualifies(fps[i], sizes[i]) {
+                let far_enough = self.since_qualifying >= self.opts.min();
+                self.since_qualifying = 0;
+                far_enough
+            } else {
+                false
+            };
+            if boundary || self.bytes >= self.opts.max() {
                 self.batches.push(batch.slice(start, i + 1 - start));
                 self.fps.extend_from_slice(&fps[start..=i]);
                 start = i + 1;
@@ -428,17 +438,43 @@ mod tests {
     }
 
     #[test]
-    fn boundaries_respect_min_and_max() {
+    fn qualifying_is_by_fingerprint_and_row_size() {
         let o = ShardOptions {
             target: 1000,
             threads: 1,
         };
-        // Below min: never, whatever the fingerprint.
-        assert!(!o.is_boundary(0, 10, 100));
-        // At max: always.
-        assert!(o.is_boundary(u128::MAX, 10, 4000));
-        // A fingerprint with a zero high half always qualifies past min.
-        assert!(o.is_boundary(0, 10, 300));
-        assert!(!o.is_boundary(u128::MAX, 10, 300));
+        assert!(o.qualifies(0, 10));
+        assert!(!o.qualifies(u128::MAX, 10));
+        // A row larger than the mean gap always qualifies.
+        assert!(o.qualifies(u128::MAX, 10_000));
+    }
+
+    #[test]
+    fn shards_are_cut_after_min_bytes_from_the_previous_qualifying_row() {
+        use arrow::array::Int64Array;
+        use arrow::datatypes::{DataType, Field, Schema};
+        let o = ShardOptions {
+            target: 1000,
+            threads: 1,
+        };
+        let mut c = Chunker::new(o);
+        let schema =
+            std::sync::Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![std::sync::Arc::new(Int64Array::from(vec![0i64; 6]))],
+        )
+        .unwrap();
+        // Rows of 100 bytes; rows 1 and 5 qualify (zero high half). Row 1 is only
+        // 200 bytes from the start (< min 250): no cut, but it resets the count,
+        // so row 5 (400 bytes after row 1) ends the shard.
+        let fps = [u128::MAX, 0, u128::MAX, u128::MAX, u128::MAX, 0];
+        let mut cuts = Vec::new();
+        c.push(batch, &fps, &[100; 6], &mut |j: Job| -> Result<(), ()> {
+            cuts.push(j.fps.len());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(cuts, vec![6]);
     }
 }

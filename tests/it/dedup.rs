@@ -142,7 +142,14 @@ fn minhash_finds_planted_near_duplicates_with_high_recall_and_precision() {
     write_rows(&env, &rows);
     env.write("p.toml", "[source]\npath = \"data/d.jsonl\"\n\n[[stage]]\nkind = \"dedup\"\nname = \"near\"\nmethod = \"minhash\"\nthreshold = 0.8\n\n[output]\ntag = \"x\"\n");
     let out = env.json(&["run", "p.toml", "--json"]);
-    assert_eq!(out["stages"][0]["dedup"]["bands"], 9);
+    // verify = "exact" (the default) picks bands for 0.75 × 0.8 = 0.6: 18 × 7, as datasketch would for 0.6.
+    assert_eq!(
+        (
+            out["stages"][0]["dedup"]["bands"].clone(),
+            out["stages"][0]["dedup"]["rows"].clone()
+        ),
+        (18.into(), 7.into())
+    );
     let kept = kept_ids(&env, "x");
     let sets: Vec<HashSet<String>> = rows.iter().map(|(_, t)| shingles(t, 5)).collect();
     // Recall: of every pair with true Jaccard ≥ 0.85, at most one row survives.

@@ -54,7 +54,10 @@ fn new_shards(before: &[String], after: &[String]) -> usize {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24),
+        ..ProptestConfig::default()
+    })]
 
     /// Inserting or deleting a block (smaller than the minimum shard) changes at most two shards.
     #[test]

@@ -161,6 +161,7 @@ mod tests {
         // What datasketch 1.x's `_optimal_param(t, 128, 0.5, 0.5)` returns.
         for (t, want) in [
             (0.5, (25, 5)),
+            (0.6, (18, 7)),
             (0.7, (14, 9)),
             (0.8, (9, 13)),
             (0.85, (8, 16)),
