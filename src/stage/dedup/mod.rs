@@ -29,8 +29,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::{Observer, RunError};
 use crate::store::{ObjectId, Store};
+use crate::version::Version;
 use crate::version::selection::{SelectionSet, segment_batches};
-use crate::version::{ReadError, Version};
 use minhash::Permutations;
 
 /// Exact or near duplicates.
@@ -115,6 +115,33 @@ pub struct DedupStats {
 /// Datatrove-like text simplification: NFKC, lowercase, digits (any numeric character) → 0,
 /// punctuation and symbols → space, whitespace collapsed and trimmed.
 pub fn normalize(text: &str) -> String {
+    if text.is_ascii() {
+        // ASCII is NFKC-invariant: the same result without the Unicode machinery.
+        let mut out = String::with_capacity(text.len());
+        let mut space = true;
+        for b in text.bytes() {
+            let c = if b.is_ascii_digit() {
+                b'0'
+            } else if b.is_ascii_alphanumeric() {
+                b.to_ascii_lowercase()
+            } else {
+                b' '
+            };
+            if c == b' ' {
+                if !space {
+                    out.push(' ');
+                    space = true;
+                }
+            } else {
+                out.push(c as char);
+                space = false;
+            }
+        }
+        if out.ends_with(' ') {
+            out.pop();
+        }
+        return out;
+    }
     let mut out = String::with_capacity(text.len());
     let mut space = true;
     for c in text.nfkc().flat_map(char::to_lowercase) {
@@ -359,15 +386,26 @@ fn jaccard(a: &HashSet<u64>, b: &HashSet<u64>) -> f64 {
     }
 }
 
-/// The text column of a batch as strings (null → empty).
-fn texts(batch: &RecordBatch, column: &str) -> Vec<String> {
+/// The text column of a batch (null → empty), borrowed.
+fn texts<'a>(batch: &'a RecordBatch, column: &str) -> Vec<&'a str> {
     let col = batch.column_by_name(column).expect("validated column");
-    let f = |v: Option<&str>| v.unwrap_or("").to_string();
     match col.data_type() {
-        DataType::Utf8 => col.as_string::<i32>().iter().map(f).collect(),
-        DataType::LargeUtf8 => col.as_string::<i64>().iter().map(f).collect(),
-        DataType::Utf8View => col.as_string_view().iter().map(f).collect(),
-        _ => (0..col.len()).map(|_| String::new()).collect(),
+        DataType::Utf8 => col
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        DataType::LargeUtf8 => col
+            .as_string::<i64>()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        DataType::Utf8View => col
+            .as_string_view()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        _ => vec![""; col.len()],
     }
 }
 
@@ -379,7 +417,9 @@ struct SegmentDocs {
     sigs: Vec<u32>,
 }
 
-/// First pass: per document, its key (exact) or band hashes (MinHash); segments in parallel, merged in order.
+/// First pass: per document, its key (exact) or band hashes (MinHash).
+/// Segments are read one after another and their batches processed in
+/// parallel, then merged in order.
 fn collect(
     store: &Store,
     source: &Version,
@@ -389,61 +429,7 @@ fn collect(
     threads: usize,
     observer: &dyn Observer,
 ) -> Result<Docs, RunError> {
-    let segments = &source.manifest.segments;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<SegmentDocs, ReadError>>>> =
-        Mutex::new((0..segments.len()).map(|_| None).collect());
     let keep_sigs = plan.method == Method::Minhash && plan.verify != Verify::Exact;
-    std::thread::scope(|s| {
-        for _ in 0..threads.clamp(1, segments.len().max(1)) {
-            s.spawn(|| {
-                let mut sh = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= segments.len() {
-                        return;
-                    }
-                    let r = (|| -> Result<SegmentDocs, ReadError> {
-                        let mut d = SegmentDocs {
-                            at: vec![],
-                            len: vec![],
-                            keys: vec![],
-                            bands: vec![],
-                            sigs: vec![],
-                        };
-                        for (ids, batch) in segment_batches(store, &segments[i], &input.0[i])? {
-                            for (row, text) in ids.iter().zip(texts(&batch, &plan.column)) {
-                                d.at.push((i as u32, *row));
-                                d.len.push(text.chars().count() as u32);
-                                let norm = normalize(&text);
-                                match plan.method {
-                                    Method::Exact => {
-                                        d.keys.push(xxhash_rust::xxh3::xxh3_128(norm.as_bytes()))
-                                    }
-                                    Method::Minhash => {
-                                        shingles(&norm, plan.shingle, plan.ngram, &mut sh);
-                                        let sig = perms.signature(sh.iter().copied());
-                                        minhash::band_hashes(
-                                            &sig,
-                                            plan.bands,
-                                            plan.rows,
-                                            &mut d.bands,
-                                        );
-                                        if keep_sigs {
-                                            d.sigs.extend_from_slice(&sig);
-                                        }
-                                    }
-                                }
-                            }
-                            observer.rows_done(batch.num_rows() as u64);
-                        }
-                        Ok(d)
-                    })();
-                    results.lock().expect("lock")[i] = Some(r);
-                }
-            });
-        }
-    });
     let mut docs = Docs {
         at: vec![],
         len: vec![],
@@ -451,13 +437,60 @@ fn collect(
         bands: vec![],
         sigs: vec![],
     };
-    for r in results.into_inner().expect("lock") {
-        let d = r.expect("every segment ran")?;
-        docs.at.extend(d.at);
-        docs.len.extend(d.len);
-        docs.keys.extend(d.keys);
-        docs.bands.extend(d.bands);
-        docs.sigs.extend(d.sigs);
+    for (i, seg) in source.manifest.segments.iter().enumerate() {
+        let batches = segment_batches(store, seg, &input.0[i])?;
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<SegmentDocs>>> =
+            Mutex::new((0..batches.len()).map(|_| None).collect());
+        std::thread::scope(|s| {
+            for _ in 0..threads.clamp(1, batches.len().max(1)) {
+                s.spawn(|| {
+                    let mut sh = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        if k >= batches.len() {
+                            return;
+                        }
+                        let (ids, batch) = &batches[k];
+                        let mut d = SegmentDocs {
+                            at: vec![],
+                            len: vec![],
+                            keys: vec![],
+                            bands: vec![],
+                            sigs: vec![],
+                        };
+                        for (row, text) in ids.iter().zip(texts(batch, &plan.column)) {
+                            d.at.push((i as u32, *row));
+                            d.len.push(text.chars().count() as u32);
+                            let norm = normalize(text);
+                            match plan.method {
+                                Method::Exact => {
+                                    d.keys.push(xxhash_rust::xxh3::xxh3_128(norm.as_bytes()))
+                                }
+                                Method::Minhash => {
+                                    shingles(&norm, plan.shingle, plan.ngram, &mut sh);
+                                    let sig = perms.signature(sh.iter().copied());
+                                    minhash::band_hashes(&sig, plan.bands, plan.rows, &mut d.bands);
+                                    if keep_sigs {
+                                        d.sigs.extend_from_slice(&sig);
+                                    }
+                                }
+                            }
+                        }
+                        observer.rows_done(batch.num_rows() as u64);
+                        results.lock().expect("lock")[k] = Some(d);
+                    }
+                });
+            }
+        });
+        for d in results.into_inner().expect("lock") {
+            let d = d.expect("every batch ran");
+            docs.at.extend(d.at);
+            docs.len.extend(d.len);
+            docs.keys.extend(d.keys);
+            docs.bands.extend(d.bands);
+            docs.sigs.extend(d.sigs);
+        }
     }
     Ok(docs)
 }
@@ -487,7 +520,7 @@ fn exact_shingles(
             segment_batches(store, &source.manifest.segments[seg as usize], &bitmap)?
         {
             for (row, text) in ids.iter().zip(texts(&batch, &plan.column)) {
-                shingles(&normalize(&text), plan.shingle, plan.ngram, &mut sh);
+                shingles(&normalize(text), plan.shingle, plan.ngram, &mut sh);
                 out.insert(doc_of[row], sh.iter().copied().collect());
             }
         }
