@@ -72,15 +72,7 @@ pub fn compact_segments(
                 .filter(|p| p.new)
                 .map(|p| p.len)
                 .sum::<u64>();
-            out.push(Segment {
-                shard: s.shard.id,
-                fingerprints: s.sidecar.id,
-                rows: s.rows,
-                shard_bytes: s.shard.len,
-                selection: None,
-                selected_rows: s.rows,
-                data_bytes: s.data_bytes,
-            });
+            out.push(Segment::whole(&s));
         }
         run.clear();
         Ok(())

@@ -68,15 +68,7 @@ pub fn import(
     let segments: Vec<manifest::Segment> = written
         .shards
         .iter()
-        .map(|s| manifest::Segment {
-            shard: s.shard.id,
-            fingerprints: s.sidecar.id,
-            rows: s.rows,
-            shard_bytes: s.shard.len,
-            selection: None,
-            selected_rows: s.rows,
-            data_bytes: s.data_bytes,
-        })
+        .map(manifest::Segment::whole)
         .collect();
     let new_bytes = written
         .shards

@@ -67,6 +67,21 @@ pub struct Segment {
     pub data_bytes: u64,
 }
 
+impl Segment {
+    /// A segment holding every row of a freshly written shard.
+    pub fn whole(s: &crate::store::shard::WrittenShard) -> Segment {
+        Segment {
+            shard: s.shard.id,
+            fingerprints: s.sidecar.id,
+            rows: s.rows,
+            shard_bytes: s.shard.len,
+            selection: None,
+            selected_rows: s.rows,
+            data_bytes: s.data_bytes,
+        }
+    }
+}
+
 /// Sizes and counts.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -23,13 +23,17 @@ fn rows(seed: u64, n: usize) -> Vec<(i64, String)> {
         .collect()
 }
 
-fn shard_ids(objects: &Objects, rows: &[(i64, String)], target: u64) -> Vec<String> {
-    let schema = Arc::new(Schema::new(vec![
+fn schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("text", DataType::Utf8, false),
-    ]));
-    let batches: Vec<Result<RecordBatch, std::io::Error>> = rows
-        .chunks(97)
+    ]))
+}
+
+/// The rows as batches of `chunk` rows.
+fn batches(rows: &[(i64, String)], chunk: usize) -> Vec<Result<RecordBatch, std::io::Error>> {
+    let schema = schema();
+    rows.chunks(chunk)
         .map(|c| {
             let ids: ArrayRef =
                 Arc::new(Int64Array::from(c.iter().map(|r| r.0).collect::<Vec<_>>()));
@@ -38,7 +42,11 @@ fn shard_ids(objects: &Objects, rows: &[(i64, String)], target: u64) -> Vec<Stri
             ));
             Ok(RecordBatch::try_new(schema.clone(), vec![ids, texts]).unwrap())
         })
-        .collect();
+        .collect()
+}
+
+fn shard_ids(objects: &Objects, rows: &[(i64, String)], target: u64) -> Vec<String> {
+    let (schema, batches) = (schema(), batches(rows, 97));
     let w = write_shards(
         objects,
         schema,
@@ -89,22 +97,8 @@ fn the_same_rows_in_other_batch_sizes_give_the_same_shards() {
     let objects = Objects::new(dir.path().join("objects"), dir.path().join("tmp"));
     let base = rows(42, 800);
     let a = shard_ids(&objects, &base, 8 * 1024);
-    // Shift batch boundaries by prepending then removing one row's worth: rebuild with a different chunking.
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("text", DataType::Utf8, false),
-    ]));
-    let batches: Vec<Result<RecordBatch, std::io::Error>> = base
-        .chunks(13)
-        .map(|c| {
-            let ids: ArrayRef =
-                Arc::new(Int64Array::from(c.iter().map(|r| r.0).collect::<Vec<_>>()));
-            let texts: ArrayRef = Arc::new(StringArray::from(
-                c.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
-            ));
-            Ok(RecordBatch::try_new(schema.clone(), vec![ids, texts]).unwrap())
-        })
-        .collect();
+    // The same rows cut into other batches, written on two threads.
+    let (schema, batches) = (schema(), batches(&base, 13));
     let w = write_shards(
         &objects,
         schema,
