@@ -184,6 +184,40 @@ pub fn rows(store: &Store, version: &Version) -> Result<Rows, store::Error> {
     })
 }
 
+/// A verified shard object, opened for reading in batches.
+pub(crate) fn open_shard(
+    store: &Store,
+    seg: &Segment,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, ReadError> {
+    let bytes = Bytes::from(store.objects().get(&seg.shard)?);
+    ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.with_batch_size(crate::source::BATCH_ROWS).build())
+        .map_err(|source| ReadError::Decode {
+            id: seg.shard,
+            source,
+        })
+}
+
+/// The rows of `batch` (shard rows `offset..`) that `sel` keeps.
+pub(crate) fn select(
+    shard: ObjectId,
+    batch: RecordBatch,
+    sel: &RoaringBitmap,
+    offset: u32,
+) -> Result<RecordBatch, ReadError> {
+    let n = batch.num_rows() as u32;
+    if sel.range_cardinality(offset..offset + n) == n as u64 {
+        return Ok(batch);
+    }
+    let mask: BooleanArray = (offset..offset + n)
+        .map(|i| Some(sel.contains(i)))
+        .collect();
+    filter_record_batch(&batch, &mask).map_err(|e| ReadError::Decode {
+        id: shard,
+        source: e.into(),
+    })
+}
+
 /// Iterator over a version's batches; verifies every object it reads.
 pub struct Rows {
     store: Store,
@@ -205,13 +239,7 @@ impl Rows {
     }
 
     fn open(&self, seg: &Segment) -> Result<SegmentRows, ReadError> {
-        let bytes = Bytes::from(self.store.objects().get(&seg.shard)?);
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.with_batch_size(crate::source::BATCH_ROWS).build())
-            .map_err(|source| ReadError::Decode {
-                id: seg.shard,
-                source,
-            })?;
+        let reader = open_shard(&self.store, seg)?;
         let selection = match &seg.selection {
             Some(id) => Some(decode_selection(id, &self.store.objects().get(id)?)?),
             None => None,
@@ -244,15 +272,7 @@ impl Rows {
             let n = batch.num_rows() as u32;
             let batch = match &cur.selection {
                 None => batch,
-                Some(sel) => {
-                    let mask: BooleanArray = (cur.offset..cur.offset + n)
-                        .map(|i| Some(sel.contains(i)))
-                        .collect();
-                    filter_record_batch(&batch, &mask).map_err(|e| ReadError::Decode {
-                        id: cur.shard,
-                        source: e.into(),
-                    })?
-                }
+                Some(sel) => select(cur.shard, batch, sel, cur.offset)?,
             };
             cur.offset += n;
             if batch.num_rows() == 0 {

@@ -5,13 +5,10 @@
 //! stored as objects, so a curated version costs a few bytes per thousand
 //! rows and `sift explain` can replay any stage's decision.
 
-use arrow::array::{BooleanArray, RecordBatch};
-use arrow::compute::filter_record_batch;
-use bytes::Bytes;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow::array::RecordBatch;
 use roaring::RoaringBitmap;
 
-use super::{ReadError, Segment, Version, decode_selection};
+use super::{ReadError, Segment, Version, decode_selection, open_shard, select};
 use crate::store::{self, ObjectId, Store};
 
 const MAGIC: &[u8; 8] = b"SIFTSET1";
@@ -108,13 +105,7 @@ pub fn segment_batches(
     if sel.is_empty() {
         return Ok(Vec::new());
     }
-    let bytes = Bytes::from(store.objects().get(&seg.shard)?);
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .and_then(|b| b.with_batch_size(crate::source::BATCH_ROWS).build())
-        .map_err(|source| ReadError::Decode {
-            id: seg.shard,
-            source,
-        })?;
+    let reader = open_shard(store, seg)?;
     let mut out = Vec::new();
     let mut offset = 0u32;
     for batch in reader {
@@ -125,18 +116,7 @@ pub fn segment_batches(
         let n = batch.num_rows() as u32;
         let ids: Vec<u32> = sel.range(offset..offset + n).collect();
         if !ids.is_empty() {
-            let batch = if ids.len() as u32 == n {
-                batch
-            } else {
-                let mask: BooleanArray = (offset..offset + n)
-                    .map(|i| Some(sel.contains(i)))
-                    .collect();
-                filter_record_batch(&batch, &mask).map_err(|e| ReadError::Decode {
-                    id: seg.shard,
-                    source: e.into(),
-                })?
-            };
-            out.push((ids, batch));
+            out.push((ids, select(seg.shard, batch, sel, offset)?));
         }
         offset += n;
     }
