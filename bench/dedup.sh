@@ -13,11 +13,8 @@ n="${1:-100000}"
 data=bench/data
 out=bench/out/dedup-$n
 mkdir -p "$data" "$out"
-command -v /usr/bin/time > /dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/bench}"
-cargo build --release --quiet
-sift="$PWD/$CARGO_TARGET_DIR/release/sift"
+source bench/common.sh
 if ! bench/.venv/bin/python -c "import datasketch, rensa" 2> /dev/null; then
   python3 -m venv bench/.venv
   bench/.venv/bin/pip install --quiet datasketch rensa

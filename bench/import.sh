@@ -13,11 +13,8 @@ shard="${2:-8MiB}"
 data=bench/data
 out=bench/out
 mkdir -p "$data" "$out"
-command -v /usr/bin/time > /dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/bench}"
-cargo build --release --quiet
-sift="$PWD/$CARGO_TARGET_DIR/release/sift"
+source bench/common.sh
 
 if [ ! -x bench/.venv/bin/dvc ]; then
   python3 -m venv bench/.venv

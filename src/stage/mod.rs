@@ -84,10 +84,6 @@ pub trait Observer: Sync {
     fn stage_finished(&self, _record: &StageRecord) {}
 }
 
-/// An observer that ignores everything.
-pub struct Quiet;
-impl Observer for Quiet {}
-
 /// Runs a validated plan and commits its result.
 pub fn run(
     store: &Store,

@@ -11,8 +11,6 @@ pub mod import;
 pub mod manifest;
 pub mod selection;
 
-use std::sync::Arc;
-
 use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
@@ -294,6 +292,3 @@ impl Iterator for Rows {
         self.next_batch().transpose()
     }
 }
-
-/// A shared handle, for DataFusion tables.
-pub type SharedStore = Arc<Store>;
