@@ -362,6 +362,28 @@ fn dedup_plan(
             None,
         ));
     }
+    let keep = s.keep.clone().unwrap_or_default();
+    if let crate::stage::dedup::Keep::Score(k) = &keep {
+        match schema.field_with_name(&k.by) {
+            Err(_) => {
+                return Err(parsed.invalid(
+                    &field("keep.by"),
+                    &k.by,
+                    format!("the source has no column '{}'", k.by),
+                    Some(format!("the source's columns are: {}", columns.join(", "))),
+                ));
+            }
+            Ok(f) if !f.data_type().is_numeric() => {
+                return Err(parsed.invalid(
+                    &field("keep.by"),
+                    &k.by,
+                    format!("column '{}' is {}, not a number", k.by, f.data_type()),
+                    Some("keep by a numeric score column, or use \"first\" or \"longest\"".into()),
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
     Ok(DedupPlan {
         method,
         column,
@@ -373,6 +395,6 @@ fn dedup_plan(
         threshold,
         verify: s.verify.unwrap_or_default(),
         seed: s.seed.unwrap_or(1),
-        keep: s.keep.unwrap_or_default(),
+        keep,
     })
 }

@@ -241,10 +241,51 @@ fn bad_dedup_parameters_are_refused_at_validation() {
         ),
         ("method = \"minhash\"\ncolumn = \"id\"\n", "not text"),
         ("method = \"fuzzy\"\n", "unknown variant `fuzzy`"),
+        (
+            "method = \"exact\"\nkeep = { by = \"rank\" }\n",
+            "no column 'rank'",
+        ),
+        (
+            "method = \"exact\"\nkeep = { by = \"text\" }\n",
+            "not a number",
+        ),
+        (
+            "method = \"exact\"\nkeep = \"best\"\n",
+            "`keep` must be \"first\", \"longest\" or { by",
+        ),
         ("threshold = 0.8\n", "needs `method`"),
     ] {
         env.write("bad.toml", format!("{head}{extra}"));
         let err = env.fail(&["check", "bad.toml"]);
         assert!(err.contains(want), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn keep_by_score_picks_the_best_row_of_each_cluster() {
+    let env = Env::new();
+    // Three copies of one text and two of another; scores decide the survivor, nulls lose.
+    let rows = [
+        (1, "The same words again", Some(0.2)),
+        (2, "the  SAME words again!", Some(0.9)),
+        (3, "The same words again.", None),
+        (4, "Another text here", None),
+        (5, "another text here", Some(-1.0)),
+        (6, "A unique one", Some(0.0)),
+    ];
+    let text: String = rows
+        .iter()
+        .map(|(id, t, s)| serde_json::json!({"id": id, "text": t, "score": s}).to_string() + "\n")
+        .collect();
+    env.write("data/d.jsonl", text);
+    for (order, want) in [("desc", [2, 5, 6]), ("asc", [1, 5, 6])] {
+        env.write(
+            "p.toml",
+            format!(
+                "[source]\npath = \"data/d.jsonl\"\n\n[[stage]]\nkind = \"dedup\"\nmethod = \"exact\"\nkeep = {{ by = \"score\", order = \"{order}\" }}\n\n[output]\ntag = \"{order}\"\n"
+            ),
+        );
+        env.ok(&["run", "p.toml"]);
+        assert_eq!(kept_ids(&env, order), want.into_iter().collect(), "{order}");
     }
 }

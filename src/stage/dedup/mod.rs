@@ -63,15 +63,53 @@ pub enum Verify {
     Exact,
 }
 
-/// Which row of a cluster survives.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
+/// Which row of a cluster survives: `"first"`, `"longest"`, or the best
+/// score, `{ by = "COLUMN", order = "desc" | "asc" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "`keep` must be \"first\", \"longest\" or { by = \"COLUMN\", order = \"desc\" | \"asc\" }"
+)]
 pub enum Keep {
+    Rule(KeepRule),
+    Score(KeepScore),
+}
+
+impl Default for Keep {
+    fn default() -> Self {
+        Keep::Rule(KeepRule::First)
+    }
+}
+
+/// A fixed survivor rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepRule {
     /// The first row in input order.
-    #[default]
     First,
     /// The longest text (code points); ties go to the first.
     Longest,
+}
+
+/// Keep the row with the best value of a numeric column; ties, and rows whose
+/// score is null, go by input order (nulls lose to any score).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeepScore {
+    /// A numeric column.
+    pub by: String,
+    /// `desc` (default): the highest score survives; `asc`: the lowest.
+    #[serde(default)]
+    pub order: Order,
+}
+
+/// Sort order of a score.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    #[default]
+    Desc,
+    Asc,
 }
 
 /// A validated dedup stage.
@@ -215,6 +253,8 @@ struct Docs {
     at: Vec<(u32, u32)>,
     /// Text length in code points (for `keep = "longest"`).
     len: Vec<u32>,
+    /// The score column as f64, NaN for null (for `keep = { by = ... }`).
+    score: Vec<f64>,
     /// Exact: xxh3-128 of the normalized text. MinHash: b band hashes per document.
     keys: Vec<u128>,
     bands: Vec<u64>,
@@ -314,17 +354,7 @@ pub fn run(
         }
         clusters += 1;
         *histogram.entry(m.len()).or_insert(0) += 1;
-        let survivor = match plan.keep {
-            Keep::First => m[0],
-            Keep::Longest => *m
-                .iter()
-                .max_by(|a, b| {
-                    docs.len[**a as usize]
-                        .cmp(&docs.len[**b as usize])
-                        .then(b.cmp(a))
-                })
-                .expect("non-empty"),
-        };
+        let survivor = survivor(m, &plan.keep, &docs);
         for &d in m {
             if d != survivor {
                 keep[d as usize] = false;
@@ -367,6 +397,44 @@ pub fn run(
     let mut by_rule = IndexMap::new();
     by_rule.insert(rule.to_string(), removed);
     Ok((SelectionSet(out), by_rule, stats))
+}
+
+/// The member of a cluster (in input order) that `keep` picks.
+fn survivor(m: &[u32], keep: &Keep, docs: &Docs) -> u32 {
+    let better = |a: u32, b: u32| -> bool {
+        match keep {
+            Keep::Rule(KeepRule::First) => false,
+            Keep::Rule(KeepRule::Longest) => docs.len[a as usize] > docs.len[b as usize],
+            Keep::Score(k) => {
+                let (x, y) = (docs.score[a as usize], docs.score[b as usize]);
+                match (x.is_nan(), y.is_nan()) {
+                    (false, true) => true,
+                    (true, _) => false,
+                    (false, false) => match k.order {
+                        Order::Desc => x > y,
+                        Order::Asc => x < y,
+                    },
+                }
+            }
+        }
+    };
+    m.iter()
+        .copied()
+        .reduce(|best, d| if better(d, best) { d } else { best })
+        .expect("non-empty cluster")
+}
+
+/// A numeric column of a batch as f64 (null → NaN).
+fn scores(batch: &RecordBatch, column: &str) -> Vec<f64> {
+    let col = batch.column_by_name(column).expect("validated column");
+    match arrow::compute::cast(col, &DataType::Float64) {
+        Ok(c) => c
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect(),
+        Err(_) => vec![f64::NAN; col.len()],
+    }
 }
 
 fn sig_of<'a>(docs: &'a Docs, i: u32, plan: &DedupPlan) -> &'a [u32] {
@@ -412,6 +480,7 @@ fn texts<'a>(batch: &'a RecordBatch, column: &str) -> Vec<&'a str> {
 struct SegmentDocs {
     at: Vec<(u32, u32)>,
     len: Vec<u32>,
+    score: Vec<f64>,
     keys: Vec<u128>,
     bands: Vec<u64>,
     sigs: Vec<u32>,
@@ -433,6 +502,7 @@ fn collect(
     let mut docs = Docs {
         at: vec![],
         len: vec![],
+        score: vec![],
         keys: vec![],
         bands: vec![],
         sigs: vec![],
@@ -455,10 +525,14 @@ fn collect(
                         let mut d = SegmentDocs {
                             at: vec![],
                             len: vec![],
+                            score: vec![],
                             keys: vec![],
                             bands: vec![],
                             sigs: vec![],
                         };
+                        if let Keep::Score(k) = &plan.keep {
+                            d.score = scores(batch, &k.by);
+                        }
                         for (row, text) in ids.iter().zip(texts(batch, &plan.column)) {
                             d.at.push((i as u32, *row));
                             d.len.push(text.chars().count() as u32);
@@ -487,6 +561,7 @@ fn collect(
             let d = d.expect("every batch ran");
             docs.at.extend(d.at);
             docs.len.extend(d.len);
+            docs.score.extend(d.score);
             docs.keys.extend(d.keys);
             docs.bands.extend(d.bands);
             docs.sigs.extend(d.sigs);
@@ -648,10 +723,35 @@ mod tests {
     }
 
     #[test]
+    fn survivors_follow_keep() {
+        let docs = Docs {
+            at: vec![],
+            len: vec![5, 9, 9, 2],
+            score: vec![0.5, f64::NAN, 0.7, 0.7],
+            keys: vec![],
+            bands: vec![],
+            sigs: vec![],
+        };
+        let m = [0, 1, 2, 3];
+        let score = |order| {
+            Keep::Score(KeepScore {
+                by: "s".into(),
+                order,
+            })
+        };
+        assert_eq!(survivor(&m, &Keep::default(), &docs), 0);
+        assert_eq!(survivor(&m, &Keep::Rule(KeepRule::Longest), &docs), 1);
+        assert_eq!(survivor(&m, &score(Order::Desc), &docs), 2);
+        assert_eq!(survivor(&m, &score(Order::Asc), &docs), 0);
+        assert_eq!(survivor(&[1, 3], &score(Order::Asc), &docs), 3);
+    }
+
+    #[test]
     fn details_round_trip() {
         let docs = Docs {
             at: vec![(0, 1), (2, 7)],
             len: vec![],
+            score: vec![],
             keys: vec![],
             bands: vec![],
             sigs: vec![],
