@@ -11,6 +11,7 @@ use arrow::datatypes::SchemaRef;
 
 use crate::source::{Format, Source};
 use crate::spec::{self, OnError, Parsed, StageKind};
+use crate::stage::balance::{BalancePlan, Strategy};
 use crate::stage::dedup::{DedupPlan, Method};
 use crate::stage::filter::{self, Rule};
 use crate::store::Store;
@@ -44,6 +45,8 @@ pub struct PlanStage {
     pub on_error: OnError,
     /// For a dedup stage.
     pub dedup: Option<DedupPlan>,
+    /// For a balance stage.
+    pub balance: Option<BalancePlan>,
 }
 
 /// A validated pipeline.
@@ -121,6 +124,14 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
             let schema = v.schema().map_err(|e| {
                 parsed.invalid("source.version", reference, e.to_string(), e.hint())
             })?;
+            if v.manifest.segments.iter().any(|s| s.repeats.is_some()) {
+                return Err(parsed.invalid(
+                    "source.version",
+                    reference,
+                    format!("version {} repeats rows (it was oversampled); pipelines read versions whose rows appear once", v.id.short()),
+                    Some("run the pipeline on the oversampled version's source, or export it and import the export".into()),
+                ));
+            }
             (PlanSource::Version(Box::new(v)), schema)
         }
     };
@@ -133,29 +144,10 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
             .unwrap_or_else(|| format!("{}-{}", kind_name(s.kind), i + 1));
         let field = |f: &str| format!("stage {} ({name}), field `{f}`", i + 1);
         let needle = s.name.as_deref().unwrap_or("kind");
-        let (compiled, dedup) = match s.kind {
+        check_fields(&parsed, s, &field)?;
+        let (mut compiled, mut dedup, mut balance) = (Vec::new(), None, None);
+        match s.kind {
             StageKind::Filter => {
-                let dedup_field = [
-                    ("method", s.method.is_some()),
-                    ("column", s.column.is_some()),
-                    ("shingle", s.shingle.is_some()),
-                    ("ngram", s.ngram.is_some()),
-                    ("num_perm", s.num_perm.is_some()),
-                    ("bands", s.bands.is_some()),
-                    ("rows", s.rows.is_some()),
-                    ("threshold", s.threshold.is_some()),
-                    ("verify", s.verify.is_some()),
-                    ("seed", s.seed.is_some()),
-                    ("keep", s.keep.is_some()),
-                ];
-                if let Some((f, _)) = dedup_field.iter().find(|(_, set)| *set) {
-                    return Err(parsed.invalid(
-                        &field(f),
-                        f,
-                        format!("`{f}` belongs to dedup stages, not filter"),
-                        None,
-                    ));
-                }
                 let mut rules: Vec<(String, String, bool)> = Vec::new();
                 if let Some(w) = &s.where_ {
                     rules.push(("where".into(), w.clone(), true));
@@ -171,7 +163,7 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
                         Some("e.g. where = \"word_count(text) >= 50\"".into()),
                     ));
                 }
-                let compiled = filter::compile(&schema, &rules).map_err(|e| {
+                compiled = filter::compile(&schema, &rules).map_err(|e| {
                     let f = if e.rule == "where" {
                         field("where")
                     } else {
@@ -179,23 +171,23 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
                     };
                     parsed.invalid(&f, &e.expr, e.message, e.hint)
                 })?;
-                (compiled, None)
             }
             StageKind::Dedup => {
-                if s.where_.is_some() || !s.rules.is_empty() {
+                dedup = Some(dedup_plan(&parsed, s, &schema, &field, needle)?);
+            }
+            StageKind::Balance => {
+                let plan = balance_plan(&parsed, s, &schema, &field, needle)?;
+                if plan.strategy == Strategy::Oversample && i + 1 < p.stages.len() {
                     return Err(parsed.invalid(
-                        &field("where"),
-                        needle,
-                        "`where` and `rules` belong to filter stages",
-                        Some("add a filter stage before the dedup stage".into()),
+                        &field("strategy"),
+                        "oversample",
+                        "an oversampling balance must be the last stage",
+                        Some("later stages would see each repeated row once; move the other stages before it".into()),
                     ));
                 }
-                (
-                    Vec::new(),
-                    Some(dedup_plan(&parsed, s, &schema, &field, needle)?),
-                )
+                balance = Some(plan);
             }
-        };
+        }
         let mut params = serde_json::to_value(s).expect("stage serializes");
         params
             .as_object_mut()
@@ -214,6 +206,7 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
             rules: compiled,
             on_error: s.on_error,
             dedup,
+            balance,
         });
     }
 
@@ -254,7 +247,188 @@ pub fn kind_name(k: StageKind) -> &'static str {
     match k {
         StageKind::Filter => "filter",
         StageKind::Dedup => "dedup",
+        StageKind::Balance => "balance",
     }
+}
+
+/// Refuses a field set on a stage kind it does not apply to.
+fn check_fields(
+    parsed: &Parsed,
+    s: &spec::StageSpec,
+    field: &dyn Fn(&str) -> String,
+) -> Result<(), spec::Error> {
+    use StageKind::{Balance, Dedup, Filter};
+    let fields: [(&str, bool, &[StageKind]); 22] = [
+        ("where", s.where_.is_some(), &[Filter]),
+        ("rules", !s.rules.is_empty(), &[Filter]),
+        ("on_error", s.on_error != OnError::Fail, &[Filter]),
+        ("method", s.method.is_some(), &[Dedup]),
+        ("column", s.column.is_some(), &[Dedup]),
+        ("shingle", s.shingle.is_some(), &[Dedup]),
+        ("ngram", s.ngram.is_some(), &[Dedup]),
+        ("num_perm", s.num_perm.is_some(), &[Dedup]),
+        ("bands", s.bands.is_some(), &[Dedup]),
+        ("rows", s.rows.is_some(), &[Dedup]),
+        ("threshold", s.threshold.is_some(), &[Dedup]),
+        ("verify", s.verify.is_some(), &[Dedup]),
+        ("keep", s.keep.is_some(), &[Dedup]),
+        ("seed", s.seed.is_some(), &[Dedup, Balance]),
+        ("label", s.label.is_some(), &[Balance]),
+        ("strategy", s.strategy.is_some(), &[Balance]),
+        ("max_per_class", s.max_per_class.is_some(), &[Balance]),
+        ("min_per_class", s.min_per_class.is_some(), &[Balance]),
+        ("proportions", !s.proportions.is_empty(), &[Balance]),
+        ("total", s.total.is_some(), &[Balance]),
+        ("per_class", s.per_class.is_some(), &[Balance]),
+        ("null_label", s.null_label.is_some(), &[Balance]),
+    ];
+    for (f, set, kinds) in fields {
+        if set && !kinds.contains(&s.kind) {
+            let owners: Vec<&str> = kinds.iter().map(|k| kind_name(*k)).collect();
+            return Err(parsed.invalid(
+                &field(f),
+                f,
+                format!(
+                    "`{f}` belongs to {} stages, not {}",
+                    owners.join(" and "),
+                    kind_name(s.kind)
+                ),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Validates a balance stage against the source schema.
+fn balance_plan(
+    parsed: &Parsed,
+    s: &spec::StageSpec,
+    schema: &SchemaRef,
+    field: &dyn Fn(&str) -> String,
+    needle: &str,
+) -> Result<BalancePlan, spec::Error> {
+    let label = s.label.clone().ok_or_else(|| {
+        parsed.invalid(
+            &field("label"),
+            needle,
+            "a balance stage needs `label`",
+            Some("a column, e.g. label = \"source\", or an expression".into()),
+        )
+    })?;
+    let strategy = s.strategy.ok_or_else(|| {
+        parsed.invalid(
+            &field("strategy"),
+            needle,
+            "a balance stage needs `strategy`",
+            Some("strategy = \"cap\", \"downsample\", \"proportions\" or \"oversample\"".into()),
+        )
+    })?;
+    // A bare column name is quoted so that names SQL would fold or reject still work.
+    let expr_text = if schema.field_with_name(&label).is_ok() {
+        format!("\"{}\"", label.replace('"', "\"\""))
+    } else {
+        label.clone()
+    };
+    let (expr, dt) = filter::compile_expr(&filter::session(), schema, &expr_text)
+        .map_err(|(m, h)| parsed.invalid(&field("label"), &label, m, h))?;
+    if !crate::stage::balance::usable_label(&dt) {
+        return Err(parsed.invalid(
+            &field("label"),
+            &label,
+            format!("the label is {dt}; classes need a text, integer, boolean or date label"),
+            Some("derive one, e.g. label = \"CAST(round(score) AS INT)\"".into()),
+        ));
+    }
+    let wants = |f: &str, ok: bool| -> Result<(), spec::Error> {
+        if ok {
+            Ok(())
+        } else {
+            Err(parsed.invalid(
+                &field(f),
+                f,
+                format!(
+                    "`{f}` does not apply to strategy = \"{}\"",
+                    serde_json::to_value(strategy)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+                None,
+            ))
+        }
+    };
+    wants(
+        "max_per_class",
+        s.max_per_class.is_none() || strategy == Strategy::Cap,
+    )?;
+    wants(
+        "min_per_class",
+        s.min_per_class.is_none() || strategy == Strategy::Downsample,
+    )?;
+    wants(
+        "proportions",
+        s.proportions.is_empty() || strategy == Strategy::Proportions,
+    )?;
+    wants(
+        "total",
+        s.total.is_none() || strategy == Strategy::Proportions,
+    )?;
+    wants(
+        "per_class",
+        s.per_class.is_none() || strategy == Strategy::Oversample,
+    )?;
+    if strategy == Strategy::Cap && s.max_per_class.is_none() {
+        return Err(parsed.invalid(
+            &field("max_per_class"),
+            "cap",
+            "strategy = \"cap\" needs `max_per_class`",
+            Some("e.g. max_per_class = 1000".into()),
+        ));
+    }
+    if strategy == Strategy::Proportions {
+        if s.proportions.is_empty() {
+            return Err(parsed.invalid(
+                &field("proportions"),
+                "proportions",
+                "strategy = \"proportions\" needs `proportions`",
+                Some("e.g. proportions = { web = 0.7, books = 0.3 }".into()),
+            ));
+        }
+        if let Some((c, f)) = s
+            .proportions
+            .iter()
+            .find(|(_, f)| !(**f > 0.0 && **f <= 1.0))
+        {
+            return Err(parsed.invalid(
+                &field(&format!("proportions.{c}")),
+                c,
+                format!("a fraction must be in (0, 1], got {f}"),
+                None,
+            ));
+        }
+        let sum: f64 = s.proportions.values().sum();
+        if (sum - 1.0).abs() > 1e-6 {
+            return Err(parsed.invalid(
+                &field("proportions"),
+                "proportions",
+                format!("the fractions sum to {sum}, not 1"),
+                None,
+            ));
+        }
+    }
+    Ok(BalancePlan {
+        label,
+        expr,
+        strategy,
+        max_per_class: s.max_per_class,
+        min_per_class: s.min_per_class,
+        proportions: s.proportions.clone(),
+        total: s.total,
+        per_class: s.per_class,
+        null_label: s.null_label.unwrap_or_default(),
+        seed: s.seed.unwrap_or(1),
+    })
 }
 
 /// With `verify = "exact"`, LSH bands are chosen for this fraction of the threshold.

@@ -107,6 +107,35 @@ pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
                 verdict = serde_json::json!({"row": global, "kept": false, "stage": k + 1, "stage_name": st.name, "kind": st.kind, "reason": reason});
                 break;
             }
+            if let Some(b) = &st.balance {
+                let details = crate::stage::balance::decode_details(
+                    &b.details,
+                    &store.objects().get(&b.details)?,
+                )?;
+                let hit = details
+                    .iter()
+                    .find(|r| r.removed == (seg as u32, shard_row));
+                let reason = match hit.map(|r| (r, r.class.and_then(|c| b.classes.get_index(c)))) {
+                    Some((r, Some((class, counts)))) => serde_json::json!({
+                        "rule": "class_quota", "class": class, "rank": r.rank,
+                        "quota": counts.quota, "class_rows": counts.before,
+                        "because": format!(
+                            "class '{class}' kept {} of its {} rows (strategy {}), and this row ranks {} (seed {})",
+                            counts.quota.min(counts.before), counts.before,
+                            serde_json::to_value(b.strategy)?.as_str().unwrap_or("?"), r.rank, b.seed
+                        ),
+                    }),
+                    Some((_, None)) => serde_json::json!({
+                        "rule": "null_label",
+                        "because": format!("its label `{}` is null, and null_label = \"drop\"", b.label),
+                    }),
+                    None => {
+                        serde_json::json!({"because": "the stage's recorded selection dropped it"})
+                    }
+                };
+                verdict = serde_json::json!({"row": global, "kept": false, "stage": k + 1, "stage_name": st.name, "kind": st.kind, "reason": reason});
+                break;
+            }
             let spec: crate::spec::StageSpec = serde_json::from_str(&st.spec)?;
             let mut rules = Vec::new();
             if let Some(w) = &spec.where_ {

@@ -169,6 +169,18 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    for s in &p.stages {
+        if let Some(b) = &s.balance {
+            println!(
+                "{}: balance by `{}` ({}, seed {})",
+                s.name,
+                b.label,
+                serde_json::to_value(b.strategy)?.as_str().unwrap_or("?"),
+                b.seed
+            );
+            print!("{}", class_table(b));
+        }
+    }
     println!();
     println!("version  {}", v.id);
     println!("content  {}", v.manifest.content_id);
@@ -189,4 +201,42 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         println!("tagged   {}", tags.join(", "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Class counts before and after, with a bar per class scaled to the largest count.
+fn class_table(b: &crate::stage::balance::BalanceStats) -> String {
+    const WIDTH: u64 = 30;
+    let top = b
+        .classes
+        .values()
+        .map(|c| c.before.max(c.after))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    // Solid: kept; light: removed.
+    let width = |n: u64| n.saturating_mul(WIDTH).div_ceil(top) as usize;
+    let bar = |before: u64, after: u64| {
+        "█".repeat(width(after)) + &"░".repeat(width(before).saturating_sub(width(after)))
+    };
+    let mut rows: Vec<Vec<String>> = b
+        .classes
+        .iter()
+        .map(|(name, c)| {
+            vec![
+                name.clone(),
+                ui::count(c.before),
+                ui::count(c.after),
+                bar(c.before, c.after),
+            ]
+        })
+        .collect();
+    if b.null_dropped > 0 || b.null_kept > 0 {
+        rows.push(vec![
+            "(null label)".into(),
+            ui::count(b.null_dropped + b.null_kept),
+            ui::count(b.null_kept),
+            bar(b.null_dropped + b.null_kept, b.null_kept),
+        ]);
+    }
+    ui::table(&["CLASS", "BEFORE", "AFTER", ""], &rows)
 }

@@ -50,6 +50,8 @@ pub enum StageKind {
     Filter,
     /// Remove exact or near duplicates.
     Dedup,
+    /// Cap, downsample, proportion or oversample classes.
+    Balance,
 }
 
 /// What to do with a row whose expression errors or is null.
@@ -108,12 +110,36 @@ pub struct StageSpec {
     /// dedup (minhash): `exact` (default), `signature` or `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<crate::stage::dedup::Verify>,
-    /// dedup (minhash): seed of the permutations (default 1).
+    /// dedup (minhash): seed of the permutations; balance: seed of the row ranks (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// dedup: which row of a cluster survives: `first` (default) or `longest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep: Option<crate::stage::dedup::Keep>,
+    /// balance: the class label, a column or a SQL expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// balance: `cap`, `downsample`, `proportions` or `oversample`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<crate::stage::balance::Strategy>,
+    /// balance (cap): rows kept per class at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_class: Option<u64>,
+    /// balance (downsample): the size every class is cut to (default: the smallest class's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_per_class: Option<u64>,
+    /// balance (proportions): class → fraction (summing to 1); classes not listed are removed.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub proportions: IndexMap<String, f64>,
+    /// balance (proportions): the total rows (default: the most every class can fill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// balance (oversample): the size every class is raised to (default: the largest class's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_class: Option<u64>,
+    /// balance: rows with a null label: `class` (default, a class named `null`), `drop` or `keep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_label: Option<crate::stage::balance::NullLabel>,
 }
 
 /// Where the result goes.

@@ -43,48 +43,61 @@ pub fn session() -> SessionContext {
     ctx
 }
 
+/// A compiled expression and its result type.
+pub type Compiled = (Arc<dyn PhysicalExpr>, DataType);
+
+/// Why an expression did not compile: the message and a hint.
+pub type ExprError = (String, Option<String>);
+
+/// Compiles one SQL expression against `schema`.
+pub fn compile_expr(
+    ctx: &SessionContext,
+    schema: &SchemaRef,
+    expr: &str,
+) -> Result<Compiled, ExprError> {
+    let df_schema = DFSchema::try_from(schema.as_ref().clone()).expect("an Arrow schema converts");
+    let explain = |e: datafusion::error::DataFusionError| {
+        let msg = clean(&e.to_string());
+        let hint = if msg.contains("No field named") || msg.contains("not found") {
+            let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            Some(format!("the source's columns are: {}", columns.join(", ")))
+        } else if msg.contains("function") {
+            Some("quality functions (word_count, gopher_quality, …) take a string column".into())
+        } else {
+            None
+        };
+        (msg.replace('\n', " "), hint)
+    };
+    let logical = ctx.parse_sql_expr(expr, &df_schema).map_err(explain)?;
+    let phys = ctx
+        .create_physical_expr(logical, &df_schema)
+        .map_err(explain)?;
+    let dt = phys
+        .data_type(schema.as_ref())
+        .map_err(|e| (clean(&e.to_string()), None))?;
+    Ok((phys, dt))
+}
+
 /// Compiles `(name, expr, keeps)` against `schema`.
 pub fn compile(
     schema: &SchemaRef,
     rules: &[(String, String, bool)],
 ) -> Result<Vec<Rule>, CompileError> {
     let ctx = session();
-    let df_schema = DFSchema::try_from(schema.as_ref().clone()).expect("an Arrow schema converts");
-    let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let mut out = Vec::new();
     for (name, expr, keeps) in rules {
-        let fail = |message: String, hint: Option<String>| CompileError {
+        let fail = |(message, hint): (String, Option<String>)| CompileError {
             rule: name.clone(),
             expr: expr.clone(),
             message,
             hint,
         };
-        let explain = |e: datafusion::error::DataFusionError| {
-            let msg = clean(&e.to_string());
-            let hint = if msg.contains("No field named") || msg.contains("not found") {
-                Some(format!("the source's columns are: {}", columns.join(", ")))
-            } else if msg.contains("function") {
-                Some(
-                    "quality functions (word_count, gopher_quality, …) take a string column".into(),
-                )
-            } else {
-                None
-            };
-            fail(msg.replace('\n', " "), hint)
-        };
-        let logical = ctx.parse_sql_expr(expr, &df_schema).map_err(explain)?;
-        let phys = ctx
-            .create_physical_expr(logical, &df_schema)
-            .map_err(explain)?;
-        match phys.data_type(schema.as_ref()) {
-            Ok(DataType::Boolean) => {}
-            Ok(other) => {
-                return Err(fail(
-                    format!("the expression is {other}, not a boolean"),
-                    Some("compare it, e.g. `word_count(text) < 50`".into()),
-                ));
-            }
-            Err(e) => return Err(fail(clean(&e.to_string()), None)),
+        let (phys, dt) = compile_expr(&ctx, schema, expr).map_err(fail)?;
+        if dt != DataType::Boolean {
+            return Err(fail((
+                format!("the expression is {dt}, not a boolean"),
+                Some("compare it, e.g. `word_count(text) < 50`".into()),
+            )));
         }
         out.push(Rule {
             name: name.clone(),
@@ -96,7 +109,7 @@ pub fn compile(
     Ok(out)
 }
 
-fn clean(msg: &str) -> String {
+pub(crate) fn clean(msg: &str) -> String {
     msg.trim_start_matches("Error during planning: ")
         .trim_start_matches("Schema error: ")
         .trim_start_matches("SQL error: ")

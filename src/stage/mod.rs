@@ -12,6 +12,7 @@
 //! the catalog's stage cache, so re-running an unchanged pipeline does no
 //! stage work, and changing only the last stage re-runs only it.
 
+pub mod balance;
 pub mod dedup;
 pub mod filter;
 pub mod quality;
@@ -55,6 +56,8 @@ pub enum RunError {
         row: u64,
         message: String,
     },
+    #[error("balance by `{label}`: {message}")]
+    Balance { label: String, message: String },
 }
 
 impl RunError {
@@ -65,6 +68,7 @@ impl RunError {
             RunError::Store(e) => e.hint(),
             RunError::Read(e) => e.hint(),
             RunError::Compact(_) => None,
+            RunError::Balance { .. } => Some("`sift query` shows the class counts, e.g. SELECT label, count(*) FROM \"<tag>\" GROUP BY label".into()),
         }
     }
 }
@@ -117,6 +121,7 @@ pub fn run(
     let mut current = base.clone();
     let mut current_id = current.put(store)?;
     let mut records = Vec::new();
+    let mut repeats: Option<Vec<version::Repeats>> = None;
     for stage in &plan.stages {
         let started = Instant::now();
         let key = blake3::hash(
@@ -130,37 +135,53 @@ pub fn run(
         .to_string();
         observer.stage_started(&stage.name, current.rows());
         let cached = store.catalog()?.cached_stage(&key)?;
-        let (output, output_id, removed, dedup_stats, cached) = match cached {
-            Some((out_id, removed, extra)) => {
-                let stats = extra.and_then(|v| serde_json::from_value(v).ok());
-                (
-                    SelectionSet::load(store, &out_id)?,
-                    out_id,
-                    removed,
-                    stats,
-                    true,
-                )
-            }
+        let (output, output_id, removed, stats, cached) = match cached {
+            Some((out_id, removed, extra)) => (
+                SelectionSet::load(store, &out_id)?,
+                out_id,
+                removed,
+                StageStats::from_value(stage, extra),
+                true,
+            ),
             None => {
-                let (out, removed, stats) = match &stage.dedup {
-                    None => {
-                        let (out, removed) =
-                            run_filter(store, &source, &base, &current, stage, threads, observer)?;
-                        (out, removed, None)
-                    }
-                    Some(plan) => {
-                        let (out, removed, stats) =
-                            dedup::run(store, &source, &current, plan, threads, observer)?;
-                        (out, removed, Some(stats))
-                    }
+                let (out, removed, stats) = if let Some(plan) = &stage.dedup {
+                    let (out, removed, stats) =
+                        dedup::run(store, &source, &current, plan, threads, observer)?;
+                    (out, removed, StageStats::Dedup(stats))
+                } else if let Some(plan) = &stage.balance {
+                    let (out, removed, stats, _) =
+                        balance::run(store, &source, &current, plan, threads, observer)?;
+                    (out, removed, StageStats::Balance(stats))
+                } else {
+                    let (out, removed) =
+                        run_filter(store, &source, &base, &current, stage, threads, observer)?;
+                    (out, removed, StageStats::None)
                 };
                 let id = out.put(store)?;
-                let extra = stats
-                    .as_ref()
-                    .map(|s| serde_json::to_value(s).expect("stats serialize"));
-                store.catalog()?.cache_stage(&key, &id, &removed, extra)?;
+                store
+                    .catalog()?
+                    .cache_stage(&key, &id, &removed, stats.to_value())?;
                 (out, id, removed, stats, false)
             }
+        };
+        // Repeat counts (an oversampling balance, always the last stage).
+        repeats = match &stats {
+            StageStats::Balance(b) => match &b.repeats {
+                Some(id) => Some(balance::load_repeat_set(store, id)?),
+                None => None,
+            },
+            _ => None,
+        };
+        let extra: u64 = repeats
+            .iter()
+            .flatten()
+            .flat_map(|r| r.values())
+            .map(|&n| n as u64 - 1)
+            .sum();
+        let (dedup_stats, balance_stats) = match stats {
+            StageStats::Dedup(d) => (Some(d), None),
+            StageStats::Balance(b) => (None, Some(b)),
+            StageStats::None => (None, None),
         };
         let record = StageRecord {
             name: stage.name.clone(),
@@ -170,11 +191,12 @@ pub fn run(
             input: current_id,
             output: output_id,
             rows_in: current.rows(),
-            rows_out: output.rows(),
+            rows_out: output.rows() + extra,
             removed,
             seconds: started.elapsed().as_secs_f64(),
             cached,
             dedup: dedup_stats,
+            balance: balance_stats,
         };
         observer.stage_finished(&record);
         records.push(record);
@@ -184,7 +206,7 @@ pub fn run(
 
     // The result: the source's shards under the final selections.
     let mut segments = Vec::new();
-    for (seg, sel) in source.manifest.segments.iter().zip(&current.0) {
+    for (i, (seg, sel)) in source.manifest.segments.iter().zip(&current.0).enumerate() {
         if sel.is_empty() {
             continue;
         }
@@ -194,9 +216,15 @@ pub fn run(
         } else {
             Some(store.objects().put(&encode_selection(sel))?.id)
         };
+        let mut rows = sel.len();
+        s.repeats = None;
+        if let Some(r) = repeats.as_ref().map(|r| &r[i]).filter(|r| !r.is_empty()) {
+            s.repeats = Some(store.objects().put(&version::encode_repeats(r))?.id);
+            rows += r.values().map(|&n| n as u64 - 1).sum::<u64>();
+        }
         s.data_bytes =
-            (seg.data_bytes as u128 * sel.len() as u128 / seg.selected_rows.max(1) as u128) as u64;
-        s.selected_rows = sel.len();
+            (seg.data_bytes as u128 * rows as u128 / seg.selected_rows.max(1) as u128) as u64;
+        s.selected_rows = rows;
         segments.push(s);
     }
     let schema = source.schema()?;
@@ -206,7 +234,7 @@ pub fn run(
         content_id: String::new(),
         schema: source.manifest.schema.clone(),
         stats: manifest::Stats {
-            rows: current.rows(),
+            rows: compacted.segments.iter().map(|s| s.selected_rows).sum(),
             data_bytes: compacted.segments.iter().map(|s| s.data_bytes).sum(),
             stored_bytes: compacted.segments.iter().map(|s| s.shard_bytes).sum(),
             new_bytes: compacted.new_bytes,
@@ -236,6 +264,36 @@ pub fn run(
     let mut tags: Vec<String> = plan.tag.iter().cloned().collect();
     tags.extend(opts.tags.iter().cloned());
     Ok(version::commit(store, m, &tags)?)
+}
+
+/// What a stage records besides its selection.
+enum StageStats {
+    None,
+    Dedup(dedup::DedupStats),
+    Balance(balance::BalanceStats),
+}
+
+impl StageStats {
+    fn to_value(&self) -> Option<serde_json::Value> {
+        match self {
+            StageStats::None => None,
+            StageStats::Dedup(d) => Some(serde_json::to_value(d).expect("stats serialize")),
+            StageStats::Balance(b) => Some(serde_json::to_value(b).expect("stats serialize")),
+        }
+    }
+
+    fn from_value(stage: &PlanStage, v: Option<serde_json::Value>) -> StageStats {
+        let Some(v) = v else {
+            return StageStats::None;
+        };
+        if stage.dedup.is_some() {
+            serde_json::from_value(v).map_or(StageStats::None, StageStats::Dedup)
+        } else if stage.balance.is_some() {
+            serde_json::from_value(v).map_or(StageStats::None, StageStats::Balance)
+        } else {
+            StageStats::None
+        }
+    }
 }
 
 /// Runs a filter stage over the selected rows, segment by segment, in parallel.

@@ -37,7 +37,10 @@ pub struct Compacted {
 
 /// Should this segment be rewritten?
 fn sparse(seg: &Segment, below: f64) -> bool {
-    seg.selection.is_some() && (seg.selected_rows as f64) < below * seg.rows as f64
+    // Segments with repeat counts stay as they are: rewriting keeps rows once.
+    seg.selection.is_some()
+        && seg.repeats.is_none()
+        && (seg.selected_rows as f64) < below * seg.rows as f64
 }
 
 /// Rewrites each run of consecutive sparse segments (kept fraction < `below`) as new shards.

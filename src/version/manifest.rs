@@ -60,7 +60,11 @@ pub struct Segment {
     /// Selection object (a bitmap of kept row indexes); absent means every row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<ObjectId>,
-    /// Rows this segment contributes.
+    /// Repeat-count object (shard row → copies, for rows an oversampling
+    /// balance stage repeats); absent means every selected row once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<ObjectId>,
+    /// Rows this segment contributes (repeats included).
     pub selected_rows: u64,
     /// Canonical bytes of the rows this segment contributes (estimated pro rata under a selection).
     #[serde(default)]
@@ -76,6 +80,7 @@ impl Segment {
             rows: s.rows,
             shard_bytes: s.shard.len,
             selection: None,
+            repeats: None,
             selected_rows: s.rows,
             data_bytes: s.data_bytes,
         }
@@ -151,6 +156,9 @@ pub struct StageRecord {
     /// For a dedup stage: clusters, removals, the cluster-size histogram.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup: Option<crate::stage::dedup::DedupStats>,
+    /// For a balance stage: class counts before and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<crate::stage::balance::BalanceStats>,
 }
 
 impl Manifest {

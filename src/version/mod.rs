@@ -113,6 +113,66 @@ pub fn decode_selection(id: &ObjectId, bytes: &[u8]) -> Result<RoaringBitmap, st
     RoaringBitmap::deserialize_from(&bytes[8..]).map_err(|e| bad(e.to_string()))
 }
 
+const REPEATS_MAGIC: &[u8; 8] = b"SIFTREP1";
+
+/// Copies of repeated rows of one shard: shard row → copies (≥ 2).
+pub type Repeats = std::collections::BTreeMap<u32, u32>;
+
+/// Encodes a segment's repeat counts as an object.
+pub fn encode_repeats(r: &Repeats) -> Vec<u8> {
+    let mut out = REPEATS_MAGIC.to_vec();
+    out.extend_from_slice(&(r.len() as u64).to_le_bytes());
+    for (row, n) in r {
+        out.extend_from_slice(&row.to_le_bytes());
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    out
+}
+
+pub fn decode_repeats(id: &ObjectId, bytes: &[u8]) -> Result<Repeats, store::Error> {
+    let bad = |reason: &str| store::Error::BadObject {
+        id: *id,
+        what: "repeat counts",
+        reason: reason.into(),
+    };
+    if bytes.len() < 16 || &bytes[..8] != REPEATS_MAGIC {
+        return Err(bad("missing header"));
+    }
+    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+    let body = &bytes[16..];
+    if body.len() != n.saturating_mul(8) {
+        return Err(bad("length does not match its count"));
+    }
+    let mut out = Repeats::new();
+    let mut last = None;
+    for c in body.chunks_exact(8) {
+        let row = u32::from_le_bytes(c[..4].try_into().expect("4 bytes"));
+        let copies = u32::from_le_bytes(c[4..].try_into().expect("4 bytes"));
+        if copies < 2 || last.is_some_and(|l| l >= row) {
+            return Err(bad("rows out of order or a count below 2"));
+        }
+        last = Some(row);
+        out.insert(row, copies);
+    }
+    Ok(out)
+}
+
+/// A segment's repeat counts, if it has any.
+pub(crate) fn load_repeats(store: &Store, seg: &Segment) -> Result<Option<Repeats>, store::Error> {
+    match &seg.repeats {
+        Some(id) => Ok(Some(decode_repeats(id, &store.objects().get(id)?)?)),
+        None => Ok(None),
+    }
+}
+
+/// How many times a selected shard row appears.
+fn copies(repeats: &Option<Repeats>, row: u32) -> usize {
+    repeats
+        .as_ref()
+        .and_then(|r| r.get(&row))
+        .map_or(1, |&n| n as usize)
+}
+
 /// The row fingerprints of a version, in order (from sidecars; no data is read).
 pub fn fingerprints(store: &Store, version: &Version) -> Result<Vec<u128>, store::Error> {
     let mut out = Vec::with_capacity(version.manifest.stats.rows as usize);
@@ -121,11 +181,19 @@ pub fn fingerprints(store: &Store, version: &Version) -> Result<Vec<u128>, store
             &seg.fingerprints,
             &store.objects().get(&seg.fingerprints)?,
         )?;
-        match &seg.selection {
-            None => out.extend_from_slice(&fps),
-            Some(sel) => {
-                let bitmap = decode_selection(sel, &store.objects().get(sel)?)?;
-                out.extend(bitmap.iter().filter_map(|i| fps.get(i as usize).copied()));
+        let repeats = load_repeats(store, seg)?;
+        match (&seg.selection, &repeats) {
+            (None, None) => out.extend_from_slice(&fps),
+            _ => {
+                let bitmap = match &seg.selection {
+                    Some(sel) => decode_selection(sel, &store.objects().get(sel)?)?,
+                    None => selection::full(fps.len() as u64),
+                };
+                for i in bitmap.iter() {
+                    if let Some(fp) = fps.get(i as usize) {
+                        out.extend(std::iter::repeat_n(*fp, copies(&repeats, i)));
+                    }
+                }
             }
         }
     }
@@ -216,6 +284,31 @@ pub(crate) fn select(
     })
 }
 
+/// Repeats the rows of `batch` (the selected rows `ids` of a shard) by their counts.
+pub(crate) fn repeat(
+    shard: ObjectId,
+    batch: RecordBatch,
+    ids: impl Iterator<Item = u32>,
+    repeats: &Option<Repeats>,
+) -> Result<RecordBatch, ReadError> {
+    if repeats.is_none() {
+        return Ok(batch);
+    }
+    let mut take: Vec<u32> = Vec::with_capacity(batch.num_rows());
+    for (k, id) in ids.enumerate() {
+        take.extend(std::iter::repeat_n(k as u32, copies(repeats, id)));
+    }
+    if take.len() == batch.num_rows() {
+        return Ok(batch);
+    }
+    arrow::compute::take_record_batch(&batch, &arrow::array::UInt32Array::from(take)).map_err(|e| {
+        ReadError::Decode {
+            id: shard,
+            source: e.into(),
+        }
+    })
+}
+
 /// Iterator over a version's batches; verifies every object it reads.
 pub struct Rows {
     store: Store,
@@ -228,6 +321,7 @@ struct SegmentRows {
     shard: ObjectId,
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     selection: Option<RoaringBitmap>,
+    repeats: Option<Repeats>,
     offset: u32,
 }
 
@@ -246,6 +340,7 @@ impl Rows {
             shard: seg.shard,
             reader,
             selection,
+            repeats: load_repeats(&self.store, seg)?,
             offset: 0,
         })
     }
@@ -268,9 +363,13 @@ impl Rows {
                 source: e.into(),
             })?;
             let n = batch.num_rows() as u32;
+            let off = cur.offset;
             let batch = match &cur.selection {
-                None => batch,
-                Some(sel) => select(cur.shard, batch, sel, cur.offset)?,
+                None => repeat(cur.shard, batch, off..off + n, &cur.repeats)?,
+                Some(sel) => {
+                    let b = select(cur.shard, batch, sel, off)?;
+                    repeat(cur.shard, b, sel.range(off..off + n), &cur.repeats)?
+                }
             };
             cur.offset += n;
             if batch.num_rows() == 0 {

@@ -1,3 +1,4 @@
+mod balance;
 mod dedup;
 mod errors;
 mod pipelines;
