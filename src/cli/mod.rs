@@ -3,6 +3,7 @@
 mod cat;
 mod check;
 mod compact;
+mod diff;
 mod explain;
 mod export;
 mod import;
@@ -34,6 +35,7 @@ Examples:
   sift log
   sift show raw
   sift query \"SELECT source, count(*) FROM raw GROUP BY source\"
+  sift diff raw web-clean --stat
   sift export raw --to out/";
 
 #[derive(Debug, Parser)]
@@ -129,7 +131,10 @@ pub enum Command {
         after_help = "Examples:\n  sift compact web-clean\n  sift compact web-clean --below 0.5 --tag web-clean-compact"
     )]
     Compact(compact::CompactArgs),
-    /// Print a generated JSON schema (manifest, pipeline).
+    /// What changed between two versions: schema, rows (as multisets), keys, labels, lineage.
+    #[command(after_help = diff::EXAMPLES)]
+    Diff(diff::DiffArgs),
+    /// Print a generated JSON schema (manifest, pipeline, diff).
     #[command(hide = true)]
     Schema(schema::SchemaArgs),
 }
@@ -151,6 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(g, a),
         Command::Explain(a) => explain::run(g, a),
         Command::Compact(a) => compact::run(g, a),
+        Command::Diff(a) => diff::run(g, a),
         Command::Schema(a) => schema::run(a),
     }
 }
@@ -171,6 +177,8 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
         } else if let Some(e) = cause.downcast_ref::<crate::spec::Error>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::stage::RunError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::version::diff::DiffError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::query::Error>() {
             e.hint()

@@ -126,7 +126,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
                 s.name.clone(),
                 ui::count(s.rows_in),
                 ui::count(s.rows_out),
-                ui::count(s.rows_in - s.rows_out),
+                ui::count(s.removed.values().sum()),
                 if s.cached {
                     "cached".into()
                 } else {

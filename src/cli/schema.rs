@@ -6,6 +6,7 @@ use clap::Args;
 pub enum Which {
     Manifest,
     Pipeline,
+    Diff,
 }
 
 #[derive(Debug, Args)]
@@ -17,6 +18,7 @@ pub fn run(a: SchemaArgs) -> anyhow::Result<ExitCode> {
     match a.which {
         Which::Manifest => print!("{}", crate::version::manifest::json_schema()),
         Which::Pipeline => print!("{}", crate::spec::json_schema()),
+        Which::Diff => print!("{}", crate::version::diff::json_schema()),
     }
     Ok(ExitCode::SUCCESS)
 }

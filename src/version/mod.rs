@@ -6,6 +6,7 @@
 //! ```
 
 pub mod compact;
+pub mod diff;
 pub mod export;
 pub mod import;
 pub mod manifest;
@@ -307,6 +308,63 @@ pub(crate) fn repeat(
             source: e.into(),
         }
     })
+}
+
+/// Some columns of a version's rows (selections and repeats applied), reading
+/// only those columns of each shard.
+pub fn columns(
+    store: &Store,
+    version: &Version,
+    names: &[String],
+) -> Result<Vec<RecordBatch>, ReadError> {
+    let mut out = Vec::new();
+    for seg in &version.manifest.segments {
+        let bytes = Bytes::from(store.objects().get(&seg.shard)?);
+        let decode = |source| ReadError::Decode {
+            id: seg.shard,
+            source,
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(decode)?;
+        let roots: Vec<usize> = names
+            .iter()
+            .map(|n| {
+                builder
+                    .schema()
+                    .index_of(n)
+                    .map_err(|_| ReadError::Mismatch {
+                        id: seg.shard,
+                        reason: format!("the shard has no column '{n}'"),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let mask =
+            parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(crate::source::BATCH_ROWS)
+            .build()
+            .map_err(decode)?;
+        let selection = match &seg.selection {
+            Some(id) => Some(decode_selection(id, &store.objects().get(id)?)?),
+            None => None,
+        };
+        let repeats = load_repeats(store, seg)?;
+        let mut offset = 0u32;
+        for batch in reader {
+            let batch = batch.map_err(|e| decode(e.into()))?;
+            let n = batch.num_rows() as u32;
+            let batch = match &selection {
+                None => repeat(seg.shard, batch, offset..offset + n, &repeats)?,
+                Some(sel) => {
+                    let b = select(seg.shard, batch, sel, offset)?;
+                    repeat(seg.shard, b, sel.range(offset..offset + n), &repeats)?
+                }
+            };
+            offset += n;
+            out.push(batch);
+        }
+    }
+    Ok(out)
 }
 
 /// Iterator over a version's batches; verifies every object it reads.

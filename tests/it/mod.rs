@@ -1,5 +1,6 @@
 mod balance;
 mod dedup;
+mod diff;
 mod errors;
 mod pipelines;
 mod schemas;

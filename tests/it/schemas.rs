@@ -25,3 +25,11 @@ fn manifest_schema_is_current() {
 fn pipeline_schema_is_current() {
     check("schemas/pipeline.schema.json", sift::spec::json_schema());
 }
+
+#[test]
+fn diff_schema_is_current() {
+    check(
+        "schemas/diff.schema.json",
+        sift::version::diff::json_schema(),
+    );
+}
