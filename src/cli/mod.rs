@@ -6,6 +6,8 @@ mod compact;
 mod diff;
 mod explain;
 mod export;
+mod fsck;
+mod gc;
 mod import;
 mod init;
 mod log;
@@ -134,6 +136,12 @@ pub enum Command {
     /// What changed between two versions: schema, rows (as multisets), keys, labels, lineage.
     #[command(after_help = diff::EXAMPLES)]
     Diff(diff::DiffArgs),
+    /// Check that every version is whole: objects, manifests, catalog; or rebuild the catalog.
+    #[command(after_help = fsck::EXAMPLES)]
+    Fsck(fsck::FsckArgs),
+    /// Delete objects no kept version needs (tagged, recent, and their ancestors).
+    #[command(after_help = gc::EXAMPLES)]
+    Gc(gc::GcArgs),
     /// Print a generated JSON schema (manifest, pipeline, diff).
     #[command(hide = true)]
     Schema(schema::SchemaArgs),
@@ -157,6 +165,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Explain(a) => explain::run(g, a),
         Command::Compact(a) => compact::run(g, a),
         Command::Diff(a) => diff::run(g, a),
+        Command::Fsck(a) => fsck::run(g, a),
+        Command::Gc(a) => gc::run(g, a),
         Command::Schema(a) => schema::run(a),
     }
 }

@@ -134,15 +134,24 @@ pub fn run(
         .to_hex()
         .to_string();
         observer.stage_started(&stage.name, current.rows());
-        let cached = store.catalog()?.cached_stage(&key)?;
+        // A cache entry counts only if everything it names is still there
+        // (`sift gc` may have deleted an unused entry's objects).
+        let cached = store
+            .catalog()?
+            .cached_stage(&key)?
+            .map(|(out_id, removed, extra)| (out_id, removed, StageStats::from_value(stage, extra)))
+            .filter(|(out_id, _, stats)| {
+                std::iter::once(*out_id)
+                    .chain(stats.objects())
+                    .all(|id| store.objects().contains(&id))
+            })
+            .and_then(|(out_id, removed, stats)| {
+                SelectionSet::load(store, &out_id)
+                    .ok()
+                    .map(|sel| (sel, out_id, removed, stats))
+            });
         let (output, output_id, removed, stats, cached) = match cached {
-            Some((out_id, removed, extra)) => (
-                SelectionSet::load(store, &out_id)?,
-                out_id,
-                removed,
-                StageStats::from_value(stage, extra),
-                true,
-            ),
+            Some((sel, out_id, removed, stats)) => (sel, out_id, removed, stats, true),
             None => {
                 let (out, removed, stats) = if let Some(plan) = &stage.dedup {
                     let (out, removed, stats) =
@@ -279,6 +288,15 @@ impl StageStats {
             StageStats::None => None,
             StageStats::Dedup(d) => Some(serde_json::to_value(d).expect("stats serialize")),
             StageStats::Balance(b) => Some(serde_json::to_value(b).expect("stats serialize")),
+        }
+    }
+
+    /// Objects the stats name.
+    fn objects(&self) -> Vec<ObjectId> {
+        match self {
+            StageStats::None => vec![],
+            StageStats::Dedup(d) => vec![d.details],
+            StageStats::Balance(b) => std::iter::once(b.details).chain(b.repeats).collect(),
         }
     }
 

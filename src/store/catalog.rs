@@ -4,6 +4,8 @@
 //! It is open only while the store's `LOCK` is held (see [`super::Store::catalog`]).
 
 use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -42,18 +44,105 @@ pub struct Catalog {
     refs: sled::Tree,
     versions: sled::Tree,
     stages: sled::Tree,
+    /// `refs.log`: every tag change, appended before the catalog changes.
+    ref_log: PathBuf,
     _lock: File,
 }
 
+/// One line of `refs.log`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefChange {
+    pub time: String,
+    pub tag: String,
+    /// The version the tag now names; absent when it was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<ObjectId>,
+}
+
 impl Catalog {
-    pub(super) fn new(db: sled::Db, lock: File) -> Result<Catalog, Error> {
-        Ok(Catalog {
+    pub(super) fn new(db: sled::Db, lock: File, ref_log: PathBuf) -> Result<Catalog, Error> {
+        let c = Catalog {
             refs: db.open_tree("refs")?,
             versions: db.open_tree("versions")?,
             stages: db.open_tree("stage_cache")?,
             db,
+            ref_log,
             _lock: lock,
+        };
+        // A store made before refs.log existed: record its tags once.
+        if !c.ref_log.exists() {
+            for (tag, id) in c.tags()? {
+                c.log_ref(&tag, Some(&id))?;
+            }
+        }
+        Ok(c)
+    }
+
+    /// Appends a tag change to `refs.log`, durably (the journal `fsck
+    /// --rebuild-catalog` replays).
+    fn log_ref(&self, tag: &str, version: Option<&ObjectId>) -> Result<(), Error> {
+        let line = serde_json::to_string(&RefChange {
+            time: crate::now(),
+            tag: tag.to_string(),
+            version: version.copied(),
         })
+        .expect("a ref change serializes");
+        let io = |source| Error::Io {
+            path: self.ref_log.clone(),
+            source,
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.ref_log)
+            .map_err(io)?;
+        f.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+        f.sync_data().map_err(io)
+    }
+
+    /// Removes every entry (for a rebuild).
+    pub fn clear(&self) -> Result<(), Error> {
+        self.refs.clear()?;
+        self.versions.clear()?;
+        self.stages.clear()?;
+        self.flush()
+    }
+
+    /// Sets a tag without logging it (replaying the log).
+    pub fn restore_tag(&self, name: &str, id: &ObjectId) -> Result<(), Error> {
+        self.refs.insert(name.as_bytes(), &id.0)?;
+        Ok(())
+    }
+
+    /// Every stage-cache entry: key and the objects it names.
+    pub fn cached_stages(&self) -> Result<Vec<(String, Vec<ObjectId>)>, Error> {
+        let mut out = Vec::new();
+        for item in self.stages.iter() {
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let ids = match serde_json::from_slice::<StageCacheEntry>(&v) {
+                Ok(e) => {
+                    let mut ids = vec![e.output];
+                    if let Some(x) = &e.extra {
+                        ids.extend(ids_in(x));
+                    }
+                    ids
+                }
+                Err(_) => Vec::new(),
+            };
+            out.push((key, ids));
+        }
+        Ok(out)
+    }
+
+    pub fn remove_cached_stage(&self, key: &str) -> Result<(), Error> {
+        self.stages.remove(key.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn remove_version(&self, id: &ObjectId) -> Result<(), Error> {
+        self.versions.remove(id.0)?;
+        Ok(())
     }
 
     pub fn flush(&self) -> Result<(), Error> {
@@ -68,7 +157,10 @@ impl Catalog {
     }
 
     pub fn version(&self, id: &ObjectId) -> Result<Option<VersionEntry>, Error> {
-        Ok(self.versions.get(id.0)?.map(|v| decode_entry(&v)))
+        self.versions
+            .get(id.0)?
+            .map(|v| decode_entry(&v))
+            .transpose()
     }
 
     /// Every version, newest first.
@@ -76,7 +168,7 @@ impl Catalog {
         let mut all = Vec::new();
         for item in self.versions.iter() {
             let (_, v) = item?;
-            all.push(decode_entry(&v));
+            all.push(decode_entry(&v)?);
         }
         all.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
         Ok(all)
@@ -87,9 +179,10 @@ impl Catalog {
         let Some(v) = self.stages.get(key.as_bytes())? else {
             return Ok(None);
         };
-        let entry: StageCacheEntry =
-            serde_json::from_slice(&v).expect("cache entries are written by sift");
-        Ok(Some((entry.output, entry.removed, entry.extra)))
+        // An unreadable entry is a miss: the stage runs again and rewrites it.
+        Ok(serde_json::from_slice::<StageCacheEntry>(&v)
+            .ok()
+            .map(|e| (e.output, e.removed, e.extra)))
     }
 
     pub fn cache_stage(
@@ -113,20 +206,30 @@ impl Catalog {
 
     pub fn set_tag(&self, name: &str, id: &ObjectId) -> Result<Option<ObjectId>, Error> {
         validate_tag(name)?;
+        self.log_ref(name, Some(id))?;
         let old = self.refs.insert(name.as_bytes(), &id.0)?;
         self.flush()?;
-        Ok(old.map(|v| id_from(&v)))
+        old.map(|v| id_from(&v)).transpose()
     }
 
     pub fn delete_tag(&self, name: &str) -> Result<ObjectId, Error> {
+        if self.refs.get(name.as_bytes())?.is_none() {
+            return Err(Error::NoSuchTag { name: name.into() });
+        }
+        self.log_ref(name, None)?;
         let old = self.refs.remove(name.as_bytes())?;
         self.flush()?;
-        old.map(|v| id_from(&v))
-            .ok_or_else(|| Error::NoSuchTag { name: name.into() })
+        match old {
+            Some(v) => id_from(&v),
+            None => Err(Error::NoSuchTag { name: name.into() }),
+        }
     }
 
     pub fn tag(&self, name: &str) -> Result<Option<ObjectId>, Error> {
-        Ok(self.refs.get(name.as_bytes())?.map(|v| id_from(&v)))
+        self.refs
+            .get(name.as_bytes())?
+            .map(|v| id_from(&v))
+            .transpose()
     }
 
     /// All tags, sorted by name.
@@ -134,7 +237,7 @@ impl Catalog {
         let mut out = Vec::new();
         for item in self.refs.iter() {
             let (k, v) = item?;
-            out.push((String::from_utf8_lossy(&k).into_owned(), id_from(&v)));
+            out.push((String::from_utf8_lossy(&k).into_owned(), id_from(&v)?));
         }
         Ok(out)
     }
@@ -177,14 +280,48 @@ impl Catalog {
     }
 }
 
-fn decode_entry(bytes: &[u8]) -> VersionEntry {
-    serde_json::from_slice(bytes).expect("catalog entries are written by sift")
+fn decode_entry(bytes: &[u8]) -> Result<VersionEntry, Error> {
+    serde_json::from_slice(bytes).map_err(|e| Error::BadCatalog {
+        what: "a version index entry",
+        reason: e.to_string(),
+    })
 }
 
-fn id_from(bytes: &[u8]) -> ObjectId {
-    let mut id = [0u8; 32];
-    id.copy_from_slice(&bytes[..32]);
-    ObjectId(id)
+fn id_from(bytes: &[u8]) -> Result<ObjectId, Error> {
+    let id: [u8; 32] = bytes.try_into().map_err(|_| Error::BadCatalog {
+        what: "a ref",
+        reason: format!("{} bytes, not a 32-byte id", bytes.len()),
+    })?;
+    Ok(ObjectId(id))
+}
+
+/// Object ids named anywhere in a JSON value (64-hex strings).
+fn ids_in(v: &serde_json::Value) -> Vec<ObjectId> {
+    match v {
+        serde_json::Value::String(s) if s.len() == 64 => s.parse().into_iter().collect(),
+        serde_json::Value::Array(a) => a.iter().flat_map(ids_in).collect(),
+        serde_json::Value::Object(o) => o.values().flat_map(ids_in).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads `refs.log`: each tag's last change, in order. A torn last line (a
+/// crash mid-append) is skipped.
+pub fn read_ref_log(path: &Path) -> Result<Vec<RefChange>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<RefChange>(l).ok())
+        .collect())
 }
 
 /// Tag names: `[A-Za-z0-9._-]`, starting with a letter or digit, ≤128 bytes.

@@ -5,6 +5,7 @@
 //!   objects/ab/cdef…   shards, fingerprint sidecars, selections, manifests
 //!   catalog/           sled: refs (tags) and the version index
 //!   tmp/               writes in progress (<pid>-<n>); stale ones are removed
+//!   refs.log           every tag change, appended (the catalog's tags can be rebuilt from it)
 //!   LOCK               held while the catalog is open
 //! ```
 //!
@@ -67,6 +68,8 @@ pub enum Error {
     BadTagName { name: String, reason: &'static str },
     #[error("tag '{name}' does not exist")]
     NoSuchTag { name: String },
+    #[error("the catalog holds {what} sift cannot read: {reason}")]
+    BadCatalog { what: &'static str, reason: String },
 }
 
 impl Error {
@@ -93,6 +96,9 @@ impl Error {
                 "tag names use letters, digits, '.', '_' and '-', start with a letter or digit, and are at most 128 characters".into()
             }
             Error::NoSuchTag { .. } => "list tags with `sift tags`".into(),
+            Error::BadCatalog { .. } => {
+                "rebuild it from the manifests and refs.log: `sift fsck --rebuild-catalog`".into()
+            }
             _ => return None,
         })
     }
@@ -179,6 +185,48 @@ impl Store {
 
     /// Opens the catalog, waiting (with back-off) while another process holds it.
     pub fn catalog(&self) -> Result<Catalog, Error> {
+        let lock = self.lock()?;
+        self.open_catalog(lock)
+    }
+
+    /// Takes the lock, moves the catalog aside to `catalog.old` and opens an
+    /// empty one (for a rebuild; [`Store::drop_old_catalog`] removes the old one).
+    pub fn fresh_catalog(&self) -> Result<Catalog, Error> {
+        let lock = self.lock()?;
+        let (dir, old) = (self.root.join("catalog"), self.root.join("catalog.old"));
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| Error::Io { path: p, source }
+        };
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        if dir.exists() {
+            fs::rename(&dir, &old).map_err(io(&dir))?;
+        }
+        self.open_catalog(lock)
+    }
+
+    /// Removes the catalog a rebuild replaced.
+    pub fn drop_old_catalog(&self) -> Result<(), Error> {
+        let old = self.root.join("catalog.old");
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(|source| Error::Io { path: old, source })?;
+        }
+        Ok(())
+    }
+
+    fn open_catalog(&self, lock: File) -> Result<Catalog, Error> {
+        let db = sled::Config::new()
+            .path(self.root.join("catalog"))
+            .mode(sled::Mode::LowSpace)
+            .open()?;
+        Catalog::new(db, lock, self.root.join("refs.log"))
+    }
+
+    /// Takes the store's exclusive lock (`LOCK`, holding our pid), waiting
+    /// with back-off up to the store's wait.
+    pub fn lock(&self) -> Result<File, Error> {
         let lock_path = self.root.join("LOCK");
         let io = |source| Error::Io {
             path: lock_path.clone(),
@@ -218,11 +266,7 @@ impl Store {
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         write!(file, "{}", std::process::id()).map_err(io)?;
-        let db = sled::Config::new()
-            .path(self.root.join("catalog"))
-            .mode(sled::Mode::LowSpace)
-            .open()?;
-        Catalog::new(db, file)
+        Ok(file)
     }
 }
 

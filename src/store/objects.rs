@@ -124,6 +124,11 @@ impl Objects {
         let len = bytes.len() as u64;
         let path = self.path(&id);
         if path.exists() {
+            // Mark it as just used, so that `sift gc`'s grace period spares it
+            // until the version naming it is committed.
+            if let Ok(f) = File::open(&path) {
+                let _ = f.set_modified(std::time::SystemTime::now());
+            }
             return Ok(Put {
                 id,
                 len,

@@ -162,6 +162,43 @@ pub struct StageRecord {
 }
 
 impl Manifest {
+    /// Every object the version names, with what it is (parents included).
+    pub fn objects(&self) -> Vec<(ObjectId, &'static str)> {
+        let mut out = Vec::new();
+        for s in &self.segments {
+            out.push((s.shard, "shard"));
+            out.push((s.fingerprints, "fingerprint sidecar"));
+            if let Some(id) = s.selection {
+                out.push((id, "selection"));
+            }
+            if let Some(id) = s.repeats {
+                out.push((id, "repeat counts"));
+            }
+        }
+        for p in &self.lineage.parents {
+            out.push((*p, "parent manifest"));
+        }
+        if let Some(p) = &self.lineage.pipeline {
+            out.push((p.source, "source manifest"));
+            for st in &p.stages {
+                out.push((st.input, "stage input selection"));
+                out.push((st.output, "stage output selection"));
+                if let Some(d) = &st.dedup {
+                    out.push((d.details, "dedup details"));
+                }
+                if let Some(b) = &st.balance {
+                    out.push((b.details, "balance details"));
+                    if let Some(r) = b.repeats {
+                        out.push((r, "balance repeat counts"));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup_by_key(|o| o.0);
+        out
+    }
+
     /// The Arrow schema of the version's rows.
     pub fn arrow_schema(&self) -> Result<SchemaRef, String> {
         let fields = self

@@ -8,6 +8,8 @@
 pub mod compact;
 pub mod diff;
 pub mod export;
+pub mod fsck;
+pub mod gc;
 pub mod import;
 pub mod manifest;
 pub mod selection;
@@ -78,12 +80,22 @@ pub fn commit(store: &Store, manifest: Manifest, tags: &[String]) -> Result<Vers
     for t in tags {
         store::catalog::validate_tag(t)?;
     }
+    // Under the lock, so that `sift gc` cannot run between the check and the index.
+    let catalog = store.catalog()?;
+    for (id, what) in manifest.objects() {
+        if !store.objects().contains(&id) {
+            return Err(store::Error::BadObject {
+                id,
+                what,
+                reason: "it vanished before the version was committed (did `sift gc --grace 0` run meanwhile?); run the command again".into(),
+            });
+        }
+    }
     let put = store.objects().put(&manifest.to_bytes())?;
     let version = Version {
         id: put.id,
         manifest,
     };
-    let catalog = store.catalog()?;
     catalog.add_version(&version.entry())?;
     for t in tags {
         catalog.set_tag(t, &version.id)?;

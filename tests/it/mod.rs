@@ -2,6 +2,8 @@ mod balance;
 mod dedup;
 mod diff;
 mod errors;
+mod fuzz;
+mod integrity;
 mod pipelines;
 mod schemas;
 mod sharding;
