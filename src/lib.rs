@@ -27,6 +27,7 @@
 //! id of its manifest.
 
 pub mod cli;
+pub mod gpu;
 pub mod plan;
 pub mod query;
 pub mod source;

@@ -189,10 +189,10 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
             }
         }
         let mut params = serde_json::to_value(s).expect("stage serializes");
-        params
-            .as_object_mut()
-            .expect("stage is an object")
-            .remove("name");
+        let obj = params.as_object_mut().expect("stage is an object");
+        // Neither the name nor the device changes what a stage computes.
+        obj.remove("name");
+        obj.remove("device");
         let spec = serde_json::to_string(&params).expect("json");
         let hash = blake3::hash(format!("{spec}\nsift {}", env!("CARGO_PKG_VERSION")).as_bytes())
             .to_hex()
@@ -258,7 +258,7 @@ fn check_fields(
     field: &dyn Fn(&str) -> String,
 ) -> Result<(), spec::Error> {
     use StageKind::{Balance, Dedup, Filter};
-    let fields: [(&str, bool, &[StageKind]); 22] = [
+    let fields: [(&str, bool, &[StageKind]); 23] = [
         ("where", s.where_.is_some(), &[Filter]),
         ("rules", !s.rules.is_empty(), &[Filter]),
         ("on_error", s.on_error != OnError::Fail, &[Filter]),
@@ -272,6 +272,7 @@ fn check_fields(
         ("threshold", s.threshold.is_some(), &[Dedup]),
         ("verify", s.verify.is_some(), &[Dedup]),
         ("keep", s.keep.is_some(), &[Dedup]),
+        ("device", s.device.is_some(), &[Dedup]),
         ("seed", s.seed.is_some(), &[Dedup, Balance]),
         ("label", s.label.is_some(), &[Balance]),
         ("strategy", s.strategy.is_some(), &[Balance]),
@@ -570,5 +571,6 @@ fn dedup_plan(
         verify: s.verify.unwrap_or_default(),
         seed: s.seed.unwrap_or(1),
         keep,
+        device: s.device.unwrap_or_default(),
     })
 }

@@ -3,6 +3,7 @@
 mod cat;
 mod check;
 mod compact;
+mod device;
 mod diff;
 mod explain;
 mod export;
@@ -142,6 +143,9 @@ pub enum Command {
     /// Delete objects no kept version needs (tagged, recent, and their ancestors).
     #[command(after_help = gc::EXAMPLES)]
     Gc(gc::GcArgs),
+    /// GPU support: the driver, devices and NVRTC; compile the kernels.
+    #[command(after_help = device::EXAMPLES)]
+    Device(device::DeviceArgs),
     /// Print a generated JSON schema (manifest, pipeline, diff).
     #[command(hide = true)]
     Schema(schema::SchemaArgs),
@@ -166,6 +170,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compact(a) => compact::run(g, a),
         Command::Diff(a) => diff::run(g, a),
         Command::Fsck(a) => fsck::run(g, a),
+        Command::Device(a) => device::run(g, a),
         Command::Gc(a) => gc::run(g, a),
         Command::Schema(a) => schema::run(a),
     }
@@ -189,6 +194,8 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
         } else if let Some(e) = cause.downcast_ref::<crate::stage::RunError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::version::diff::DiffError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::gpu::GpuError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::query::Error>() {
             e.hint()

@@ -24,6 +24,9 @@ pub struct RunArgs {
     /// Message recorded in the version (instead of the spec's).
     #[arg(short, long)]
     pub message: Option<String>,
+    /// Where dedup stages compute MinHash (overrides each stage's `device`); the result is the same.
+    #[arg(long, value_enum, value_name = "auto|cpu|gpu")]
+    pub device: Option<crate::gpu::DeviceChoice>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -89,6 +92,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         threads: g.threads(),
         tags: a.tag.clone(),
         message: a.message.clone(),
+        device: a.device,
     };
     let bars = StageBars {
         tty: std::io::stderr().is_terminal() && !a.json,
@@ -154,8 +158,13 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
                 (Some(b), Some(r)) => format!(" with {b} bands × {r} rows,"),
                 _ => String::new(),
             };
+            let on = d
+                .device
+                .as_ref()
+                .map(|d| format!(" on {d},"))
+                .unwrap_or_default();
             println!(
-                "{}:{params} {} candidate pairs, {} verified, {} clusters, {} rows removed; cluster sizes {}",
+                "{}:{params}{on} {} candidate pairs, {} verified, {} clusters, {} rows removed; cluster sizes {}",
                 s.name,
                 ui::count(d.candidates),
                 ui::count(d.verified),

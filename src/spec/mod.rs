@@ -116,6 +116,9 @@ pub struct StageSpec {
     /// dedup: which row of a cluster survives: `first` (default) or `longest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep: Option<crate::stage::dedup::Keep>,
+    /// dedup (minhash): where signatures are computed: `auto` (default: a GPU if one is usable), `cpu` or `gpu`. The result is the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::gpu::DeviceChoice>,
     /// balance: the class label, a column or a SQL expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,

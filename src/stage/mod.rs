@@ -58,6 +58,8 @@ pub enum RunError {
     },
     #[error("balance by `{label}`: {message}")]
     Balance { label: String, message: String },
+    #[error("the GPU cannot be used")]
+    Gpu(#[source] crate::gpu::GpuError),
 }
 
 impl RunError {
@@ -68,6 +70,7 @@ impl RunError {
             RunError::Store(e) => e.hint(),
             RunError::Read(e) => e.hint(),
             RunError::Compact(_) => None,
+            RunError::Gpu(e) => e.hint(),
             RunError::Balance { .. } => Some("`sift query` shows the class counts, e.g. SELECT label, count(*) FROM \"<tag>\" GROUP BY label".into()),
         }
     }
@@ -79,6 +82,8 @@ pub struct RunOptions {
     pub threads: usize,
     pub tags: Vec<String>,
     pub message: Option<String>,
+    /// Overrides every dedup stage's `device`.
+    pub device: Option<crate::gpu::DeviceChoice>,
 }
 
 /// Hears what a run is doing (progress bars; all methods optional).
@@ -96,6 +101,16 @@ pub fn run(
     observer: &dyn Observer,
 ) -> Result<Version, RunError> {
     let threads = opts.threads.max(1);
+    // `device = "gpu"` fails now, before any work, when no GPU is usable.
+    let wants_gpu = plan.stages.iter().any(|s| {
+        s.dedup.as_ref().is_some_and(|d| {
+            d.method == dedup::Method::Minhash
+                && opts.device.unwrap_or(d.device) == crate::gpu::DeviceChoice::Gpu
+        })
+    });
+    if wants_gpu {
+        crate::gpu::open().map_err(RunError::Gpu)?;
+    }
     let shard_opts = ShardOptions {
         target: plan.shard_size,
         threads,
@@ -154,8 +169,15 @@ pub fn run(
             Some((sel, out_id, removed, stats)) => (sel, out_id, removed, stats, true),
             None => {
                 let (out, removed, stats) = if let Some(plan) = &stage.dedup {
-                    let (out, removed, stats) =
-                        dedup::run(store, &source, &current, plan, threads, observer)?;
+                    let (out, removed, stats) = dedup::run(
+                        store,
+                        &source,
+                        &current,
+                        plan,
+                        opts.device,
+                        threads,
+                        observer,
+                    )?;
                     (out, removed, StageStats::Dedup(stats))
                 } else if let Some(plan) = &stage.balance {
                     let (out, removed, stats, _) =

@@ -3,6 +3,7 @@ mod dedup;
 mod diff;
 mod errors;
 mod fuzz;
+mod gpu;
 mod integrity;
 mod pipelines;
 mod schemas;

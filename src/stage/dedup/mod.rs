@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
 use super::{Observer, RunError};
+use crate::gpu::DeviceChoice;
 use crate::store::{ObjectId, Store};
 use crate::version::Version;
 use crate::version::selection::{SelectionSet, segment_batches};
@@ -126,6 +127,7 @@ pub struct DedupPlan {
     pub verify: Verify,
     pub seed: u64,
     pub keep: Keep,
+    pub device: crate::gpu::DeviceChoice,
 }
 
 /// Stats recorded in the manifest.
@@ -148,6 +150,9 @@ pub struct DedupStats {
     pub histogram: IndexMap<String, u64>,
     /// Object listing each removed row with its kept row and Jaccard (for explain).
     pub details: ObjectId,
+    /// Where signatures were computed: `cpu`, or the GPU's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// Datatrove-like text simplification: NFKC, lowercase, digits (any numeric character) → 0,
@@ -267,11 +272,17 @@ pub fn run(
     source: &Version,
     input: &SelectionSet,
     plan: &DedupPlan,
+    device: Option<DeviceChoice>,
     threads: usize,
     observer: &dyn Observer,
 ) -> Result<(SelectionSet, IndexMap<String, u64>, DedupStats), RunError> {
     let perms = Permutations::new(plan.num_perm, plan.seed);
-    let docs = collect(store, source, input, plan, &perms, threads, observer)?;
+    let gpu = match (plan.method, device.unwrap_or(plan.device)) {
+        (Method::Exact, _) | (_, DeviceChoice::Cpu) => None,
+        (_, DeviceChoice::Auto) => crate::gpu::open().ok(),
+        (_, DeviceChoice::Gpu) => Some(crate::gpu::open().map_err(RunError::Gpu)?),
+    };
+    let docs = collect(store, source, input, plan, &perms, gpu, threads, observer)?;
     let n = docs.at.len();
     let mut uf = UnionFind::new(n);
     let (mut candidates, mut verified) = (0u64, 0u64);
@@ -389,6 +400,10 @@ pub fn run(
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         details: details_id,
+        device: (plan.method == Method::Minhash).then(|| match gpu {
+            Some(g) => g.name.clone(),
+            None => "cpu".to_string(),
+        }),
     };
     let rule = match plan.method {
         Method::Exact => "exact_duplicate",
@@ -489,12 +504,14 @@ struct SegmentDocs {
 /// First pass: per document, its key (exact) or band hashes (MinHash).
 /// Segments are read one after another and their batches processed in
 /// parallel, then merged in order.
+#[allow(clippy::too_many_arguments)]
 fn collect(
     store: &Store,
     source: &Version,
     input: &SelectionSet,
     plan: &DedupPlan,
     perms: &Permutations,
+    gpu: Option<&crate::gpu::Gpu>,
     threads: usize,
     observer: &dyn Observer,
 ) -> Result<Docs, RunError> {
@@ -512,6 +529,7 @@ fn collect(
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<SegmentDocs>>> =
             Mutex::new((0..batches.len()).map(|_| None).collect());
+        let failure: Mutex<Option<crate::gpu::GpuError>> = Mutex::new(None);
         std::thread::scope(|s| {
             for _ in 0..threads.clamp(1, batches.len().max(1)) {
                 s.spawn(|| {
@@ -532,6 +550,34 @@ fn collect(
                         };
                         if let Keep::Score(k) = &plan.keep {
                             d.score = scores(batch, &k.by);
+                        }
+                        if let (Some(g), Method::Minhash) = (gpu, plan.method) {
+                            // Shingle hashes here; permutations and bands on the GPU.
+                            let mut hashes = Vec::new();
+                            let mut offsets = vec![0u64];
+                            for (row, text) in ids.iter().zip(texts(batch, &plan.column)) {
+                                d.at.push((i as u32, *row));
+                                d.len.push(text.chars().count() as u32);
+                                shingles(&normalize(text), plan.shingle, plan.ngram, &mut sh);
+                                hashes.extend_from_slice(&sh);
+                                offsets.push(hashes.len() as u64);
+                            }
+                            let out = g.minhash(
+                                &hashes, &offsets, perms, plan.bands, plan.rows, keep_sigs,
+                            );
+                            match out {
+                                Ok(b) => {
+                                    d.bands = b.bands;
+                                    d.sigs = b.signatures;
+                                }
+                                Err(e) => {
+                                    failure.lock().expect("lock").get_or_insert(e);
+                                    return;
+                                }
+                            }
+                            observer.rows_done(batch.num_rows() as u64);
+                            results.lock().expect("lock")[k] = Some(d);
+                            continue;
                         }
                         for (row, text) in ids.iter().zip(texts(batch, &plan.column)) {
                             d.at.push((i as u32, *row));
@@ -557,6 +603,9 @@ fn collect(
                 });
             }
         });
+        if let Some(e) = failure.into_inner().expect("lock") {
+            return Err(RunError::Gpu(e));
+        }
         for d in results.into_inner().expect("lock") {
             let d = d.expect("every batch ran");
             docs.at.extend(d.at);
