@@ -81,7 +81,7 @@ fn bench(g: &Global, a: &DeviceArgs) -> anyhow::Result<ExitCode> {
                 s.spawn(move || {
                     let mut out = Vec::new();
                     for d in (t * chunk)..((t + 1) * chunk).min(docs) {
-                        let sig = perms.signature(hashes[d * per..(d + 1) * per].iter().copied());
+                        let sig = perms.signature_of(&hashes[d * per..(d + 1) * per]);
                         band_hashes(&sig, bands, rows, &mut out);
                     }
                     out

@@ -50,23 +50,57 @@ impl Permutations {
         self.a.is_empty()
     }
 
-    /// Folds one shingle hash into a signature (written so the compiler can vectorize the loop).
-    #[inline]
-    pub fn update(&self, sig: &mut [u32], x: u64) {
-        for ((s, a), b) in sig.iter_mut().zip(&self.a).zip(&self.b) {
+    /// The signature of a set of shingle hashes.
+    pub fn signature(&self, shingles: impl IntoIterator<Item = u64>) -> Vec<u32> {
+        let xs: Vec<u64> = shingles.into_iter().collect();
+        self.signature_of(&xs)
+    }
+
+    /// The signature of a slice of shingle hashes, on the widest vector unit
+    /// the CPU has (the same integer math, so the same bits, on any of them).
+    pub fn signature_of(&self, xs: &[u64]) -> Vec<u32> {
+        let mut sig = vec![u32::MAX; self.len()];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512dq")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+            {
+                // SAFETY: the features were just detected.
+                unsafe { fold_avx512(&self.a, &self.b, &mut sig, xs) };
+                return sig;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: as above.
+                unsafe { fold_avx2(&self.a, &self.b, &mut sig, xs) };
+                return sig;
+            }
+        }
+        fold(&self.a, &self.b, &mut sig, xs);
+        sig
+    }
+}
+
+/// sig[i] = min(sig[i], v_i(x)) for every x: the loop the compiler vectorizes.
+#[inline(always)]
+fn fold(a: &[u64], b: &[u64], sig: &mut [u32], xs: &[u64]) {
+    for &x in xs {
+        for ((s, a), b) in sig.iter_mut().zip(a).zip(b) {
             let v = (a.wrapping_mul(x).wrapping_add(*b) >> 32) as u32;
             *s = (*s).min(v);
         }
     }
+}
 
-    /// The signature of a set of shingle hashes.
-    pub fn signature(&self, shingles: impl IntoIterator<Item = u64>) -> Vec<u32> {
-        let mut sig = vec![u32::MAX; self.len()];
-        for x in shingles {
-            self.update(&mut sig, x);
-        }
-        sig
-    }
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw")]
+fn fold_avx512(a: &[u64], b: &[u64], sig: &mut [u32], xs: &[u64]) {
+    fold(a, b, sig, xs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fold_avx2(a: &[u64], b: &[u64], sig: &mut [u32], xs: &[u64]) {
+    fold(a, b, sig, xs)
 }
 
 /// Hash of one shingle.
@@ -129,6 +163,22 @@ pub fn optimal_params(threshold: f64, num_perm: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vector_units_give_the_scalar_bits() {
+        let p = Permutations::new(200, 9);
+        let mut s = 5u64;
+        let xs: Vec<u64> = (0..1000).map(|_| splitmix64(&mut s)).collect();
+        let mut scalar = vec![u32::MAX; 200];
+        for x in &xs {
+            for ((s, a), b) in scalar.iter_mut().zip(&p.a).zip(&p.b) {
+                let v = (a.wrapping_mul(*x).wrapping_add(*b) >> 32) as u32;
+                *s = (*s).min(v);
+            }
+        }
+        assert_eq!(p.signature_of(&xs), scalar);
+        assert_eq!(p.signature_of(&[]), vec![u32::MAX; 200]);
+    }
 
     #[test]
     fn permutations_are_seeded_and_odd() {

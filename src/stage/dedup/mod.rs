@@ -155,35 +155,47 @@ pub struct DedupStats {
     pub device: Option<String>,
 }
 
+/// Each ASCII byte's normalized form: digits → `0`, letters lowercased, others 0 (a separator).
+const ASCII_MAP: [u8; 128] = {
+    let mut m = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        m[b] = if c.is_ascii_digit() {
+            b'0'
+        } else if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            0
+        };
+        b += 1;
+    }
+    m
+};
+
 /// Datatrove-like text simplification: NFKC, lowercase, digits (any numeric character) → 0,
 /// punctuation and symbols → space, whitespace collapsed and trimmed.
 pub fn normalize(text: &str) -> String {
     if text.is_ascii() {
         // ASCII is NFKC-invariant: the same result without the Unicode machinery.
-        let mut out = String::with_capacity(text.len());
+        let mut out = Vec::with_capacity(text.len());
         let mut space = true;
-        for b in text.bytes() {
-            let c = if b.is_ascii_digit() {
-                b'0'
-            } else if b.is_ascii_alphanumeric() {
-                b.to_ascii_lowercase()
-            } else {
-                b' '
-            };
-            if c == b' ' {
+        for &b in text.as_bytes() {
+            let c = ASCII_MAP[b as usize];
+            if c == 0 {
                 if !space {
-                    out.push(' ');
+                    out.push(b' ');
                     space = true;
                 }
             } else {
-                out.push(c as char);
+                out.push(c);
                 space = false;
             }
         }
-        if out.ends_with(' ') {
+        if out.last() == Some(&b' ') {
             out.pop();
         }
-        return out;
+        return String::from_utf8(out).expect("ASCII in, ASCII out");
     }
     let mut out = String::with_capacity(text.len());
     let mut space = true;
@@ -217,21 +229,35 @@ pub fn shingles(norm: &str, kind: Shingle, n: usize, out: &mut Vec<u64>) {
     out.clear();
     match kind {
         Shingle::Word => {
-            let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
-            if words.len() < n {
-                out.push(minhash::shingle_hash(norm.as_bytes()));
+            // Words of a normalized text are separated by single spaces, so a
+            // shingle ("w1 w2 … wn") is the slice from its first word's start
+            // to its last word's end.
+            let bytes = norm.as_bytes();
+            let mut starts = Vec::with_capacity(bytes.len() / 4 + 1);
+            let mut ends = Vec::with_capacity(bytes.len() / 4 + 1);
+            let mut in_word = false;
+            for (i, &b) in bytes.iter().enumerate() {
+                match (b == b' ', in_word) {
+                    (false, false) => {
+                        starts.push(i);
+                        in_word = true;
+                    }
+                    (true, true) => {
+                        ends.push(i);
+                        in_word = false;
+                    }
+                    _ => {}
+                }
+            }
+            if in_word {
+                ends.push(bytes.len());
+            }
+            if starts.len() < n {
+                out.push(minhash::shingle_hash(bytes));
                 return;
             }
-            let mut buf = Vec::with_capacity(128);
-            for w in words.windows(n) {
-                buf.clear();
-                for (k, word) in w.iter().enumerate() {
-                    if k > 0 {
-                        buf.push(b' ');
-                    }
-                    buf.extend_from_slice(word.as_bytes());
-                }
-                out.push(minhash::shingle_hash(&buf));
+            for i in 0..=starts.len() - n {
+                out.push(minhash::shingle_hash(&bytes[starts[i]..ends[i + n - 1]]));
             }
         }
         Shingle::Char => {
@@ -589,7 +615,7 @@ fn collect(
                                 }
                                 Method::Minhash => {
                                     shingles(&norm, plan.shingle, plan.ngram, &mut sh);
-                                    let sig = perms.signature(sh.iter().copied());
+                                    let sig = perms.signature_of(&sh);
                                     minhash::band_hashes(&sig, plan.bands, plan.rows, &mut d.bands);
                                     if keep_sigs {
                                         d.sigs.extend_from_slice(&sig);
@@ -741,6 +767,17 @@ mod tests {
         );
         assert_eq!(normalize("Ｆｕｌｌ－width ①"), "full width 0");
         assert_eq!(normalize("..."), "");
+    }
+
+    #[test]
+    fn word_shingles_hash_the_joined_words() {
+        let mut v = Vec::new();
+        shingles("a bb ccc dd e", Shingle::Word, 3, &mut v);
+        let want: Vec<u64> = ["a bb ccc", "bb ccc dd", "ccc dd e"]
+            .iter()
+            .map(|s| minhash::shingle_hash(s.as_bytes()))
+            .collect();
+        assert_eq!(v, want);
     }
 
     #[test]
