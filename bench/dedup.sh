@@ -17,7 +17,7 @@ out=bench/out/dedup-$n
 mkdir -p "$data" "$out"
 
 source bench/common.sh
-peers="${PEERS:-rensa datasketch datatrove}"
+peers="${PEERS-rensa datasketch datatrove}"
 if ! bench/.venv/bin/python -c "import datasketch, rensa, datatrove, spacy" 2> /dev/null; then
   python3 -m venv bench/.venv
   bench/.venv/bin/pip install --quiet datasketch==2.0.0 rensa==0.5.0 "datatrove[processing]==0.10.1" spacy==3.8.18
@@ -29,7 +29,7 @@ truth="$data/dups-$n.truth.tsv"
 bytes=$(stat -c %s "$corpus")
 
 store="$out/store"; rm -rf "$store"; "$sift" --store "$store" init > /dev/null
-"$sift" --store "$store" import "$corpus" --tag corpus > /dev/null
+/usr/bin/time -f "%e %M" -o "$out/time-import.txt" "$sift" --store "$store" import "$corpus" --tag corpus > /dev/null
 cat > "$out/p.toml" <<TOML
 [source]
 version = "corpus"
@@ -59,6 +59,8 @@ done
 
 printf "== near-duplicate removal: %s docs (%s MB), threshold 0.8, 128 perms, word 5-grams, %s cores\n" "$n" "$((bytes / 1000000))" "$(nproc)"
 read -r sift_secs _ < "$out/time-sift.txt"
+read -r import_secs import_rss < "$out/time-import.txt"
+printf "%-11s wall %8.2f s  peak RSS %7.1f MiB  (sift end to end: %.2f s)\n" "sift import" "$import_secs" "$(awk "BEGIN{print $import_rss/1024}")" "$(awk "BEGIN{print $import_secs+$sift_secs}")"
 for tool in sift $peers; do
   read -r secs rss < "$out/time-$tool.txt"
   printf "%-11s wall %8.2f s  peak RSS %7.1f MiB  time vs sift %6.1fx\n" "$tool" "$secs" "$(awk "BEGIN{print $rss/1024}")" "$(awk "BEGIN{print $secs/$sift_secs}")"

@@ -96,13 +96,14 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
                 s.selection
                     .map(|id| id.short())
                     .unwrap_or_else(|| "all rows".into()),
+                s.repeats.map(|id| id.short()).unwrap_or_default(),
             ]
         })
         .collect();
     print!(
         "{}",
         indent(&ui::table(
-            &["SHARD", "ROWS", "KEPT", "SIZE", "SELECTION"],
+            &["SHARD", "ROWS", "KEPT", "SIZE", "SELECTION", "REPEATS"],
             &segs
         ))
     );

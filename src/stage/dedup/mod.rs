@@ -15,7 +15,7 @@
 
 pub mod minhash;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -485,8 +485,20 @@ fn sig_of<'a>(docs: &'a Docs, i: u32, plan: &DedupPlan) -> &'a [u32] {
     &docs.sigs[i as usize * plan.num_perm..(i as usize + 1) * plan.num_perm]
 }
 
-fn jaccard(a: &HashSet<u64>, b: &HashSet<u64>) -> f64 {
-    let inter = a.intersection(b).count();
+/// Jaccard of two sorted, deduplicated shingle sets (a merge; no hashing).
+fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
     let union = a.len() + b.len() - inter;
     if union == 0 {
         1.0
@@ -652,7 +664,7 @@ fn exact_shingles(
     docs: &Docs,
     pairs: &[(u32, u32)],
     plan: &DedupPlan,
-) -> Result<HashMap<u32, HashSet<u64>>, RunError> {
+) -> Result<HashMap<u32, Box<[u64]>>, RunError> {
     let wanted: std::collections::BTreeSet<u32> =
         pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
     let mut per_seg: std::collections::BTreeMap<u32, (RoaringBitmap, HashMap<u32, u32>)> =
@@ -671,7 +683,9 @@ fn exact_shingles(
         {
             for (row, text) in ids.iter().zip(texts(&batch, &plan.column)) {
                 shingles(&normalize(text), plan.shingle, plan.ngram, &mut sh);
-                out.insert(doc_of[row], sh.iter().copied().collect());
+                sh.sort_unstable();
+                sh.dedup();
+                out.insert(doc_of[row], sh.as_slice().into());
             }
         }
     }
