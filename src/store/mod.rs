@@ -217,11 +217,26 @@ impl Store {
     }
 
     fn open_catalog(&self, lock: File) -> Result<Catalog, Error> {
-        let db = sled::Config::new()
+        // sled takes its own lock on its files. No background flusher (every
+        // write is flushed explicitly), so that lock is gone when the last
+        // handle drops; should it linger an instant, retry briefly.
+        let config = sled::Config::new()
             .path(self.root.join("catalog"))
             .mode(sled::Mode::LowSpace)
-            .open()?;
-        Catalog::new(db, lock, self.root.join("refs.log"))
+            .flush_every_ms(None);
+        let start = Instant::now();
+        loop {
+            match config.open() {
+                Ok(db) => return Catalog::new(db, lock, self.root.join("refs.log")),
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        && start.elapsed() < Duration::from_secs(5) =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Takes the store's exclusive lock (`LOCK`, holding our pid), waiting
