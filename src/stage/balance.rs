@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Observer, RunError};
 use crate::store::{ObjectId, Store};
-use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::selection::{SelectionSet, decode_parts, encode_parts, segment_batches};
 use crate::version::{Repeats, Version};
 
 /// How quotas are set.
@@ -490,43 +490,22 @@ pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate
 }
 
 fn encode_repeat_set(set: &[Repeats]) -> Vec<u8> {
-    let mut out = REPEAT_SET_MAGIC.to_vec();
-    out.extend_from_slice(&(set.len() as u64).to_le_bytes());
-    for r in set {
-        let body = crate::version::encode_repeats(r);
-        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        out.extend_from_slice(&body);
-    }
-    out
+    let parts: Vec<Vec<u8>> = set.iter().map(crate::version::encode_repeats).collect();
+    encode_parts(REPEAT_SET_MAGIC, &parts)
 }
 
 /// Loads the repeat counts a balance stage recorded, one map per segment.
 pub fn load_repeat_set(store: &Store, id: &ObjectId) -> Result<Vec<Repeats>, crate::store::Error> {
     let bytes = store.objects().get(id)?;
-    let bad = |reason: &str| crate::store::Error::BadObject {
-        id: *id,
-        what: "repeat counts",
-        reason: reason.into(),
-    };
-    if bytes.len() < 16 || &bytes[..8] != REPEAT_SET_MAGIC {
-        return Err(bad("missing header"));
-    }
-    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let mut rest = &bytes[16..];
-    let mut out = Vec::with_capacity(n.min(1 << 20));
-    for _ in 0..n {
-        if rest.len() < 8 {
-            return Err(bad("truncated"));
-        }
-        let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
-        rest = &rest[8..];
-        if rest.len() < len {
-            return Err(bad("truncated"));
-        }
-        out.push(crate::version::decode_repeats(id, &rest[..len])?);
-        rest = &rest[len..];
-    }
-    Ok(out)
+    decode_parts(REPEAT_SET_MAGIC, &bytes)
+        .map_err(|reason| crate::store::Error::BadObject {
+            id: *id,
+            what: "repeat counts",
+            reason: reason.into(),
+        })?
+        .into_iter()
+        .map(|p| crate::version::decode_repeats(id, p))
+        .collect()
 }
 
 #[cfg(test)]

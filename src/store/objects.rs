@@ -180,6 +180,31 @@ impl Objects {
         Ok(bytes)
     }
 
+    /// Every file under `objects/`, sorted by path, with its id (`None` for a
+    /// file whose place or name is not an object's).
+    pub fn list(&self) -> Result<Vec<(Option<ObjectId>, PathBuf)>, Error> {
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| Error::Io { path: p, source }
+        };
+        let mut out = Vec::new();
+        for dir in fs::read_dir(&self.root).map_err(io(&self.root))?.flatten() {
+            let (dir, prefix) = (dir.path(), dir.file_name().to_string_lossy().into_owned());
+            if !dir.is_dir() || prefix.len() != 2 {
+                out.push((None, dir));
+                continue;
+            }
+            for f in fs::read_dir(&dir).map_err(io(&dir))?.flatten() {
+                let id = format!("{prefix}{}", f.file_name().to_string_lossy())
+                    .parse::<ObjectId>()
+                    .ok();
+                out.push((id, f.path()));
+            }
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+
     /// Size on disk, without reading.
     pub fn len(&self, id: &ObjectId) -> Result<u64, Error> {
         let path = self.path(id);

@@ -117,101 +117,62 @@ fn scan(
     report: &mut Report,
     progress: &dyn Fn(u64),
 ) -> Result<BTreeMap<ObjectId, Found>, store::Error> {
-    let root = store.root().join("objects");
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| store::Error::Io { path: p, source }
     };
     let mut out = BTreeMap::new();
-    let mut dirs: Vec<_> = fs::read_dir(&root)
-        .map_err(io(&root))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let prefix = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !dir.is_dir() || prefix.len() != 2 {
+    for (id, path) in store.objects().list()? {
+        let Some(id) = id else {
             report.add(
                 Severity::Warning,
                 1,
-                dir.display().to_string(),
+                path.display().to_string(),
                 "a file sift did not write lies in objects/",
                 Some("move it out of the store"),
             );
             continue;
-        }
-        let mut files: Vec<_> = fs::read_dir(&dir)
-            .map_err(io(&dir))?
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for path in files {
-            let name = format!(
-                "{prefix}{}",
-                path.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            );
-            let Ok(id) = name.parse::<ObjectId>() else {
-                report.add(
-                    Severity::Warning,
-                    1,
-                    path.display().to_string(),
-                    "a file whose name is not an object id lies in objects/",
-                    Some("move it out of the store"),
-                );
-                continue;
-            };
-            let meta = fs::metadata(&path).map_err(io(&path))?;
-            let mut head = [0u8; 8];
-            let mut corrupt = None;
-            if read_data {
-                let bytes = fs::read(&path).map_err(io(&path))?;
-                let n = bytes.len().min(8);
-                head[..n].copy_from_slice(&bytes[..n]);
-                let actual = ObjectId::of(&bytes);
-                if actual != id {
-                    corrupt = Some(actual);
-                }
-            } else {
-                let mut f = fs::File::open(&path).map_err(io(&path))?;
-                let _ = f.read(&mut head).map_err(io(&path))?;
+        };
+        let meta = fs::metadata(&path).map_err(io(&path))?;
+        let mut head = [0u8; 8];
+        let mut corrupt = None;
+        if read_data {
+            let bytes = fs::read(&path).map_err(io(&path))?;
+            let n = bytes.len().min(8);
+            head[..n].copy_from_slice(&bytes[..n]);
+            let actual = ObjectId::of(&bytes);
+            if actual != id {
+                corrupt = Some(actual);
             }
-            report.objects += 1;
-            report.object_bytes += meta.len();
-            progress(meta.len());
-            out.insert(
-                id,
-                Found {
-                    len: meta.len(),
-                    head,
-                    writable: !meta.permissions().readonly(),
-                    corrupt,
-                },
-            );
+        } else {
+            let mut f = fs::File::open(&path).map_err(io(&path))?;
+            let _ = f.read(&mut head).map_err(io(&path))?;
         }
+        report.objects += 1;
+        report.object_bytes += meta.len();
+        progress(meta.len());
+        out.insert(
+            id,
+            Found {
+                len: meta.len(),
+                head,
+                writable: !meta.permissions().readonly(),
+                corrupt,
+            },
+        );
     }
     Ok(out)
 }
 
 /// Total bytes under `objects/` (for a progress bar).
 pub fn object_bytes(store: &Store) -> u64 {
-    let mut total = 0;
-    for dir in fs::read_dir(store.root().join("objects"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        for f in fs::read_dir(dir.path()).into_iter().flatten().flatten() {
-            total += f.metadata().map(|m| m.len()).unwrap_or(0);
-        }
-    }
-    total
+    store
+        .objects()
+        .list()
+        .unwrap_or_default()
+        .iter()
+        .map(|(_, p)| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum()
 }
 
 /// Checks the store. Never modifies it.

@@ -79,47 +79,26 @@ pub fn gc(
     }
     report.versions_kept = kept.len() as u64;
 
-    // What is neither live nor young.
-    let root = store.root().join("objects");
-    let io = |p: &std::path::Path| {
-        let p = p.to_path_buf();
-        move |source| store::Error::Io { path: p, source }
-    };
+    // What is neither live nor young (files that are not objects are not ours to delete).
     let mut garbage: Vec<(ObjectId, std::path::PathBuf, u64)> = Vec::new();
-    let mut dirs: Vec<_> = fs::read_dir(&root)
-        .map_err(io(&root))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let Some(prefix) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+    for (id, path) in store.objects().list()? {
+        let Some(id) = id.filter(|id| !live.contains(id)) else {
             continue;
         };
-        let Ok(entries) = fs::read_dir(&dir) else {
+        // Gone since the listing (another gc): nothing to do.
+        let Ok(meta) = fs::metadata(&path) else {
             continue;
         };
-        for entry in entries.flatten() {
-            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
-            // Files that are not objects are not ours to delete.
-            let Ok(id) = name.parse::<ObjectId>() else {
-                continue;
-            };
-            if live.contains(&id) {
-                continue;
-            }
-            let meta = entry.metadata().map_err(io(&entry.path()))?;
-            let age = meta
-                .modified()
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .unwrap_or(Duration::ZERO);
-            if age < grace {
-                report.objects_spared += 1;
-                continue;
-            }
-            garbage.push((id, entry.path(), meta.len()));
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .unwrap_or(Duration::ZERO);
+        if age < grace {
+            report.objects_spared += 1;
+            continue;
         }
+        garbage.push((id, path, meta.len()));
     }
     let doomed: HashSet<ObjectId> = garbage.iter().map(|g| g.0).collect();
     report.objects_deleted = garbage.len() as u64;

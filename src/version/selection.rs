@@ -35,48 +35,31 @@ impl SelectionSet {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&(self.0.len() as u64).to_le_bytes());
-        for b in &self.0 {
-            let mut buf = Vec::new();
-            b.serialize_into(&mut buf)
-                .expect("writing to a Vec cannot fail");
-            out.extend_from_slice(&(buf.len() as u64).to_le_bytes());
-            out.extend_from_slice(&buf);
-        }
-        out
+        let parts: Vec<Vec<u8>> = self
+            .0
+            .iter()
+            .map(|b| {
+                let mut buf = Vec::new();
+                b.serialize_into(&mut buf)
+                    .expect("writing to a Vec cannot fail");
+                buf
+            })
+            .collect();
+        encode_parts(MAGIC, &parts)
     }
 
     pub fn decode(id: &ObjectId, bytes: &[u8]) -> Result<SelectionSet, store::Error> {
-        let bad = |reason: &str| store::Error::BadObject {
+        let bad = |reason: String| store::Error::BadObject {
             id: *id,
             what: "selection set",
-            reason: reason.into(),
+            reason,
         };
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
-            return Err(bad("missing header"));
-        }
-        let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-        let mut rest = &bytes[16..];
-        let mut out = Vec::with_capacity(n.min(1 << 20));
-        for _ in 0..n {
-            if rest.len() < 8 {
-                return Err(bad("truncated"));
-            }
-            let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
-            rest = &rest[8..];
-            if rest.len() < len {
-                return Err(bad("truncated"));
-            }
-            out.push(
-                RoaringBitmap::deserialize_from(&rest[..len]).map_err(|e| bad(&e.to_string()))?,
-            );
-            rest = &rest[len..];
-        }
-        if !rest.is_empty() {
-            return Err(bad("trailing bytes"));
-        }
-        Ok(SelectionSet(out))
+        decode_parts(MAGIC, bytes)
+            .map_err(|r| bad(r.into()))?
+            .into_iter()
+            .map(|p| RoaringBitmap::deserialize_from(p).map_err(|e| bad(e.to_string())))
+            .collect::<Result<_, _>>()
+            .map(SelectionSet)
     }
 
     /// Stores the set; returns its id.
@@ -87,6 +70,47 @@ impl SelectionSet {
     pub fn load(store: &Store, id: &ObjectId) -> Result<SelectionSet, store::Error> {
         SelectionSet::decode(id, &store.objects().get(id)?)
     }
+}
+
+/// `magic`, a count, then each part length-prefixed (u64 LE): the layout of
+/// objects that hold one item per segment.
+pub(crate) fn encode_parts(magic: &[u8; 8], parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = magic.to_vec();
+    out.extend_from_slice(&(parts.len() as u64).to_le_bytes());
+    for p in parts {
+        out.extend_from_slice(&(p.len() as u64).to_le_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+/// The parts [`encode_parts`] wrote, or why the bytes are not such an object.
+pub(crate) fn decode_parts<'a>(
+    magic: &[u8; 8],
+    bytes: &'a [u8],
+) -> Result<Vec<&'a [u8]>, &'static str> {
+    if bytes.len() < 16 || &bytes[..8] != magic {
+        return Err("missing header");
+    }
+    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+    let mut rest = &bytes[16..];
+    let mut out = Vec::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        if rest.len() < 8 {
+            return Err("truncated");
+        }
+        let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
+        rest = &rest[8..];
+        if rest.len() < len {
+            return Err("truncated");
+        }
+        out.push(&rest[..len]);
+        rest = &rest[len..];
+    }
+    if !rest.is_empty() {
+        return Err("trailing bytes");
+    }
+    Ok(out)
 }
 
 /// Every row of a shard with `rows` rows.
