@@ -297,6 +297,25 @@ pub(crate) fn select(
     })
 }
 
+/// The rows of `batch` (shard rows `offset..`) a segment contributes: its
+/// selection applied, then its repeat counts.
+fn view(
+    shard: ObjectId,
+    batch: RecordBatch,
+    selection: &Option<RoaringBitmap>,
+    repeats: &Option<Repeats>,
+    offset: u32,
+) -> Result<RecordBatch, ReadError> {
+    let n = batch.num_rows() as u32;
+    match selection {
+        None => repeat(shard, batch, offset..offset + n, repeats),
+        Some(sel) => {
+            let b = select(shard, batch, sel, offset)?;
+            repeat(shard, b, sel.range(offset..offset + n), repeats)
+        }
+    }
+}
+
 /// Repeats the rows of `batch` (the selected rows `ids` of a shard) by their counts.
 pub(crate) fn repeat(
     shard: ObjectId,
@@ -365,13 +384,7 @@ pub fn columns(
         for batch in reader {
             let batch = batch.map_err(|e| decode(e.into()))?;
             let n = batch.num_rows() as u32;
-            let batch = match &selection {
-                None => repeat(seg.shard, batch, offset..offset + n, &repeats)?,
-                Some(sel) => {
-                    let b = select(seg.shard, batch, sel, offset)?;
-                    repeat(seg.shard, b, sel.range(offset..offset + n), &repeats)?
-                }
-            };
+            let batch = view(seg.shard, batch, &selection, &repeats, offset)?;
             offset += n;
             out.push(batch);
         }
@@ -433,14 +446,7 @@ impl Rows {
                 source: e.into(),
             })?;
             let n = batch.num_rows() as u32;
-            let off = cur.offset;
-            let batch = match &cur.selection {
-                None => repeat(cur.shard, batch, off..off + n, &cur.repeats)?,
-                Some(sel) => {
-                    let b = select(cur.shard, batch, sel, off)?;
-                    repeat(cur.shard, b, sel.range(off..off + n), &cur.repeats)?
-                }
-            };
+            let batch = view(cur.shard, batch, &cur.selection, &cur.repeats, cur.offset)?;
             cur.offset += n;
             if batch.num_rows() == 0 {
                 continue;

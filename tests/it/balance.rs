@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::util::{Env, Rng};
+use super::util::{Env, Rng, query_ids};
 
 /// Rows with classes a (40), b (25), c (10) and 5 with a null label, in a mixed order.
 fn rows(seed: u64) -> Vec<String> {
@@ -60,19 +60,7 @@ fn class_counts(env: &Env, tag: &str) -> BTreeMap<String, u64> {
 }
 
 fn ids(env: &Env, tag: &str) -> Vec<u64> {
-    let mut v: Vec<u64> = env
-        .ok(&[
-            "query",
-            &format!("SELECT id FROM \"{tag}\""),
-            "--format",
-            "csv",
-        ])
-        .lines()
-        .skip(1)
-        .map(|l| l.parse().unwrap())
-        .collect();
-    v.sort();
-    v
+    query_ids(env, tag)
 }
 
 fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::util::{Env, Rng};
+use super::util::{Env, Rng, query_ids};
 
 /// ASCII-only oracle of the normalization: lowercase, digits → 0, other non-alphanumerics → space, collapsed.
 fn norm(t: &str) -> String {
@@ -35,16 +35,7 @@ fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
 }
 
 fn kept_ids(env: &Env, tag: &str) -> BTreeSet<u64> {
-    env.ok(&[
-        "query",
-        &format!("SELECT id FROM \"{tag}\""),
-        "--format",
-        "csv",
-    ])
-    .lines()
-    .skip(1)
-    .map(|l| l.parse().unwrap())
-    .collect()
+    query_ids(env, tag).into_iter().collect()
 }
 
 fn write_rows(env: &Env, rows: &[(u64, String)]) {

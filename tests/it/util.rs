@@ -181,3 +181,20 @@ pub fn flip_byte(path: &Path, at: usize) {
 pub fn object_path(store: &Path, id: &str) -> PathBuf {
     store.join("objects").join(&id[..2]).join(&id[2..])
 }
+
+/// The `id` column of a version, sorted.
+pub fn query_ids(env: &Env, tag: &str) -> Vec<u64> {
+    let mut v: Vec<u64> = env
+        .ok(&[
+            "query",
+            &format!("SELECT id FROM \"{tag}\""),
+            "--format",
+            "csv",
+        ])
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().unwrap())
+        .collect();
+    v.sort();
+    v
+}

@@ -279,6 +279,7 @@ pub fn shingles(norm: &str, kind: Shingle, n: usize, out: &mut Vec<u64>) {
 }
 
 /// Per-document data kept between the passes (≈ 8·b + 12 bytes; signatures only for `verify = "signature"`).
+#[derive(Default)]
 struct Docs {
     /// (segment, shard row) of each document, in input order.
     at: Vec<(u32, u32)>,
@@ -290,6 +291,18 @@ struct Docs {
     keys: Vec<u128>,
     bands: Vec<u64>,
     sigs: Vec<u32>,
+}
+
+impl Docs {
+    /// Appends another batch's documents.
+    fn append(&mut self, d: Docs) {
+        self.at.extend(d.at);
+        self.len.extend(d.len);
+        self.score.extend(d.score);
+        self.keys.extend(d.keys);
+        self.bands.extend(d.bands);
+        self.sigs.extend(d.sigs);
+    }
 }
 
 /// Runs a dedup stage over the selected rows.
@@ -530,15 +543,6 @@ fn texts<'a>(batch: &'a RecordBatch, column: &str) -> Vec<&'a str> {
     }
 }
 
-struct SegmentDocs {
-    at: Vec<(u32, u32)>,
-    len: Vec<u32>,
-    score: Vec<f64>,
-    keys: Vec<u128>,
-    bands: Vec<u64>,
-    sigs: Vec<u32>,
-}
-
 /// First pass: per document, its key (exact) or band hashes (MinHash).
 /// Segments are read one after another and their batches processed in
 /// parallel, then merged in order.
@@ -554,18 +558,11 @@ fn collect(
     observer: &dyn Observer,
 ) -> Result<Docs, RunError> {
     let keep_sigs = plan.method == Method::Minhash && plan.verify != Verify::Exact;
-    let mut docs = Docs {
-        at: vec![],
-        len: vec![],
-        score: vec![],
-        keys: vec![],
-        bands: vec![],
-        sigs: vec![],
-    };
+    let mut docs = Docs::default();
     for (i, seg) in source.manifest.segments.iter().enumerate() {
         let batches = segment_batches(store, seg, &input.0[i])?;
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<SegmentDocs>>> =
+        let results: Mutex<Vec<Option<Docs>>> =
             Mutex::new((0..batches.len()).map(|_| None).collect());
         let failure: Mutex<Option<crate::gpu::GpuError>> = Mutex::new(None);
         std::thread::scope(|s| {
@@ -578,14 +575,7 @@ fn collect(
                             return;
                         }
                         let (ids, batch) = &batches[k];
-                        let mut d = SegmentDocs {
-                            at: vec![],
-                            len: vec![],
-                            score: vec![],
-                            keys: vec![],
-                            bands: vec![],
-                            sigs: vec![],
-                        };
+                        let mut d = Docs::default();
                         if let Keep::Score(k) = &plan.keep {
                             d.score = scores(batch, &k.by);
                         }
@@ -646,12 +636,7 @@ fn collect(
         }
         for d in results.into_inner().expect("lock") {
             let d = d.expect("every batch ran");
-            docs.at.extend(d.at);
-            docs.len.extend(d.len);
-            docs.score.extend(d.score);
-            docs.keys.extend(d.keys);
-            docs.bands.extend(d.bands);
-            docs.sigs.extend(d.sigs);
+            docs.append(d);
         }
     }
     Ok(docs)
