@@ -5,21 +5,28 @@
 //!                                                                          │
 //!                                        version::commit: manifest ──▶ catalog (tags, index)
 //!
-//!  spec ──spec::parse──▶ plan::validate ──stage::run──▶ selections over the source's shards ──▶ version
+//!  spec ──spec::parse──▶ plan::validate ──pipeline::run──▶ selections over the source's shards ──▶ version::commit
 //!
 //!  ref ──store::Catalog::resolve──▶ manifest ──version::rows──▶ cat / export / query (DataFusion)
 //! ```
 //!
-//! | module    | owns |
-//! |-----------|------|
-//! | [`source`]  | reading input files into Arrow, with located errors |
-//! | [`store`]   | objects (BLAKE3-named, verified), content-defined shards, row fingerprints, the sled catalog |
-//! | [`version`] | manifests, commit order, reading rows through selections, export |
-//! | [`spec`]    | pipeline files (TOML/YAML) and their located errors |
-//! | [`plan`]    | validation: a spec becomes a typed plan before any work |
-//! | [`stage`]   | the runner, the stage cache, filter and quality functions |
-//! | [`query`]   | SQL over tagged versions |
-//! | [`cli`]     | the command line |
+//! Modules, from the face down; each uses only those below it:
+//!
+//! | module       | owns |
+//! |--------------|------|
+//! | [`cli`]      | the command line: clap definitions, one handler file per subcommand, rendering |
+//! | [`pipeline`] | the runner: stages over selections, the stage cache, the commit of a run |
+//! | [`explain`]  | why a row of a run's version is there, or which stage removed it |
+//! | [`query`]    | SQL over tagged versions |
+//! | [`plan`]     | validation: a spec becomes a typed plan before any work |
+//! | [`spec`]     | pipeline files (TOML/YAML), their located errors |
+//! | [`stage`]    | one file per kind of stage (filter, dedup, balance) behind one enum; quality functions |
+//! | [`gpu`]      | MinHash on a GPU through cudarc, over plain buffers |
+//! | [`version`]  | manifests, stage stats, drafts and commits, reading rows through selections, diff, export, fsck, gc |
+//! | [`source`]   | reading input files into Arrow, with located errors |
+//! | [`store`]    | objects (BLAKE3-named, verified), content-defined shards, row fingerprints, the sled catalog |
+//! | [`par`]      | ordered parallel maps |
+//! | [`size`]     | byte sizes (`64MiB`) |
 //!
 //! Identities: an object id is BLAKE3 of its bytes; a row fingerprint is
 //! xxh3-128 of the row's canonical encoding; a content id is BLAKE3 of the
@@ -27,9 +34,13 @@
 //! id of its manifest.
 
 pub mod cli;
+pub mod explain;
 pub mod gpu;
+pub mod par;
+pub mod pipeline;
 pub mod plan;
 pub mod query;
+pub mod size;
 pub mod source;
 pub mod spec;
 pub mod stage;

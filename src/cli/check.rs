@@ -37,8 +37,8 @@ pub fn run(g: &Global, a: CheckArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|s| {
                 serde_json::json!({
-                    "name": s.name, "kind": plan::kind_name(s.kind), "hash": s.hash,
-                    "rules": s.rules.iter().map(|r| serde_json::json!({"name": r.name, "expr": r.expr, "keeps": r.keeps})).collect::<Vec<_>>(),
+                    "name": s.name, "kind": s.kind, "hash": s.hash,
+                    "plan": s.plan.describe(),
                 })
             })
             .collect();
@@ -69,35 +69,9 @@ pub fn run(g: &Global, a: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     println!("columns  {}", columns.join(", "));
     for s in &plan.stages {
-        println!(
-            "stage {}  {} ({})",
-            s.index + 1,
-            s.name,
-            plan::kind_name(s.kind)
-        );
-        if let Some(d) = &s.dedup {
-            println!(
-                "         {:?} on `{}`: {:?} {}-gram shingles, {} perms = {} bands × {} rows, threshold {}, verify {:?}, keep {:?}, seed {}",
-                d.method,
-                d.column,
-                d.shingle,
-                d.ngram,
-                d.num_perm,
-                d.bands,
-                d.rows,
-                d.threshold,
-                d.verify,
-                d.keep,
-                d.seed
-            );
-        }
-        for r in &s.rules {
-            println!(
-                "         {} {:<12} {}",
-                if r.keeps { "keep  " } else { "remove" },
-                r.name,
-                r.expr
-            );
+        println!("stage {}  {} ({})", s.index + 1, s.name, s.kind);
+        for line in s.plan.describe() {
+            println!("         {line}");
         }
     }
     if let Some(t) = &plan.tag {

@@ -66,7 +66,7 @@ fn bench(g: &Global, a: &DeviceArgs) -> anyhow::Result<ExitCode> {
     use crate::stage::dedup::minhash::{Permutations, band_hashes, optimal_params, splitmix64};
     use std::time::Instant;
     let (k, docs, per) = (128usize, a.docs.max(1), a.shingles.max(1));
-    let (bands, rows) = optimal_params(0.8 * crate::plan::EXACT_VERIFY_LSH_FACTOR, k);
+    let (bands, rows) = optimal_params(0.8 * crate::stage::dedup::EXACT_VERIFY_LSH_FACTOR, k);
     let perms = Permutations::new(k, 1);
     let mut state = 42u64;
     let hashes: Vec<u64> = (0..docs * per).map(|_| splitmix64(&mut state)).collect();
@@ -110,9 +110,17 @@ fn bench(g: &Global, a: &DeviceArgs) -> anyhow::Result<ExitCode> {
     match gpu::open() {
         Ok(dev) => {
             // Warm up (module load, allocations), then time.
-            dev.minhash(&hashes[..per], &offsets[..2], &perms, bands, rows, false)?;
+            dev.minhash(
+                &hashes[..per],
+                &offsets[..2],
+                &perms.a,
+                &perms.b,
+                bands,
+                rows,
+                false,
+            )?;
             let start = Instant::now();
-            let out = dev.minhash(&hashes, &offsets, &perms, bands, rows, false)?;
+            let out = dev.minhash(&hashes, &offsets, &perms.a, &perms.b, bands, rows, false)?;
             let gpu_s = start.elapsed().as_secs_f64();
             parity = Some(out.bands == cpu);
             results.push(report(&dev.name, gpu_s));

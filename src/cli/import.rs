@@ -39,27 +39,13 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
+/// A shard size: a [`ByteSize`](crate::size::ByteSize) of at least 1KiB.
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = [
-        ("GiB", 1u64 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-        ("G", 1 << 30),
-        ("M", 1 << 20),
-        ("K", 1 << 10),
-    ]
-    .iter()
-    .find_map(|(suf, m)| s.strip_suffix(suf).map(|n| (n, *m)))
-    .unwrap_or((s, 1));
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size (e.g. 67108864, 64MiB)"))?;
-    match n.checked_mul(mult) {
-        Some(v) if v >= 1024 => Ok(v),
-        _ => Err(format!("'{s}': shard size must be at least 1KiB")),
+    let n = s.parse::<crate::size::ByteSize>()?.0;
+    if n < 1024 {
+        return Err(format!("'{s}': shard size must be at least 1KiB"));
     }
+    Ok(n)
 }
 
 pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {

@@ -191,6 +191,8 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::spec::Error>() {
             e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::explain::ExplainError>() {
+            e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::stage::RunError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::version::diff::DiffError>() {

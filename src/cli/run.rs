@@ -6,7 +6,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Global, ui};
-use crate::stage::{self, RunOptions};
+use crate::pipeline::{self, RunOptions};
+use crate::stage;
+use crate::version::StageStats;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -98,7 +100,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         tty: std::io::stderr().is_terminal() && !a.json,
         bar: std::sync::Mutex::new(None),
     };
-    let v = stage::run(&store, &plan, &opts, &bars)?;
+    let v = pipeline::run(&store, &plan, &opts, &bars)?;
     let p = v
         .manifest
         .lineage
@@ -148,7 +150,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         )
     );
     for s in &p.stages {
-        if let Some(d) = &s.dedup {
+        if let StageStats::Dedup(d) = &s.stats {
             let hist: Vec<String> = d
                 .histogram
                 .iter()
@@ -179,13 +181,10 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     for s in &p.stages {
-        if let Some(b) = &s.balance {
+        if let StageStats::Balance(b) = &s.stats {
             println!(
                 "{}: balance by `{}` ({}, seed {})",
-                s.name,
-                b.label,
-                serde_json::to_value(b.strategy)?.as_str().unwrap_or("?"),
-                b.seed
+                s.name, b.label, b.strategy, b.seed
             );
             print!("{}", class_table(b));
         }
@@ -213,7 +212,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Class counts before and after, with a bar per class scaled to the largest count.
-fn class_table(b: &crate::stage::balance::BalanceStats) -> String {
+fn class_table(b: &crate::version::stats::BalanceStats) -> String {
     const WIDTH: u64 = 30;
     let top = b
         .classes

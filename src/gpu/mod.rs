@@ -21,8 +21,6 @@ use cudarc::driver::{CudaContext, CudaFunction, LaunchConfig, PinnedHostSlice, P
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::stage::dedup::minhash::Permutations;
-
 /// The kernels' source, compiled at run time.
 pub const KERNELS: &str = include_str!("../../gpu/minhash.cu");
 
@@ -177,29 +175,34 @@ pub struct Batch {
 
 impl Gpu {
     /// MinHash of documents whose shingle hashes are `hashes[offsets[d]..offsets[d + 1]]`.
+    // Plain buffers and sizes, as the kernel launch takes them.
+    #[allow(clippy::too_many_arguments)]
     pub fn minhash(
         &self,
         hashes: &[u64],
         offsets: &[u64],
-        perms: &Permutations,
+        a: &[u64],
+        b: &[u64],
         bands: usize,
         rows: usize,
         want_signatures: bool,
     ) -> Result<Batch, GpuError> {
-        guarded(|| self.minhash_inner(hashes, offsets, perms, bands, rows, want_signatures))
+        guarded(|| self.minhash_inner(hashes, offsets, a, b, bands, rows, want_signatures))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn minhash_inner(
         &self,
         hashes: &[u64],
         offsets: &[u64],
-        perms: &Permutations,
+        a: &[u64],
+        b: &[u64],
         bands: usize,
         rows: usize,
         want_signatures: bool,
     ) -> Result<Batch, GpuError> {
         let docs = offsets.len().saturating_sub(1);
-        let k = perms.len();
+        let k = a.len();
         if docs == 0 {
             return Ok(Batch {
                 signatures: vec![],
@@ -215,8 +218,8 @@ impl Gpu {
             bands: Vec::with_capacity(docs * bands),
         };
         let stream = self.ctx.per_thread_stream();
-        let d_a = stream.clone_htod(&perms.a).map_err(driver_err)?;
-        let d_b = stream.clone_htod(&perms.b).map_err(driver_err)?;
+        let d_a = stream.clone_htod(a).map_err(driver_err)?;
+        let d_b = stream.clone_htod(b).map_err(driver_err)?;
         let mut start = 0;
         while start < docs {
             // As many documents as fit the budget (at least one).

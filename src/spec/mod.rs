@@ -3,14 +3,27 @@
 //! Both formats map onto the same types, from which
 //! `schemas/pipeline.schema.json` is generated. Every error points into the
 //! file (`file:line:column`), names the field and shows the offending text.
+//!
+//! ```text
+//!  text ──toml / serde_yaml_ng──▶ RawPipeline { source, output, stage: [fields…] }
+//!                                     │ each stage: `kind` picks its Spec; serde_path_to_error names the field
+//!                                     ▼
+//!                                  Pipeline { source, stages: [StageSpec], output }
+//!  text ──locate──▶ Locator: field path (`stage[2].threshold`) → line:column of its key and value
+//! ```
+
+mod locate;
 
 use std::path::{Path, PathBuf};
 
-use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use locate::Locator;
+
+use crate::size::ByteSize;
 use crate::source::Format;
+use crate::stage::StageSpec;
 
 /// A pipeline: a source, ordered stages, and where the result goes.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -42,109 +55,6 @@ pub struct SourceSpec {
     pub version: Option<String>,
 }
 
-/// Stage kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum StageKind {
-    /// Keep rows by SQL predicates and named rules.
-    Filter,
-    /// Remove exact or near duplicates.
-    Dedup,
-    /// Cap, downsample, proportion or oversample classes.
-    Balance,
-}
-
-/// What to do with a row whose expression errors or is null.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum OnError {
-    /// Stop the run, naming the row and the rule.
-    #[default]
-    Fail,
-    /// Remove the row (explain says why).
-    Drop,
-    /// Keep the row.
-    Keep,
-}
-
-/// One stage.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StageSpec {
-    pub kind: StageKind,
-    /// A name for stats and `sift explain` (default: the kind and position).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// filter: a SQL boolean expression; rows where it is true are kept.
-    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
-    pub where_: Option<String>,
-    /// filter: named SQL boolean expressions; a row is removed by the first one that is true.
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub rules: IndexMap<String, String>,
-    /// filter: what to do when an expression errors or is null on a row.
-    #[serde(default)]
-    pub on_error: OnError,
-    /// dedup: `exact` or `minhash`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<crate::stage::dedup::Method>,
-    /// dedup: the text column (default `text`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
-    /// dedup (minhash): `word` (default) or `char` shingles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shingle: Option<crate::stage::dedup::Shingle>,
-    /// dedup (minhash): shingle length in words or characters (default 5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ngram: Option<usize>,
-    /// dedup (minhash): permutations (default 128).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub num_perm: Option<usize>,
-    /// dedup (minhash): bands and rows per band (both, with bands × rows = num_perm), or neither.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bands: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rows: Option<usize>,
-    /// dedup (minhash): Jaccard threshold in (0, 1) (default 0.8); picks bands × rows when they are not given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<f64>,
-    /// dedup (minhash): `exact` (default), `signature` or `none`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<crate::stage::dedup::Verify>,
-    /// dedup (minhash): seed of the permutations; balance: seed of the row ranks (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-    /// dedup: which row of a cluster survives: `first` (default) or `longest`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep: Option<crate::stage::dedup::Keep>,
-    /// dedup (minhash): where signatures are computed: `auto` (default: a GPU if one is usable), `cpu` or `gpu`. The result is the same.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<crate::gpu::DeviceChoice>,
-    /// balance: the class label, a column or a SQL expression.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// balance: `cap`, `downsample`, `proportions` or `oversample`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<crate::stage::balance::Strategy>,
-    /// balance (cap): rows kept per class at most.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_per_class: Option<u64>,
-    /// balance (downsample): the size every class is cut to (default: the smallest class's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_per_class: Option<u64>,
-    /// balance (proportions): class → fraction (summing to 1); classes not listed are removed.
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub proportions: IndexMap<String, f64>,
-    /// balance (proportions): the total rows (default: the most every class can fill).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total: Option<u64>,
-    /// balance (oversample): the size every class is raised to (default: the largest class's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub per_class: Option<u64>,
-    /// balance: rows with a null label: `class` (default, a class named `null`), `drop` or `keep`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub null_label: Option<crate::stage::balance::NullLabel>,
-}
-
 /// Where the result goes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -157,7 +67,7 @@ pub struct OutputSpec {
     pub message: Option<String>,
     /// Target shard size for imported and compacted shards (`64MiB`, or bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard_size: Option<String>,
+    pub shard_size: Option<ByteSize>,
     /// Rewrite a shard whose selection keeps less than this fraction of its rows (0 disables; default 0.25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compact_below: Option<f64>,
@@ -224,6 +134,8 @@ pub struct Parsed {
     pub path: PathBuf,
     pub text: String,
     pub pipeline: Pipeline,
+    /// Where each field is in the file.
+    pub locator: Locator,
 }
 
 impl Parsed {
@@ -232,40 +144,51 @@ impl Parsed {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
-    /// 1-based line and column of the first occurrence of `needle` (or 1:1).
-    pub fn locate(&self, needle: &str) -> (usize, usize) {
-        match self.text.find(needle).filter(|_| !needle.is_empty()) {
-            Some(off) => line_col(&self.text, off),
-            None => (1, 1),
-        }
-    }
-
-    /// An error at `needle`'s place in the file.
+    /// An error at the value of the field at `path` (`stage[1].threshold`),
+    /// labelled `label` (`stage 2 (near-dups), field `threshold``).
     pub fn invalid(
         &self,
-        field: &str,
-        needle: &str,
+        label: &str,
+        path: &str,
         message: impl Into<String>,
         hint: Option<String>,
     ) -> Error {
-        let (line, column) = self.locate(needle);
+        let at = self.locator.value(path).unwrap_or((1, 1));
+        self.error_at(at, Some(label.to_string()), message.into(), hint)
+    }
+
+    fn error_at(
+        &self,
+        (line, column): (usize, usize),
+        field: Option<String>,
+        message: String,
+        hint: Option<String>,
+    ) -> Error {
         let text = self
             .text
             .lines()
-            .nth(line - 1)
-            .unwrap_or("")
-            .trim()
-            .to_string();
+            .nth(line.saturating_sub(1))
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty());
         Error::Located(Box::new(Located {
             path: self.path.clone(),
             line,
             column,
-            field: Some(field.into()),
-            text: Some(text),
-            message: message.into(),
+            field,
+            text,
+            message,
             hint,
         }))
     }
+}
+
+/// The stage's label in errors: `stage 2 (near-dups)`.
+pub fn stage_label(index: usize, spec: &StageSpec) -> String {
+    let name = spec
+        .name()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}-{}", spec.kind(), index + 1));
+    format!("stage {} ({name})", index + 1)
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -312,33 +235,162 @@ pub fn parse_str(path: &Path, text: String) -> Result<Parsed, Error> {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let pipeline = match ext.as_str() {
-        "toml" => toml::from_str::<Pipeline>(&text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((1, 1));
-            let message = e.message().trim().to_string();
-            parse_error(path, &text, line, column, message)
-        })?,
-        "yaml" | "yml" => serde_yaml_ng::from_str::<Pipeline>(&text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            let mut message = e.to_string();
-            if let Some(i) = message.find(" at line ") {
-                message.truncate(i);
-            }
-            parse_error(path, &text, line, column, message)
-        })?,
+    let (raw, locator) = match ext.as_str() {
+        "toml" => (
+            toml::from_str::<RawPipeline>(&text).map_err(|e| {
+                let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((1, 1));
+                let message = e.message().trim().to_string();
+                parse_error(path, &text, line, column, message)
+            })?,
+            Locator::toml(&text),
+        ),
+        "yaml" | "yml" => (
+            serde_yaml_ng::from_str::<RawPipeline>(&text).map_err(|e| {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((1, 1));
+                let mut message = e.to_string();
+                if let Some(i) = message.find(" at line ") {
+                    message.truncate(i);
+                }
+                parse_error(path, &text, line, column, message)
+            })?,
+            Locator::yaml(&text),
+        ),
         _ => {
             return Err(Error::Extension {
                 path: path.to_path_buf(),
             });
         }
     };
-    Ok(Parsed {
+    let mut parsed = Parsed {
         path: path.to_path_buf(),
         text,
-        pipeline,
+        pipeline: Pipeline {
+            source: raw.source,
+            stages: vec![],
+            output: raw.output,
+        },
+        locator,
+    };
+    for (i, fields) in raw.stages.into_iter().enumerate() {
+        let stage = parse_stage(&parsed, i, fields)?;
+        parsed.pipeline.stages.push(stage);
+    }
+    Ok(parsed)
+}
+
+/// A pipeline as read, its stages not yet typed by kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    source: SourceSpec,
+    #[serde(default, rename = "stage")]
+    stages: Vec<serde_json::Value>,
+    #[serde(default)]
+    output: OutputSpec,
+}
+
+/// Types stage `i` by its `kind`; an error names the stage and the field, at its place.
+fn parse_stage(
+    parsed: &Parsed,
+    i: usize,
+    mut fields: serde_json::Value,
+) -> Result<StageSpec, Error> {
+    let at = format!("stage[{i}]");
+    let name = fields
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(str::to_owned);
+    let default_name = match fields.get("kind").and_then(|k| k.as_str()) {
+        Some(k) => format!("{k}-{}", i + 1),
+        None => format!("stage-{}", i + 1),
+    };
+    let label = |field: &str| {
+        let n = name.clone().unwrap_or_else(|| default_name.clone());
+        if field.is_empty() {
+            format!("stage {} ({n})", i + 1)
+        } else {
+            format!("stage {} ({n}), field `{field}`", i + 1)
+        }
+    };
+    let kinds = || {
+        crate::stage::KINDS
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(map) = fields.as_object_mut() else {
+        return Err(parsed.invalid(
+            &label(""),
+            &at,
+            "a stage must be a table of fields",
+            Some(format!("e.g. kind = {}", kinds())),
+        ));
+    };
+    let kind = match map.remove("kind") {
+        Some(serde_json::Value::String(k)) => k,
+        Some(_) => {
+            return Err(parsed.invalid(
+                &label("kind"),
+                &format!("{at}.kind"),
+                "`kind` must be a string",
+                Some(format!("kind = one of {}", kinds())),
+            ));
+        }
+        None => {
+            let l = label("kind");
+            return Err(parsed.invalid(
+                &l,
+                &at,
+                "a stage needs `kind`",
+                Some(format!("kind = one of {}", kinds())),
+            ));
+        }
+    };
+    let fields = serde_json::Value::Object(map.clone());
+    StageSpec::from_value(&kind, fields).map_err(|e| {
+        let (mut field, mut message) = (e.path, e.message);
+        let mut hint = did_you_mean(&message);
+        let mut on_key = false;
+        if let Some(unknown) = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+        {
+            let unknown = unknown.to_string();
+            let owners: Vec<&str> = crate::stage::KINDS
+                .iter()
+                .copied()
+                .filter(|k| *k != kind && StageSpec::fields(k).contains(&unknown))
+                .collect();
+            if !owners.is_empty() {
+                message = format!(
+                    "`{unknown}` belongs to {} stages, not {kind}",
+                    owners.join(" and ")
+                );
+                hint = Some(format!(
+                    "the fields of a {kind} stage are: {}",
+                    StageSpec::fields(&kind).join(", ")
+                ));
+            }
+            field = unknown;
+            on_key = true;
+        }
+        let path = if field.is_empty() {
+            at.clone()
+        } else if field == "kind" {
+            format!("{at}.kind")
+        } else {
+            format!("{at}.{field}")
+        };
+        let place = if on_key {
+            parsed.locator.key(&path)
+        } else {
+            parsed.locator.value(&path)
+        };
+        parsed.error_at(place.unwrap_or((1, 1)), Some(label(&field)), message, hint)
     })
 }
 
@@ -406,10 +458,10 @@ output:
             serde_json::to_string(&a).unwrap(),
             serde_json::to_string(&b).unwrap()
         );
-        assert_eq!(
-            a.stages[0].rules.keys().collect::<Vec<_>>(),
-            ["too_short", "no_stop"]
-        );
+        let StageSpec::Filter(f) = &a.stages[0] else {
+            panic!("a filter stage")
+        };
+        assert_eq!(f.rules.keys().collect::<Vec<_>>(), ["too_short", "no_stop"]);
     }
 
     #[test]
@@ -423,6 +475,36 @@ output:
         let e = parse_str(Path::new("p.yaml"), y.into()).unwrap_err();
         assert!(e.to_string().contains("p.yaml:4:"), "{e}");
         assert_eq!(e.hint().as_deref(), Some("did you mean `filter`?"));
+    }
+
+    #[test]
+    fn an_error_in_a_later_stage_names_that_stage_and_its_line() {
+        // The same key in two stages: the error is at the second one's line.
+        let t = "[source]\npath = \"x.jsonl\"\n\n[[stage]]\nkind = \"dedup\"\nthreshold = 0.8\n\n[[stage]]\nkind = \"dedup\"\nname = \"near\"\nthreshold = \"0.8\"\n";
+        let e = parse_str(Path::new("p.toml"), t.into())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("p.toml:11:14: stage 2 (near), field `threshold`"),
+            "{e}"
+        );
+        let y = "source:\n  path: x.jsonl\nstage:\n  - kind: dedup\n    threshold: 0.8\n  - kind: dedup\n    threshold: high\n";
+        let e = parse_str(Path::new("p.yaml"), y.into())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("p.yaml:7:16: stage 2 (dedup-2), field `threshold`"),
+            "{e}"
+        );
+        // A field of another kind says whose it is.
+        let t = "[source]\npath = \"x.jsonl\"\n\n[[stage]]\nkind = \"filter\"\nwhere = \"true\"\n\n[[stage]]\nkind = \"filter\"\nmethod = \"exact\"\n";
+        let e = parse_str(Path::new("p.toml"), t.into()).unwrap_err();
+        assert!(e.to_string().starts_with("p.toml:10:1:"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`method` belongs to dedup stages, not filter"),
+            "{e}"
+        );
     }
 
     #[test]

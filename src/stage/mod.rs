@@ -1,38 +1,355 @@
-//! Stages and the runner.
+//! Stages: one file (or folder) per kind, behind one enum.
 //!
 //! ```text
-//!  source version ──▶ input selection ──stage 1──▶ selection ──stage 2──▶ … ──▶ final selection
-//!                          │                          │                              │
-//!                     cache key = (stage hash, input selection id, source content id) │
-//!                                                                                    ▼
-//!                         version = the source's shards + the final selections (+ compaction)
+//!  spec (TOML/YAML)          validate                run                    explain
+//!  [[stage]] kind = "…" ──▶ kind::Spec ──Kind──▶ kind::Plan ──Planned──▶ Outcome ──▶ Reason
+//!                                                  │                        (selection, removals,
+//!                                                  │                         StageStats)
 //! ```
 //!
-//! Each stage's output is a selection set stored as an object and indexed in
-//! the catalog's stage cache, so re-running an unchanged pipeline does no
-//! stage work, and changing only the last stage re-runs only it.
+//! A kind is a module with four things: its `Spec` (serde, with its own
+//! `deny_unknown_fields`), `Kind::validate` into its `Plan`, `Planned::run`,
+//! which returns the rows it keeps plus plain-data stats, and
+//! `Planned::explain`, which says why it removed a row. The [`stages!`] list
+//! below is the only place that names them all: it makes the [`StageSpec`],
+//! [`StagePlan`] and [`Detail`] enums and forwards every call through one
+//! `match`. Adding a kind is adding its module and one line there.
 
 pub mod balance;
 pub mod dedup;
 pub mod filter;
 pub mod quality;
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
-
+use arrow::datatypes::SchemaRef;
 use indexmap::IndexMap;
-use roaring::RoaringBitmap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use crate::plan::{Plan, PlanSource, PlanStage, kind_name};
-use crate::source::Source;
-use crate::store::shard::ShardOptions;
-use crate::store::{self, ObjectId, Store};
-use crate::version::compact::{CompactError, compact_segments};
-use crate::version::import::{ImportError, ImportInfo, import};
-use crate::version::manifest::{self, PipelineLineage, StageRecord};
-use crate::version::selection::{SelectionSet, segment_batches};
-use crate::version::{self, ReadError, Version, encode_selection};
+use crate::gpu::DeviceChoice;
+use crate::store::{self, Store};
+use crate::version::import::ImportError;
+use crate::version::manifest::StageRecord;
+use crate::version::selection::SelectionSet;
+use crate::version::{ReadError, Version};
+
+pub use crate::version::stats::StageStats;
+
+/// The kinds of stage. Each line: the variant, then the module that owns it.
+macro_rules! stages {
+    ($($(#[$doc:meta])* $variant:ident => $module:ident),* $(,)?) => {
+        /// One stage of a pipeline spec, by `kind`.
+        #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+        #[serde(tag = "kind", rename_all = "lowercase")]
+        pub enum StageSpec {
+            $($(#[$doc])* $variant($module::Spec),)*
+        }
+
+        /// A validated stage, ready to run.
+        #[derive(Debug)]
+        pub enum StagePlan {
+            $($variant($module::Plan),)*
+        }
+
+        /// What a kind's explanation holds beyond its rule and sentence.
+        #[derive(Debug, Clone, Serialize, JsonSchema)]
+        #[serde(untagged)]
+        pub enum Detail {
+            $($variant(<$module::Plan as Planned>::Detail),)*
+        }
+
+        /// Every kind's `kind` value, in order.
+        pub const KINDS: &[&str] = &[$(<$module::Spec as Kind>::NAME),*];
+
+        impl StageSpec {
+            /// The `kind` value.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(StageSpec::$variant(_) => <$module::Spec as Kind>::NAME,)*
+                }
+            }
+
+            /// The name given in the spec, if any.
+            pub fn name(&self) -> Option<&str> {
+                match self {
+                    $(StageSpec::$variant(s) => s.name(),)*
+                }
+            }
+
+            /// Spec fields that do not change what the stage computes.
+            pub fn neutral(&self) -> &'static [&'static str] {
+                match self {
+                    $(StageSpec::$variant(_) => <$module::Spec as Kind>::NEUTRAL,)*
+                }
+            }
+
+            /// Validates the stage against the source's columns.
+            pub fn validate(&self, cx: &Check) -> Result<StagePlan, Invalid> {
+                match self {
+                    $(StageSpec::$variant(s) => s.validate(cx).map(StagePlan::$variant),)*
+                }
+            }
+
+            /// Reads a stage of kind `kind` from its fields; an error names the field.
+            pub fn from_value(kind: &str, fields: serde_json::Value) -> Result<StageSpec, FieldError> {
+                $(if kind == <$module::Spec as Kind>::NAME {
+                    return serde_path_to_error::deserialize(fields)
+                        .map(StageSpec::$variant)
+                        .map_err(FieldError::from);
+                })*
+                Err(FieldError::unknown_kind(kind))
+            }
+
+            /// The fields a kind's spec takes, from its JSON schema.
+            pub fn fields(kind: &str) -> Vec<String> {
+                $(if kind == <$module::Spec as Kind>::NAME {
+                    return properties(schemars::schema_for!($module::Spec));
+                })*
+                vec![]
+            }
+        }
+
+        impl StagePlan {
+            /// Runs the stage over the rows of `input`.
+            pub fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
+                match self {
+                    $(StagePlan::$variant(p) => p.run(cx, input),)*
+                }
+            }
+
+            /// Why the stage removed the row at `cx.at`.
+            pub fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
+                match self {
+                    $(StagePlan::$variant(p) => p.explain(cx).map(|r| r.map(Detail::$variant)),)*
+                }
+            }
+
+            /// The plan in words, a line per setting or rule, for `sift check`.
+            pub fn describe(&self) -> Vec<String> {
+                match self {
+                    $(StagePlan::$variant(p) => p.describe(),)*
+                }
+            }
+
+            /// Whether the stage needs a usable GPU, given the run's device override.
+            pub fn wants_gpu(&self, device: Option<DeviceChoice>) -> bool {
+                match self {
+                    $(StagePlan::$variant(p) => p.wants_gpu(device),)*
+                }
+            }
+
+            /// Whether no stage may follow this one.
+            pub fn must_be_last(&self) -> bool {
+                match self {
+                    $(StagePlan::$variant(p) => p.must_be_last(),)*
+                }
+            }
+        }
+    };
+}
+
+stages! {
+    /// Keep rows by SQL predicates and named rules.
+    Filter => filter,
+    /// Remove exact or near duplicates.
+    Dedup => dedup,
+    /// Cap, downsample, proportion or oversample classes.
+    Balance => balance,
+}
+
+/// A kind of stage: implemented by its spec.
+pub trait Kind {
+    /// The `kind` value in a spec.
+    const NAME: &'static str;
+    /// Spec fields that do not change what the stage computes (left out of its hash).
+    const NEUTRAL: &'static [&'static str] = &[];
+    type Plan: Planned;
+    /// The name given in the spec, if any.
+    fn name(&self) -> Option<&str>;
+    /// Checks the spec against the source's columns.
+    fn validate(&self, cx: &Check) -> Result<Self::Plan, Invalid>;
+}
+
+/// A validated stage of one kind.
+pub trait Planned {
+    /// What the kind's explanation holds beyond its rule and sentence.
+    type Detail: Serialize + JsonSchema + Default;
+    fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError>;
+    fn explain(&self, cx: &ExplainContext) -> Result<Reason<Self::Detail>, RunError>;
+    fn describe(&self) -> Vec<String>;
+    fn wants_gpu(&self, _device: Option<DeviceChoice>) -> bool {
+        false
+    }
+    fn must_be_last(&self) -> bool {
+        false
+    }
+}
+
+/// What validation sees.
+pub struct Check<'a> {
+    /// The source's columns.
+    pub schema: &'a SchemaRef,
+}
+
+/// A stage parameter that does not hold.
+#[derive(Debug)]
+pub struct Invalid {
+    /// The field, as a path within the stage (`where`, `rules.short`, `keep.by`).
+    pub field: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+        Invalid {
+            field: field.into(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Invalid {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// A stage's fields did not deserialize: where, and why.
+#[derive(Debug)]
+pub struct FieldError {
+    /// The path within the stage (`threshold`, `keep`), empty for the stage itself.
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    fn unknown_kind(kind: &str) -> FieldError {
+        let names: Vec<String> = KINDS.iter().map(|k| format!("`{k}`")).collect();
+        FieldError {
+            path: "kind".into(),
+            message: format!(
+                "unknown variant `{kind}`, expected one of {}",
+                names.join(", ")
+            ),
+        }
+    }
+}
+
+impl From<serde_path_to_error::Error<serde_json::Error>> for FieldError {
+    fn from(e: serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        FieldError {
+            path: if path == "." { String::new() } else { path },
+            message,
+        }
+    }
+}
+
+fn properties(schema: schemars::Schema) -> Vec<String> {
+    schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// What a stage sees while it runs.
+pub struct Context<'a> {
+    pub store: &'a Store,
+    /// The source version; selections are over its rows.
+    pub source: &'a Version,
+    /// Every row of the source once (to map shard rows to source rows).
+    pub base: &'a SelectionSet,
+    pub threads: usize,
+    /// The run's device override for GPU-capable stages.
+    pub device: Option<DeviceChoice>,
+    pub observer: &'a dyn Observer,
+    /// 0-based position of the stage in the pipeline, and its name.
+    pub index: usize,
+    pub name: &'a str,
+}
+
+/// What a stage returns: the rows it kept, removals per rule, its stats.
+#[derive(Debug)]
+pub struct Outcome {
+    pub kept: SelectionSet,
+    /// Rows removed per rule, in spec order.
+    pub removed: IndexMap<String, u64>,
+    pub stats: StageStats,
+}
+
+/// What explain gives a stage: the row it removed and what it recorded.
+pub struct ExplainContext<'a> {
+    pub store: &'a Store,
+    pub source: &'a Version,
+    pub base: &'a SelectionSet,
+    pub stats: &'a StageStats,
+    /// (segment, shard row) of the row.
+    pub at: (usize, u32),
+}
+
+impl ExplainContext<'_> {
+    /// The index among the source's rows of (segment, shard row).
+    pub fn source_row(&self, (seg, row): (u32, u32)) -> u64 {
+        let seg = seg as usize;
+        let before: u64 = self.base.0[..seg.min(self.base.0.len())]
+            .iter()
+            .map(|b| b.len())
+            .sum();
+        before
+            + self
+                .base
+                .0
+                .get(seg)
+                .map_or(0, |b| b.rank(row).saturating_sub(1))
+    }
+}
+
+/// Why a stage removed a row.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Reason<D> {
+    /// The rule that removed it (`where`, a rule's name, `near_duplicate`, `class_quota`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The expression that decided, for rule-based kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
+    /// Why, as a sentence.
+    pub because: String,
+    #[serde(flatten)]
+    pub detail: D,
+}
+
+impl<D: Default> Reason<D> {
+    /// The stage dropped the row but recorded no more about it.
+    pub fn recorded() -> Reason<D> {
+        Reason {
+            rule: None,
+            expr: None,
+            because: "the stage's recorded selection dropped it".into(),
+            detail: D::default(),
+        }
+    }
+}
+
+impl<D> Reason<D> {
+    fn map<E>(self, f: impl FnOnce(D) -> E) -> Reason<E> {
+        Reason {
+            rule: self.rule,
+            expr: self.expr,
+            because: self.because,
+            detail: f(self.detail),
+        }
+    }
+}
+
+/// Hears what a run is doing (progress bars; all methods optional).
+pub trait Observer: Sync {
+    fn stage_started(&self, _name: &str, _rows_in: u64) {}
+    fn rows_done(&self, _rows: u64) {}
+    fn stage_finished(&self, _record: &StageRecord) {}
+}
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +361,7 @@ pub enum RunError {
     #[error(transparent)]
     Read(#[from] ReadError),
     #[error(transparent)]
-    Compact(#[from] CompactError),
+    Compact(#[from] crate::version::compact::CompactError),
     #[error(
         "stage {stage} ({name}): rule `{rule}` = `{expr}` failed on source row {row}: {message}"
     )]
@@ -60,6 +377,12 @@ pub enum RunError {
     Balance { label: String, message: String },
     #[error("the GPU cannot be used")]
     Gpu(#[source] crate::gpu::GpuError),
+    #[error("stage {stage} ({name}): its recorded spec no longer validates: {message}")]
+    Recorded {
+        stage: usize,
+        name: String,
+        message: String,
+    },
 }
 
 impl RunError {
@@ -72,436 +395,25 @@ impl RunError {
             RunError::Compact(_) => None,
             RunError::Gpu(e) => e.hint(),
             RunError::Balance { .. } => Some("`sift query` shows the class counts, e.g. SELECT label, count(*) FROM \"<tag>\" GROUP BY label".into()),
+            RunError::Recorded { .. } => Some("the version was made by another sift; run its pipeline again with this one".into()),
         }
     }
 }
 
-/// Overrides from the command line.
-#[derive(Debug, Default)]
-pub struct RunOptions {
-    pub threads: usize,
-    pub tags: Vec<String>,
-    pub message: Option<String>,
-    /// Overrides every dedup stage's `device`.
-    pub device: Option<crate::gpu::DeviceChoice>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Hears what a run is doing (progress bars; all methods optional).
-pub trait Observer: Sync {
-    fn stage_started(&self, _name: &str, _rows_in: u64) {}
-    fn rows_done(&self, _rows: u64) {}
-    fn stage_finished(&self, _record: &StageRecord) {}
-}
-
-/// Runs a validated plan and commits its result.
-pub fn run(
-    store: &Store,
-    plan: &Plan,
-    opts: &RunOptions,
-    observer: &dyn Observer,
-) -> Result<Version, RunError> {
-    let threads = opts.threads.max(1);
-    // `device = "gpu"` fails now, before any work, when no GPU is usable.
-    let wants_gpu = plan.stages.iter().any(|s| {
-        s.dedup.as_ref().is_some_and(|d| {
-            d.method == dedup::Method::Minhash
-                && opts.device.unwrap_or(d.device) == crate::gpu::DeviceChoice::Gpu
-        })
-    });
-    if wants_gpu {
-        crate::gpu::open().map_err(RunError::Gpu)?;
-    }
-    let shard_opts = ShardOptions {
-        target: plan.shard_size,
-        threads,
-    };
-    let source = match &plan.source {
-        PlanSource::Version(v) => v.as_ref().clone(),
-        PlanSource::Files {
-            paths,
-            format,
-            schema,
-        } => {
-            let src = Source::open(paths, *format, schema.clone()).map_err(ImportError::from)?;
-            let info = ImportInfo {
-                inputs: paths.iter().map(|p| p.display().to_string()).collect(),
-                message: Some(format!("source of {}", plan.parsed.path.display())),
-                tags: vec![],
-            };
-            import(store, src, shard_opts, info)?
-        }
-    };
-
-    let base = SelectionSet::of_version(store, &source)?;
-    let mut current = base.clone();
-    let mut current_id = current.put(store)?;
-    let mut records = Vec::new();
-    let mut repeats: Option<Vec<version::Repeats>> = None;
-    for stage in &plan.stages {
-        let started = Instant::now();
-        let key = blake3::hash(
-            format!(
-                "{}\n{}\n{}",
-                stage.hash, current_id, source.manifest.content_id
-            )
-            .as_bytes(),
-        )
-        .to_hex()
-        .to_string();
-        observer.stage_started(&stage.name, current.rows());
-        // A cache entry counts only if everything it names is still there
-        // (`sift gc` may have deleted an unused entry's objects).
-        let cached = store
-            .catalog()?
-            .cached_stage(&key)?
-            .map(|(out_id, removed, extra)| (out_id, removed, StageStats::from_value(stage, extra)))
-            .filter(|(out_id, _, stats)| {
-                std::iter::once(*out_id)
-                    .chain(stats.objects())
-                    .all(|id| store.objects().contains(&id))
-            })
-            .and_then(|(out_id, removed, stats)| {
-                SelectionSet::load(store, &out_id)
-                    .ok()
-                    .map(|sel| (sel, out_id, removed, stats))
-            });
-        let (output, output_id, removed, stats, cached) = match cached {
-            Some((sel, out_id, removed, stats)) => (sel, out_id, removed, stats, true),
-            None => {
-                let (out, removed, stats) = if let Some(plan) = &stage.dedup {
-                    let (out, removed, stats) = dedup::run(
-                        store,
-                        &source,
-                        &current,
-                        plan,
-                        opts.device,
-                        threads,
-                        observer,
-                    )?;
-                    (out, removed, StageStats::Dedup(stats))
-                } else if let Some(plan) = &stage.balance {
-                    let (out, removed, stats, _) =
-                        balance::run(store, &source, &current, plan, threads, observer)?;
-                    (out, removed, StageStats::Balance(stats))
-                } else {
-                    let (out, removed) =
-                        run_filter(store, &source, &base, &current, stage, threads, observer)?;
-                    (out, removed, StageStats::None)
-                };
-                let id = out.put(store)?;
-                store
-                    .catalog()?
-                    .cache_stage(&key, &id, &removed, stats.to_value())?;
-                (out, id, removed, stats, false)
-            }
-        };
-        // Repeat counts (an oversampling balance, always the last stage).
-        repeats = match &stats {
-            StageStats::Balance(b) => match &b.repeats {
-                Some(id) => Some(balance::load_repeat_set(store, id)?),
-                None => None,
-            },
-            _ => None,
-        };
-        let extra: u64 = repeats
-            .iter()
-            .flatten()
-            .flat_map(|r| r.values())
-            .map(|&n| n as u64 - 1)
-            .sum();
-        let (dedup_stats, balance_stats) = match stats {
-            StageStats::Dedup(d) => (Some(d), None),
-            StageStats::Balance(b) => (None, Some(b)),
-            StageStats::None => (None, None),
-        };
-        let record = StageRecord {
-            name: stage.name.clone(),
-            kind: kind_name(stage.kind).into(),
-            spec_hash: stage.hash.clone(),
-            spec: stage.spec.clone(),
-            input: current_id,
-            output: output_id,
-            rows_in: current.rows(),
-            rows_out: output.rows() + extra,
-            removed,
-            seconds: started.elapsed().as_secs_f64(),
-            cached,
-            dedup: dedup_stats,
-            balance: balance_stats,
-        };
-        observer.stage_finished(&record);
-        records.push(record);
-        current = output;
-        current_id = output_id;
-    }
-
-    // The result: the source's shards under the final selections.
-    let mut segments = Vec::new();
-    for (i, (seg, sel)) in source.manifest.segments.iter().zip(&current.0).enumerate() {
-        if sel.is_empty() {
-            continue;
-        }
-        let mut s = seg.clone();
-        s.selection = if sel.len() == seg.rows {
-            None
-        } else {
-            Some(store.objects().put(&encode_selection(sel))?.id)
-        };
-        let mut rows = sel.len();
-        s.repeats = None;
-        if let Some(r) = repeats.as_ref().map(|r| &r[i]).filter(|r| !r.is_empty()) {
-            s.repeats = Some(store.objects().put(&version::encode_repeats(r))?.id);
-            rows += r.values().map(|&n| n as u64 - 1).sum::<u64>();
-        }
-        s.data_bytes =
-            (seg.data_bytes as u128 * rows as u128 / seg.selected_rows.max(1) as u128) as u64;
-        s.selected_rows = rows;
-        segments.push(s);
-    }
-    let schema = source.schema()?;
-    let compacted = compact_segments(store, &schema, segments, plan.compact_below, shard_opts)?;
-    let mut m = manifest::Manifest {
-        format: manifest::FORMAT,
-        content_id: String::new(),
-        schema: source.manifest.schema.clone(),
-        stats: manifest::Stats {
-            rows: compacted.segments.iter().map(|s| s.selected_rows).sum(),
-            data_bytes: compacted.segments.iter().map(|s| s.data_bytes).sum(),
-            stored_bytes: compacted.segments.iter().map(|s| s.shard_bytes).sum(),
-            new_bytes: compacted.new_bytes,
-        },
-        segments: compacted.segments,
-        lineage: manifest::Lineage {
-            parents: vec![source.id],
-            command: "run".into(),
-            inputs: vec![],
-            sift_version: env!("CARGO_PKG_VERSION").into(),
-            pipeline: Some(PipelineLineage {
-                spec_file: plan.parsed.path.display().to_string(),
-                spec: plan.canonical.clone(),
-                spec_hash: plan.hash.clone(),
-                source: source.id,
-                stages: records,
-            }),
-        },
-        message: opts.message.clone().or_else(|| plan.message.clone()),
-        created: crate::now(),
-    };
-    let probe = Version {
-        id: ObjectId([0; 32]),
-        manifest: m.clone(),
-    };
-    m.content_id = version::recompute_content_id(store, &probe)?;
-    let mut tags: Vec<String> = plan.tag.iter().cloned().collect();
-    tags.extend(opts.tags.iter().cloned());
-    Ok(version::commit(store, m, &tags)?)
-}
-
-/// What a stage records besides its selection.
-enum StageStats {
-    None,
-    Dedup(dedup::DedupStats),
-    Balance(balance::BalanceStats),
-}
-
-impl StageStats {
-    fn to_value(&self) -> Option<serde_json::Value> {
-        match self {
-            StageStats::None => None,
-            StageStats::Dedup(d) => Some(serde_json::to_value(d).expect("stats serialize")),
-            StageStats::Balance(b) => Some(serde_json::to_value(b).expect("stats serialize")),
+    #[test]
+    fn serde_names_the_kinds_as_they_name_themselves() {
+        let schema = serde_json::to_value(schemars::schema_for!(StageSpec)).unwrap();
+        let text = schema.to_string();
+        for kind in KINDS {
+            assert!(
+                text.contains(&format!("\"const\":\"{kind}\"")),
+                "{kind}: {text}"
+            );
+            assert!(!StageSpec::fields(kind).is_empty(), "{kind}");
         }
     }
-
-    /// Objects the stats name.
-    fn objects(&self) -> Vec<ObjectId> {
-        match self {
-            StageStats::None => vec![],
-            StageStats::Dedup(d) => vec![d.details],
-            StageStats::Balance(b) => std::iter::once(b.details).chain(b.repeats).collect(),
-        }
-    }
-
-    fn from_value(stage: &PlanStage, v: Option<serde_json::Value>) -> StageStats {
-        let Some(v) = v else {
-            return StageStats::None;
-        };
-        if stage.dedup.is_some() {
-            serde_json::from_value(v).map_or(StageStats::None, StageStats::Dedup)
-        } else if stage.balance.is_some() {
-            serde_json::from_value(v).map_or(StageStats::None, StageStats::Balance)
-        } else {
-            StageStats::None
-        }
-    }
-}
-
-/// Runs a filter stage over the selected rows, segment by segment, in parallel.
-fn run_filter(
-    store: &Store,
-    source: &Version,
-    base: &SelectionSet,
-    input: &SelectionSet,
-    stage: &PlanStage,
-    threads: usize,
-    observer: &dyn Observer,
-) -> Result<(SelectionSet, IndexMap<String, u64>), RunError> {
-    let segments = &source.manifest.segments;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<SegmentOutcome>>> = Mutex::new(vec![None; segments.len()]);
-    let failure: Mutex<Option<RunError>> = Mutex::new(None);
-    // Segments in parallel; when there are fewer segments than threads, each
-    // segment's batches are split across the threads left over.
-    let outer = threads.min(segments.len()).max(1);
-    let inner = (threads / outer).max(1);
-    std::thread::scope(|s| {
-        for _ in 0..outer {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= segments.len() || failure.lock().expect("lock").is_some() {
-                        return;
-                    }
-                    match filter_segment(
-                        store,
-                        i,
-                        &segments[i],
-                        &input.0[i],
-                        stage,
-                        inner,
-                        observer,
-                    ) {
-                        Ok(o) => results.lock().expect("lock")[i] = Some(o),
-                        Err(e) => {
-                            failure.lock().expect("lock").get_or_insert(e);
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().expect("lock") {
-        // Report the failing row as a source row index.
-        return Err(match e {
-            RunError::Row {
-                stage: st,
-                name,
-                rule,
-                expr,
-                row,
-                message,
-            } => RunError::Row {
-                stage: st,
-                name,
-                rule,
-                expr,
-                row: global_row(base, row),
-                message,
-            },
-            other => other,
-        });
-    }
-    let mut removed: IndexMap<String, u64> =
-        stage.rules.iter().map(|r| (r.name.clone(), 0)).collect();
-    let mut out = Vec::with_capacity(segments.len());
-    for r in results.into_inner().expect("lock") {
-        let r = r.expect("every segment ran");
-        for (k, v) in r.removed {
-            *removed.entry(k).or_insert(0) += v;
-        }
-        out.push(r.kept);
-    }
-    Ok((SelectionSet(out), removed))
-}
-
-#[derive(Clone)]
-struct SegmentOutcome {
-    kept: RoaringBitmap,
-    removed: IndexMap<String, u64>,
-}
-
-/// Encodes (segment, shard row) in a u64 until it is mapped to a source row.
-fn pack(seg: usize, row: u32) -> u64 {
-    ((seg as u64) << 32) | row as u64
-}
-
-type BatchVerdicts = Result<Vec<filter::Verdict>, filter::RowError>;
-
-fn filter_segment(
-    store: &Store,
-    seg_index: usize,
-    seg: &version::Segment,
-    sel: &RoaringBitmap,
-    stage: &PlanStage,
-    threads: usize,
-    observer: &dyn Observer,
-) -> Result<SegmentOutcome, RunError> {
-    let batches = segment_batches(store, seg, sel)?;
-    // Batches are evaluated on `threads` threads and merged in order, so the
-    // outcome does not depend on the thread count.
-    let next = AtomicUsize::new(0);
-    let verdicts: Mutex<Vec<Option<BatchVerdicts>>> =
-        Mutex::new((0..batches.len()).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..threads.clamp(1, batches.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= batches.len() {
-                        return;
-                    }
-                    let v = filter::evaluate(&stage.rules, stage.on_error, &batches[i].1);
-                    observer.rows_done(batches[i].1.num_rows() as u64);
-                    verdicts.lock().expect("lock")[i] = Some(v);
-                }
-            });
-        }
-    });
-    let mut kept = RoaringBitmap::new();
-    let mut removed: IndexMap<String, u64> = IndexMap::new();
-    for ((ids, _), v) in batches.iter().zip(verdicts.into_inner().expect("lock")) {
-        let v = v.expect("every batch ran").map_err(|e| {
-            let rule = &stage.rules[e.rule];
-            RunError::Row {
-                stage: stage.index + 1,
-                name: stage.name.clone(),
-                rule: rule.name.clone(),
-                expr: rule.expr.clone(),
-                row: pack(seg_index, ids[e.row]),
-                message: e.message,
-            }
-        })?;
-        for (id, v) in ids.iter().zip(v) {
-            match v {
-                filter::Verdict::Keep => {
-                    kept.insert(*id);
-                }
-                filter::Verdict::Removed(r) => {
-                    *removed.entry(stage.rules[r].name.clone()).or_insert(0) += 1
-                }
-                filter::Verdict::Errored(r, _) => {
-                    *removed
-                        .entry(format!("error:{}", stage.rules[r].name))
-                        .or_insert(0) += 1
-                }
-            }
-        }
-    }
-    Ok(SegmentOutcome { kept, removed })
-}
-
-/// Maps a packed (segment, shard row) to its index among the source version's rows.
-fn global_row(base: &SelectionSet, packed: u64) -> u64 {
-    let (seg, row) = ((packed >> 32) as usize, packed as u32);
-    let before: u64 = base.0[..seg.min(base.0.len())]
-        .iter()
-        .map(|b| b.len())
-        .sum();
-    before
-        + base
-            .0
-            .get(seg)
-            .map(|b| b.rank(row).saturating_sub(1))
-            .unwrap_or(0)
 }

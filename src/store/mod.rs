@@ -70,6 +70,8 @@ pub enum Error {
     NoSuchTag { name: String },
     #[error("the catalog holds {what} sift cannot read: {reason}")]
     BadCatalog { what: &'static str, reason: String },
+    #[error("these rows cannot be versioned: {reason}")]
+    Unsupported { reason: String },
 }
 
 impl Error {
@@ -96,6 +98,7 @@ impl Error {
                 "tag names use letters, digits, '.', '_' and '-', start with a letter or digit, and are at most 128 characters".into()
             }
             Error::NoSuchTag { .. } => "list tags with `sift tags`".into(),
+            Error::Unsupported { .. } => return None,
             Error::BadCatalog { .. } => {
                 "rebuild it from the manifests and refs.log: `sift fsck --rebuild-catalog`".into()
             }

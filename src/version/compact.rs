@@ -8,7 +8,7 @@ use roaring::RoaringBitmap;
 
 use super::import::ImportError;
 use super::selection::segment_batches;
-use super::{ReadError, Segment, decode_selection};
+use super::{Draft, ReadError, Segment, Version, commit, decode_selection};
 use crate::store::shard::{ShardOptions, write_shards};
 use crate::store::{self, Store};
 
@@ -19,6 +19,10 @@ pub enum CompactError {
     Read(#[from] ReadError),
     #[error(transparent)]
     Write(#[from] ImportError),
+    #[error(
+        "compaction changed the content id of {version} (to {content_id}); nothing was committed"
+    )]
+    ContentChanged { version: String, content_id: String },
 }
 
 impl From<store::Error> for CompactError {
@@ -96,5 +100,55 @@ pub fn compact_segments(
         segments: out,
         rewritten,
         new_bytes,
+    })
+}
+
+/// What [`compact`] did.
+pub struct CompactReport {
+    /// The new version, or `None` when no segment was sparse enough.
+    pub version: Option<Version>,
+    pub rewritten: usize,
+    pub new_bytes: u64,
+}
+
+/// Rewrites the sparse segments of `v` (kept fraction < `below`) and commits
+/// the result as a new version with the same content id, which is checked
+/// rather than trusted.
+pub fn compact(
+    store: &Store,
+    v: &Version,
+    below: f64,
+    opts: ShardOptions,
+    message: Option<String>,
+    tags: &[String],
+) -> Result<CompactReport, CompactError> {
+    let schema = v.schema()?;
+    let c = compact_segments(store, &schema, v.manifest.segments.clone(), below, opts)?;
+    if c.rewritten == 0 {
+        return Ok(CompactReport {
+            version: None,
+            rewritten: 0,
+            new_bytes: 0,
+        });
+    }
+    let mut draft = Draft::new(schema, c.segments, "compact", vec![v.id]);
+    draft.lineage.inputs = v.manifest.lineage.inputs.clone();
+    draft.lineage.pipeline = v.manifest.lineage.pipeline.clone();
+    draft.message = message.or_else(|| v.manifest.message.clone());
+    draft.new_bytes = c.new_bytes;
+    // The rows are the same, so the content id must be too.
+    let content_id = draft.content_id(store)?;
+    if content_id != v.manifest.content_id {
+        return Err(CompactError::ContentChanged {
+            version: v.id.short().to_string(),
+            content_id,
+        });
+    }
+    draft.content_id = Some(content_id);
+    let version = commit(store, draft, tags)?;
+    Ok(CompactReport {
+        version: Some(version),
+        rewritten: c.rewritten,
+        new_bytes: c.new_bytes,
     })
 }

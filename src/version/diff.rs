@@ -281,7 +281,10 @@ pub fn default_label(a: &Version, b: &Version) -> Option<String> {
         .iter()
         .filter_map(|v| v.manifest.lineage.pipeline.as_ref())
         .flat_map(|p| p.stages.iter())
-        .filter_map(|s| s.balance.as_ref().map(|b| b.label.clone()))
+        .filter_map(|s| match &s.stats {
+            super::StageStats::Balance(b) => Some(b.label.clone()),
+            _ => None,
+        })
         .find(|l| {
             [a, b]
                 .iter()

@@ -4,7 +4,7 @@ use crate::source::{self, Source};
 use crate::store::shard::{ShardOptions, WriteError, write_shards};
 use crate::store::{self, Store};
 
-use super::{Version, commit, manifest};
+use super::{Draft, Version, commit, manifest};
 
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,26 +77,10 @@ pub fn import(
         .filter(|p| p.new)
         .map(|p| p.len)
         .sum();
-    let m = manifest::Manifest {
-        format: manifest::FORMAT,
-        content_id: written.content_id.clone(),
-        schema: manifest::columns(&schema),
-        stats: manifest::Stats {
-            rows: written.rows,
-            data_bytes: written.data_bytes,
-            stored_bytes: segments.iter().map(|s| s.shard_bytes).sum(),
-            new_bytes,
-        },
-        segments,
-        lineage: manifest::Lineage {
-            parents: vec![],
-            command: "import".into(),
-            inputs: info.inputs,
-            sift_version: env!("CARGO_PKG_VERSION").into(),
-            pipeline: None,
-        },
-        message: info.message,
-        created: crate::now(),
-    };
-    Ok(commit(store, m, &info.tags)?)
+    let mut draft = Draft::new(schema, segments, "import", vec![]);
+    draft.lineage.inputs = info.inputs;
+    draft.message = info.message;
+    draft.new_bytes = new_bytes;
+    draft.content_id = Some(written.content_id.clone());
+    Ok(commit(store, draft, &info.tags)?)
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::store::ObjectId;
+use crate::version::stats::{BalanceStats, DedupStats, StageStats};
 
 /// The manifest format this build writes.
 pub const FORMAT: u32 = 1;
@@ -133,9 +134,36 @@ pub struct PipelineLineage {
 }
 
 /// What one stage did.
+///
+/// In the manifest the kind's stats sit under a key named after the kind
+/// (`dedup`, `balance`); see [`RecordWire`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "RecordWire", into = "RecordWire")]
+pub struct StageRecord {
+    pub name: String,
+    pub kind: String,
+    /// BLAKE3 of the stage's parameters (and sift's version): the cache key's first part.
+    pub spec_hash: String,
+    /// The stage's parameters, as canonical JSON.
+    pub spec: String,
+    /// Selection-set object over the source's rows that the stage read.
+    pub input: ObjectId,
+    /// Selection-set object over the source's rows that the stage kept.
+    pub output: ObjectId,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    /// Rows removed, per rule (`where`, a rule's name, or `error:<rule>`), in spec order.
+    pub removed: indexmap::IndexMap<String, u64>,
+    pub seconds: f64,
+    /// True when the selection came from the stage cache.
+    pub cached: bool,
+    pub stats: StageStats,
+}
+
+/// What one stage did, as the manifest writes it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StageRecord {
+pub struct RecordWire {
     pub name: String,
     pub kind: String,
     /// BLAKE3 of the stage's parameters (and sift's version): the cache key's first part.
@@ -155,10 +183,69 @@ pub struct StageRecord {
     pub cached: bool,
     /// For a dedup stage: clusters, removals, the cluster-size histogram.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dedup: Option<crate::stage::dedup::DedupStats>,
+    pub dedup: Option<DedupStats>,
     /// For a balance stage: class counts before and after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub balance: Option<crate::stage::balance::BalanceStats>,
+    pub balance: Option<BalanceStats>,
+}
+
+impl From<RecordWire> for StageRecord {
+    fn from(w: RecordWire) -> StageRecord {
+        let stats = match (w.dedup, w.balance) {
+            (Some(d), _) => StageStats::Dedup(d),
+            (None, Some(b)) => StageStats::Balance(b),
+            (None, None) => StageStats::None,
+        };
+        StageRecord {
+            name: w.name,
+            kind: w.kind,
+            spec_hash: w.spec_hash,
+            spec: w.spec,
+            input: w.input,
+            output: w.output,
+            rows_in: w.rows_in,
+            rows_out: w.rows_out,
+            removed: w.removed,
+            seconds: w.seconds,
+            cached: w.cached,
+            stats,
+        }
+    }
+}
+
+impl From<StageRecord> for RecordWire {
+    fn from(r: StageRecord) -> RecordWire {
+        let (dedup, balance) = match r.stats {
+            StageStats::None => (None, None),
+            StageStats::Dedup(d) => (Some(d), None),
+            StageStats::Balance(b) => (None, Some(b)),
+        };
+        RecordWire {
+            name: r.name,
+            kind: r.kind,
+            spec_hash: r.spec_hash,
+            spec: r.spec,
+            input: r.input,
+            output: r.output,
+            rows_in: r.rows_in,
+            rows_out: r.rows_out,
+            removed: r.removed,
+            seconds: r.seconds,
+            cached: r.cached,
+            dedup,
+            balance,
+        }
+    }
+}
+
+impl JsonSchema for StageRecord {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StageRecord".into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RecordWire::json_schema(g)
+    }
 }
 
 impl Manifest {
@@ -183,15 +270,7 @@ impl Manifest {
             for st in &p.stages {
                 out.push((st.input, "stage input selection"));
                 out.push((st.output, "stage output selection"));
-                if let Some(d) = &st.dedup {
-                    out.push((d.details, "dedup details"));
-                }
-                if let Some(b) = &st.balance {
-                    out.push((b.details, "balance details"));
-                    if let Some(r) = b.repeats {
-                        out.push((r, "balance repeat counts"));
-                    }
-                }
+                out.extend(st.stats.objects());
             }
         }
         out.sort();

@@ -5,6 +5,7 @@
 //!  read:    ref ──catalog──▶ version id ──▶ manifest ──▶ segments ──▶ shard rows ∩ selection
 //! ```
 
+pub mod commit;
 pub mod compact;
 pub mod diff;
 pub mod export;
@@ -13,6 +14,7 @@ pub mod gc;
 pub mod import;
 pub mod manifest;
 pub mod selection;
+pub mod stats;
 
 use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
@@ -21,7 +23,9 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use roaring::RoaringBitmap;
 
+pub use commit::{Draft, commit};
 pub use manifest::{Manifest, Segment};
+pub use stats::StageStats;
 
 use crate::store::{self, ObjectId, Store, VersionEntry};
 
@@ -73,34 +77,6 @@ pub fn load(store: &Store, id: &ObjectId) -> Result<Version, store::Error> {
 pub fn resolve(store: &Store, name: &str) -> Result<Version, store::Error> {
     let id = store.catalog()?.resolve(name)?;
     load(store, &id)
-}
-
-/// Stores the manifest, then indexes it and sets `tags` (in that order).
-pub fn commit(store: &Store, manifest: Manifest, tags: &[String]) -> Result<Version, store::Error> {
-    for t in tags {
-        store::catalog::validate_tag(t)?;
-    }
-    // Under the lock, so that `sift gc` cannot run between the check and the index.
-    let catalog = store.catalog()?;
-    for (id, what) in manifest.objects() {
-        if !store.objects().contains(&id) {
-            return Err(store::Error::BadObject {
-                id,
-                what,
-                reason: "it vanished before the version was committed (did `sift gc --grace 0` run meanwhile?); run the command again".into(),
-            });
-        }
-    }
-    let put = store.objects().put(&manifest.to_bytes())?;
-    let version = Version {
-        id: put.id,
-        manifest,
-    };
-    catalog.add_version(&version.entry())?;
-    for t in tags {
-        catalog.set_tag(t, &version.id)?;
-    }
-    Ok(version)
 }
 
 const SELECTION_MAGIC: &[u8; 8] = b"SIFTSEL1";
@@ -170,6 +146,28 @@ pub fn decode_repeats(id: &ObjectId, bytes: &[u8]) -> Result<Repeats, store::Err
     Ok(out)
 }
 
+const REPEAT_SET_MAGIC: &[u8; 8] = b"SIFTRPS1";
+
+/// Encodes repeat counts over a version's segments, one map per segment.
+pub fn encode_repeat_set(set: &[Repeats]) -> Vec<u8> {
+    let parts: Vec<Vec<u8>> = set.iter().map(encode_repeats).collect();
+    selection::encode_parts(REPEAT_SET_MAGIC, &parts)
+}
+
+/// Loads the repeat counts a stage recorded, one map per segment.
+pub fn load_repeat_set(store: &Store, id: &ObjectId) -> Result<Vec<Repeats>, store::Error> {
+    let bytes = store.objects().get(id)?;
+    selection::decode_parts(REPEAT_SET_MAGIC, &bytes)
+        .map_err(|reason| store::Error::BadObject {
+            id: *id,
+            what: "repeat counts",
+            reason: reason.into(),
+        })?
+        .into_iter()
+        .map(|p| decode_repeats(id, p))
+        .collect()
+}
+
 /// A segment's repeat counts, if it has any.
 pub(crate) fn load_repeats(store: &Store, seg: &Segment) -> Result<Option<Repeats>, store::Error> {
     match &seg.repeats {
@@ -188,8 +186,16 @@ fn copies(repeats: &Option<Repeats>, row: u32) -> usize {
 
 /// The row fingerprints of a version, in order (from sidecars; no data is read).
 pub fn fingerprints(store: &Store, version: &Version) -> Result<Vec<u128>, store::Error> {
-    let mut out = Vec::with_capacity(version.manifest.stats.rows as usize);
-    for seg in &version.manifest.segments {
+    segment_fingerprints(store, &version.manifest.segments)
+}
+
+/// The row fingerprints of a list of segments, in order.
+pub fn segment_fingerprints(
+    store: &Store,
+    segments: &[Segment],
+) -> Result<Vec<u128>, store::Error> {
+    let mut out = Vec::with_capacity(segments.iter().map(|s| s.selected_rows as usize).sum());
+    for seg in segments {
         let fps = store::shard::decode_sidecar(
             &seg.fingerprints,
             &store.objects().get(&seg.fingerprints)?,
@@ -216,14 +222,32 @@ pub fn fingerprints(store: &Store, version: &Version) -> Result<Vec<u128>, store
 /// Recomputes a version's content id from its sidecars and selections.
 pub fn recompute_content_id(store: &Store, version: &Version) -> Result<String, store::Error> {
     let schema = version.schema()?;
-    let canonical =
-        store::fingerprint::canonical_schema(&schema).map_err(|e| store::Error::BadObject {
+    content_id_of(store, &schema, &version.manifest.segments).map_err(|e| match e {
+        ContentIdError::Store(e) => e,
+        ContentIdError::Schema(reason) => store::Error::BadObject {
             id: version.id,
             what: "manifest",
-            reason: e.to_string(),
-        })?;
+            reason,
+        },
+    })
+}
+
+/// Why a content id could not be computed.
+pub(crate) enum ContentIdError {
+    Store(store::Error),
+    Schema(String),
+}
+
+/// The content id of rows given as segments under a schema.
+pub(crate) fn content_id_of(
+    store: &Store,
+    schema: &arrow::datatypes::Schema,
+    segments: &[Segment],
+) -> Result<String, ContentIdError> {
+    let canonical = store::fingerprint::canonical_schema(schema)
+        .map_err(|e| ContentIdError::Schema(e.to_string()))?;
     let mut h = store::fingerprint::ContentHasher::new(&canonical);
-    for fp in fingerprints(store, version)? {
+    for fp in segment_fingerprints(store, segments).map_err(ContentIdError::Store)? {
         h.push(fp);
     }
     Ok(h.finish())

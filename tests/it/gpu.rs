@@ -287,7 +287,7 @@ proptest::proptest! {
             offsets.push(hashes.len() as u64);
             docs.push(sh.clone());
         }
-        let got = gpu.minhash(&hashes, &offsets, &perms, bands, rows, true).unwrap();
+        let got = gpu.minhash(&hashes, &offsets, &perms.a, &perms.b, bands, rows, true).unwrap();
         for (i, d) in docs.iter().enumerate() {
             let sig = perms.signature(d.iter().copied());
             let mut b = Vec::new();

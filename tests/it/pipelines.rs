@@ -23,6 +23,40 @@ fn every_bundled_pipeline_runs() {
     assert!(ran >= 4, "every bundled pipeline ran");
 }
 
+/// The bundled pipelines' content ids, pinned: a refactor of the stages or
+/// the runner must not change what a pipeline keeps.
+#[test]
+fn bundled_pipelines_keep_their_content_ids() {
+    let pinned = [
+        (
+            "filter_balance.toml",
+            "769bdb3732558e4958285d2bf55284d2ae1cff853f223a53de888c639957619b",
+            250,
+        ),
+        (
+            "filter_dedup.toml",
+            "5562f0efb7422e21efff527577b4c7067cd45494f783c30cb7167a5ed28c7730",
+            158,
+        ),
+        (
+            "web_quality.toml",
+            "97be625932b23f8e551cd3dcc801c3855a5c3a4512a2af136012eeffebcf4b2a",
+            249,
+        ),
+        (
+            "web_quality.yaml",
+            "97be625932b23f8e551cd3dcc801c3855a5c3a4512a2af136012eeffebcf4b2a",
+            249,
+        ),
+    ];
+    let env = Env::new();
+    for (file, content_id, rows) in pinned {
+        let out = env.json(&["run", &format!("{REPO}/pipelines/{file}"), "--json"]);
+        assert_eq!(out["content_id"], content_id, "{file}");
+        assert_eq!(out["rows"], rows, "{file}");
+    }
+}
+
 #[test]
 fn the_bundled_balance_pipeline_caps_every_source() {
     let env = Env::new();

@@ -13,9 +13,10 @@
 //! `target mod n` lowest-ranked rows once more; the repeats are recorded as
 //! counts, and reading the version (cat, query, export) writes them out.
 
+mod quota;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
@@ -25,10 +26,16 @@ use roaring::RoaringBitmap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Observer, RunError};
-use crate::store::{ObjectId, Store};
-use crate::version::selection::{SelectionSet, decode_parts, encode_parts, segment_batches};
-use crate::version::{Repeats, Version};
+pub use quota::quotas;
+
+use super::{
+    Check, Context, ExplainContext, Invalid, Kind, Observer, Outcome, Planned, Reason, RunError,
+    StageStats,
+};
+use crate::store::ObjectId;
+use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::stats::{BalanceStats, ClassCounts};
+use crate::version::{self, Repeats};
 
 /// How quotas are set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -57,9 +64,45 @@ pub enum NullLabel {
     Class,
 }
 
+/// A balance stage's spec.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// A name for stats and `sift explain` (default: the kind and position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The class label, a column or a SQL expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// `cap`, `downsample`, `proportions` or `oversample`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// cap: rows kept per class at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_class: Option<u64>,
+    /// downsample: the size every class is cut to (default: the smallest class's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_per_class: Option<u64>,
+    /// proportions: class → fraction (summing to 1); classes not listed are removed.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub proportions: IndexMap<String, f64>,
+    /// proportions: the total rows (default: the most every class can fill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// oversample: the size every class is raised to (default: the largest class's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_class: Option<u64>,
+    /// Rows with a null label: `class` (default, a class named `null`), `drop` or `keep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_label: Option<NullLabel>,
+    /// Seed of the row ranks (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
 /// A validated balance stage.
 #[derive(Debug, Clone)]
-pub struct BalancePlan {
+pub struct Plan {
     /// The label: a column name or a SQL expression.
     pub label: String,
     pub expr: Arc<dyn PhysicalExpr>,
@@ -83,39 +126,6 @@ pub fn usable_label(dt: &DataType) -> bool {
     }
 }
 
-/// Class counts before and after.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClassCounts {
-    pub before: u64,
-    /// Rows the strategy asked for (repeats included).
-    pub quota: u64,
-    /// Rows kept (repeats included).
-    pub after: u64,
-}
-
-/// Stats recorded in the manifest.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BalanceStats {
-    /// The label column or expression.
-    pub label: String,
-    pub strategy: Strategy,
-    pub seed: u64,
-    /// Per class, by class name (a null label is the class `null` unless `null_label` says otherwise).
-    pub classes: IndexMap<String, ClassCounts>,
-    /// Rows with a null label removed (`null_label = "drop"`) or kept outside the quotas (`"keep"`).
-    #[serde(default)]
-    pub null_dropped: u64,
-    #[serde(default)]
-    pub null_kept: u64,
-    /// Repeat counts over the source's rows (oversampling), one list per segment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repeats: Option<ObjectId>,
-    /// Object listing each removed row with its class and rank (for explain).
-    pub details: ObjectId,
-}
-
 /// Why a row was removed, from the details object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Removal {
@@ -127,23 +137,243 @@ pub struct Removal {
     pub rank: u32,
 }
 
-/// A stage's output: kept rows, per-rule removals, stats, repeat counts per segment.
-pub type Outcome = (
-    SelectionSet,
-    IndexMap<String, u64>,
-    BalanceStats,
-    Option<Vec<Repeats>>,
-);
+fn strategy_name(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Cap => "cap",
+        Strategy::Downsample => "downsample",
+        Strategy::Proportions => "proportions",
+        Strategy::Oversample => "oversample",
+    }
+}
+
+impl Kind for Spec {
+    const NAME: &'static str = "balance";
+    type Plan = Plan;
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn validate(&self, cx: &Check) -> Result<Plan, Invalid> {
+        let schema = cx.schema;
+        let label = self.label.clone().ok_or_else(|| {
+            Invalid::new("label", "a balance stage needs `label`")
+                .hint("a column, e.g. label = \"source\", or an expression")
+        })?;
+        let strategy = self.strategy.ok_or_else(|| {
+            Invalid::new("strategy", "a balance stage needs `strategy`")
+                .hint("strategy = \"cap\", \"downsample\", \"proportions\" or \"oversample\"")
+        })?;
+        // A bare column name is quoted so that names SQL would fold or reject still work.
+        let expr_text = if schema.field_with_name(&label).is_ok() {
+            format!("\"{}\"", label.replace('"', "\"\""))
+        } else {
+            label.clone()
+        };
+        let (expr, dt) = crate::stage::filter::compile_expr(
+            &crate::stage::filter::session(),
+            schema,
+            &expr_text,
+        )
+        .map_err(|(m, h)| Invalid {
+            field: "label".into(),
+            message: m,
+            hint: h,
+        })?;
+        if !usable_label(&dt) {
+            return Err(Invalid::new(
+                "label",
+                format!("the label is {dt}; classes need a text, integer, boolean or date label"),
+            )
+            .hint("derive one, e.g. label = \"CAST(round(score) AS INT)\""));
+        }
+        let wants = |f: &str, ok: bool| -> Result<(), Invalid> {
+            if ok {
+                Ok(())
+            } else {
+                Err(Invalid::new(
+                    f,
+                    format!(
+                        "`{f}` does not apply to strategy = \"{}\"",
+                        strategy_name(strategy)
+                    ),
+                ))
+            }
+        };
+        wants(
+            "max_per_class",
+            self.max_per_class.is_none() || strategy == Strategy::Cap,
+        )?;
+        wants(
+            "min_per_class",
+            self.min_per_class.is_none() || strategy == Strategy::Downsample,
+        )?;
+        wants(
+            "proportions",
+            self.proportions.is_empty() || strategy == Strategy::Proportions,
+        )?;
+        wants(
+            "total",
+            self.total.is_none() || strategy == Strategy::Proportions,
+        )?;
+        wants(
+            "per_class",
+            self.per_class.is_none() || strategy == Strategy::Oversample,
+        )?;
+        if strategy == Strategy::Cap && self.max_per_class.is_none() {
+            return Err(
+                Invalid::new("strategy", "strategy = \"cap\" needs `max_per_class`")
+                    .hint("e.g. max_per_class = 1000"),
+            );
+        }
+        if strategy == Strategy::Proportions {
+            if self.proportions.is_empty() {
+                return Err(Invalid::new(
+                    "strategy",
+                    "strategy = \"proportions\" needs `proportions`",
+                )
+                .hint("e.g. proportions = { web = 0.7, books = 0.3 }"));
+            }
+            if let Some((c, f)) = self
+                .proportions
+                .iter()
+                .find(|(_, f)| !(**f > 0.0 && **f <= 1.0))
+            {
+                return Err(Invalid::new(
+                    format!("proportions.{c}"),
+                    format!("a fraction must be in (0, 1], got {f}"),
+                ));
+            }
+            let sum: f64 = self.proportions.values().sum();
+            if (sum - 1.0).abs() > 1e-6 {
+                return Err(Invalid::new(
+                    "proportions",
+                    format!("the fractions sum to {sum}, not 1"),
+                ));
+            }
+        }
+        Ok(Plan {
+            label,
+            expr,
+            strategy,
+            max_per_class: self.max_per_class,
+            min_per_class: self.min_per_class,
+            proportions: self.proportions.clone(),
+            total: self.total,
+            per_class: self.per_class,
+            null_label: self.null_label.unwrap_or_default(),
+            seed: self.seed.unwrap_or(1),
+        })
+    }
+}
+
+/// A balance removal's evidence: the row's class and rank against its quota.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Detail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// 1-based rank of the row within its class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<u32>,
+    /// Rows the class was allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<u64>,
+    /// Rows the class had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_rows: Option<u64>,
+}
+
+impl Planned for Plan {
+    type Detail = Detail;
+
+    fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
+        run(cx, input, self)
+    }
+
+    fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
+        let StageStats::Balance(b) = cx.stats else {
+            return Ok(Reason::recorded());
+        };
+        let removals = decode_details(&b.details, &cx.store.objects().get(&b.details)?)?;
+        let at = (cx.at.0 as u32, cx.at.1);
+        let Some(r) = removals.iter().find(|r| r.removed == at) else {
+            return Ok(Reason::recorded());
+        };
+        Ok(match r.class.and_then(|c| b.classes.get_index(c)) {
+            Some((class, counts)) => Reason {
+                rule: Some("class_quota".into()),
+                expr: None,
+                because: format!(
+                    "class '{class}' kept {} of its {} rows (strategy {}), and this row ranks {} (seed {})",
+                    counts.quota.min(counts.before),
+                    counts.before,
+                    b.strategy,
+                    r.rank,
+                    b.seed
+                ),
+                detail: Detail {
+                    class: Some(class.clone()),
+                    rank: Some(r.rank),
+                    quota: Some(counts.quota),
+                    class_rows: Some(counts.before),
+                },
+            },
+            None => Reason {
+                rule: Some("null_label".into()),
+                expr: None,
+                because: format!("its label `{}` is null, and null_label = \"drop\"", b.label),
+                detail: Detail::default(),
+            },
+        })
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let quota = match self.strategy {
+            Strategy::Cap => format!(
+                "at most {} rows per class",
+                self.max_per_class.unwrap_or_default()
+            ),
+            Strategy::Downsample => match self.min_per_class {
+                Some(n) => format!("every class down to {n} rows"),
+                None => "every class down to the smallest class".into(),
+            },
+            Strategy::Proportions => {
+                let p: Vec<String> = self
+                    .proportions
+                    .iter()
+                    .map(|(c, f)| format!("{c} {f}"))
+                    .collect();
+                match self.total {
+                    Some(t) => format!("proportions {} of {t} rows", p.join(", ")),
+                    None => format!("proportions {}", p.join(", ")),
+                }
+            }
+            Strategy::Oversample => match self.per_class {
+                Some(n) => format!("every class up to {n} rows, repeating rows"),
+                None => "every class up to the largest class, repeating rows".into(),
+            },
+        };
+        let nulls = match self.null_label {
+            NullLabel::Class => "null labels are a class",
+            NullLabel::Drop => "null labels dropped",
+            NullLabel::Keep => "null labels kept",
+        };
+        vec![format!(
+            "balance by `{}`: {} ({quota}), {nulls}, seed {}",
+            self.label,
+            strategy_name(self.strategy),
+            self.seed
+        )]
+    }
+
+    fn must_be_last(&self) -> bool {
+        self.strategy == Strategy::Oversample
+    }
+}
 
 /// Runs a balance stage over the selected rows.
-pub fn run(
-    store: &Store,
-    source: &Version,
-    input: &SelectionSet,
-    plan: &BalancePlan,
-    threads: usize,
-    observer: &dyn Observer,
-) -> Result<Outcome, RunError> {
+fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Outcome, RunError> {
+    let (store, source) = (cx.store, cx.source);
     // Every selected row: where it is, its class, its rank.
     let mut names: Vec<String> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
@@ -158,7 +388,7 @@ pub fn run(
             &store.objects().get(&seg.fingerprints)?,
         )?;
         let batches = segment_batches(store, seg, sel)?;
-        let labels = labels_in_parallel(&batches, plan, threads, observer)
+        let labels = labels_in_parallel(&batches, plan, cx.threads, cx.observer)
             .map_err(|message| balance_error(plan, message))?;
         for ((ids, _), labels) in batches.iter().zip(labels) {
             for (row, label) in ids.iter().zip(labels) {
@@ -279,7 +509,7 @@ pub fn run(
         None
     };
     let repeats_id = match &repeats {
-        Some(r) => Some(store.objects().put(&encode_repeat_set(r))?.id),
+        Some(r) => Some(store.objects().put(&version::encode_repeat_set(r))?.id),
         None => None,
     };
     let mut by_rule = IndexMap::new();
@@ -289,7 +519,7 @@ pub fn run(
     }
     let stats = BalanceStats {
         label: plan.label.clone(),
-        strategy: plan.strategy,
+        strategy: strategy_name(plan.strategy).into(),
         seed: plan.seed,
         classes,
         null_dropped,
@@ -297,7 +527,11 @@ pub fn run(
         repeats: repeats_id,
         details,
     };
-    Ok((SelectionSet(kept), by_rule, stats, repeats))
+    Ok(Outcome {
+        kept: SelectionSet(kept),
+        removed: by_rule,
+        stats: StageStats::Balance(stats),
+    })
 }
 
 const NULL_DROP: u32 = u32::MAX;
@@ -311,7 +545,7 @@ struct Row {
     fp: u128,
 }
 
-fn balance_error(plan: &BalancePlan, message: String) -> RunError {
+fn balance_error(plan: &Plan, message: String) -> RunError {
     RunError::Balance {
         label: plan.label.clone(),
         message,
@@ -321,40 +555,20 @@ fn balance_error(plan: &BalancePlan, message: String) -> RunError {
 /// The label of every row of every batch (batches in parallel, merged in order).
 fn labels_in_parallel(
     batches: &[(Vec<u32>, RecordBatch)],
-    plan: &BalancePlan,
+    plan: &Plan,
     threads: usize,
     observer: &dyn Observer,
 ) -> Result<Vec<Vec<Option<String>>>, String> {
-    let next = AtomicUsize::new(0);
-    type Labels = Result<Vec<Option<String>>, String>;
-    let results: Mutex<Vec<Option<Labels>>> =
-        Mutex::new((0..batches.len()).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..threads.clamp(1, batches.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    if k >= batches.len() {
-                        return;
-                    }
-                    let l = labels(&batches[k].1, plan);
-                    observer.rows_done(batches[k].1.num_rows() as u64);
-                    results.lock().expect("lock")[k] = Some(l);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("lock")
-        .into_iter()
-        .map(|r| r.expect("every batch ran"))
-        .collect()
+    crate::par::map_ordered(threads, batches.len(), |k| {
+        let l = labels(&batches[k].1, plan);
+        observer.rows_done(batches[k].1.num_rows() as u64);
+        l
+    })
 }
 
 /// The label of each row of a batch, as text (null stays null).
-fn labels(batch: &RecordBatch, plan: &BalancePlan) -> Result<Vec<Option<String>>, String> {
-    let clean = |e: &dyn std::fmt::Display| super::filter::clean(&e.to_string());
+fn labels(batch: &RecordBatch, plan: &Plan) -> Result<Vec<Option<String>>, String> {
+    let clean = |e: &dyn std::fmt::Display| crate::stage::filter::clean(&e.to_string());
     let value = plan.expr.evaluate(batch).map_err(|e| clean(&e))?;
     let array = value.into_array(batch.num_rows()).map_err(|e| clean(&e))?;
     let text = arrow::compute::cast(&array, &DataType::Utf8).map_err(|e| clean(&e))?;
@@ -364,92 +578,7 @@ fn labels(batch: &RecordBatch, plan: &BalancePlan) -> Result<Vec<Option<String>>
         .collect())
 }
 
-/// Rows per class the strategy asks for; classes by name, `counts` aligned.
-pub fn quotas(plan: &BalancePlan, names: &[String], counts: &[u64]) -> Result<Vec<u64>, String> {
-    let largest = counts.iter().copied().max().unwrap_or(0);
-    let smallest = counts.iter().copied().min().unwrap_or(0);
-    Ok(match plan.strategy {
-        Strategy::Cap => {
-            let max = plan.max_per_class.expect("validated");
-            counts.iter().map(|&n| n.min(max)).collect()
-        }
-        Strategy::Downsample => {
-            let to = plan.min_per_class.unwrap_or(smallest);
-            counts.iter().map(|&n| n.min(to)).collect()
-        }
-        Strategy::Oversample => {
-            let to = plan.per_class.unwrap_or(largest);
-            counts.iter().map(|&n| n.max(to)).collect()
-        }
-        Strategy::Proportions => {
-            let count_of = |class: &str| {
-                names
-                    .iter()
-                    .position(|n| n == class)
-                    .map_or(0, |i| counts[i])
-            };
-            for class in plan.proportions.keys() {
-                if count_of(class) == 0 {
-                    let seen: Vec<&str> = names.iter().map(String::as_str).collect();
-                    return Err(format!(
-                        "class '{class}' of `proportions` has no rows (classes seen: {})",
-                        seen.join(", ")
-                    ));
-                }
-            }
-            let total = match plan.total {
-                Some(t) => t,
-                // The largest total every class can fill.
-                None => plan
-                    .proportions
-                    .iter()
-                    .map(|(c, f)| ((count_of(c) as f64 / f) + 1e-9).floor() as u64)
-                    .min()
-                    .unwrap_or(0),
-            };
-            let shares = apportion(total, &plan.proportions);
-            for ((class, f), &q) in plan.proportions.iter().zip(&shares) {
-                let n = count_of(class);
-                if q > n {
-                    return Err(format!(
-                        "class '{class}' has {n} rows, fewer than its quota {q} ({f} of total {total})"
-                    ));
-                }
-            }
-            names
-                .iter()
-                .map(|n| {
-                    plan.proportions
-                        .get_index_of(n.as_str())
-                        .map_or(0, |i| shares[i])
-                })
-                .collect()
-        }
-    })
-}
-
-/// Splits `total` by fractions (largest remainder; ties in spec order), summing to `total`.
-fn apportion(total: u64, fractions: &IndexMap<String, f64>) -> Vec<u64> {
-    let exact: Vec<f64> = fractions.values().map(|f| f * total as f64).collect();
-    let mut out: Vec<u64> = exact.iter().map(|x| (x + 1e-9).floor() as u64).collect();
-    let mut left = total.saturating_sub(out.iter().sum());
-    let mut by_remainder: Vec<usize> = (0..out.len()).collect();
-    by_remainder.sort_by(|&a, &b| {
-        let (ra, rb) = (exact[a] - out[a] as f64, exact[b] - out[b] as f64);
-        rb.total_cmp(&ra).then(a.cmp(&b))
-    });
-    for i in by_remainder {
-        if left == 0 {
-            break;
-        }
-        out[i] += 1;
-        left -= 1;
-    }
-    out
-}
-
 const DETAILS_MAGIC: &[u8; 8] = b"SIFTBAL1";
-const REPEAT_SET_MAGIC: &[u8; 8] = b"SIFTRPS1";
 
 fn encode_details(removed: &[(u32, u32, u32, u32)]) -> Vec<u8> {
     let mut out = DETAILS_MAGIC.to_vec();
@@ -489,37 +618,19 @@ pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate
         .collect())
 }
 
-fn encode_repeat_set(set: &[Repeats]) -> Vec<u8> {
-    let parts: Vec<Vec<u8>> = set.iter().map(crate::version::encode_repeats).collect();
-    encode_parts(REPEAT_SET_MAGIC, &parts)
-}
-
-/// Loads the repeat counts a balance stage recorded, one map per segment.
-pub fn load_repeat_set(store: &Store, id: &ObjectId) -> Result<Vec<Repeats>, crate::store::Error> {
-    let bytes = store.objects().get(id)?;
-    decode_parts(REPEAT_SET_MAGIC, &bytes)
-        .map_err(|reason| crate::store::Error::BadObject {
-            id: *id,
-            what: "repeat counts",
-            reason: reason.into(),
-        })?
-        .into_iter()
-        .map(|p| crate::version::decode_repeats(id, p))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::quota::apportion;
     use super::*;
 
-    fn plan(strategy: Strategy) -> BalancePlan {
+    fn plan(strategy: Strategy) -> Plan {
         let schema = Arc::new(arrow::datatypes::Schema::new(vec![
             arrow::datatypes::Field::new("c", DataType::Utf8, true),
         ]));
         let (expr, _) =
             super::super::filter::compile_expr(&super::super::filter::session(), &schema, "c")
                 .unwrap();
-        BalancePlan {
+        Plan {
             label: "c".into(),
             expr,
             strategy,

@@ -1,10 +1,5 @@
-//! The filter stage: SQL predicates and named rules, evaluated by DataFusion.
-//!
-//! `where` keeps rows for which it is true; each named rule removes rows for
-//! which it is true. A row is removed by the first rule (in spec order,
-//! `where` first) that removes it, and that rule is what stats and `sift
-//! explain` name. An expression that errors or is null on a row is handled
-//! by `on_error`.
+//! SQL expressions compiled by DataFusion against a source's columns, and
+//! rules evaluated over batches.
 
 use std::sync::Arc;
 
@@ -14,7 +9,7 @@ use datafusion::common::DFSchema;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 
-use crate::spec::OnError;
+use super::OnError;
 
 /// One compiled rule.
 #[derive(Debug, Clone)]
@@ -109,7 +104,7 @@ pub fn compile(
     Ok(out)
 }
 
-pub(crate) fn clean(msg: &str) -> String {
+pub fn clean(msg: &str) -> String {
     msg.trim_start_matches("Error during planning: ")
         .trim_start_matches("Schema error: ")
         .trim_start_matches("SQL error: ")

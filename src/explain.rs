@@ -1,0 +1,249 @@
+//! Why a row of a `sift run` version is there, or which stage removed it.
+//!
+//! A row is followed through the stages' recorded output selections; the
+//! first stage that did not keep it is asked (through its own `explain`) why.
+
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::stage::{Check, Detail, ExplainContext, Reason, RunError, StageSpec};
+use crate::store::{self, Store};
+use crate::version::selection::SelectionSet;
+use crate::version::{self, Version};
+
+/// What happened to one source row.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Explanation {
+    /// The row's index among the source's rows.
+    pub row: u64,
+    pub kept: bool,
+    /// Where a kept row is in the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+    /// The stage that removed it (1-based), its name and kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason<Detail>>,
+}
+
+/// How a row is named: by index, or by a column's value.
+#[derive(Debug, Clone)]
+pub enum RowRef {
+    Index(u64),
+    Key { column: String, value: String },
+}
+
+/// Why explaining failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("{id} was made by `sift {command}`, not `sift run`: it keeps every row of its input")]
+    NotARun { id: String, command: String },
+    #[error(
+        "row {row} is out of range: the source {source_id} has {rows} rows (0..{})",
+        rows.saturating_sub(1)
+    )]
+    OutOfRange {
+        row: u64,
+        source_id: String,
+        rows: u64,
+    },
+    #[error("the source has no column '{column}'; its columns are: {}", columns.join(", "))]
+    NoColumn {
+        column: String,
+        columns: Vec<String>,
+    },
+    #[error("no row of source {source_id} has {column} = {value}")]
+    NoSuchRow {
+        source_id: String,
+        column: String,
+        value: String,
+    },
+    #[error("could not read the source's rows: {0}")]
+    Read(String),
+}
+
+impl ExplainError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ExplainError::Store(e) => e.hint(),
+            ExplainError::Run(e) => e.hint(),
+            ExplainError::NotARun { .. } => Some(
+                "explain a version made by `sift run`; `sift log` shows how each was made".into(),
+            ),
+            ExplainError::OutOfRange { .. } => {
+                Some("rows are numbered from 0 in source order".into())
+            }
+            ExplainError::NoSuchRow { .. } => Some(
+                "`sift query` finds rows by value, e.g. SELECT * FROM \"<tag>\" WHERE ...".into(),
+            ),
+            ExplainError::NoColumn { .. } | ExplainError::Read(_) => None,
+        }
+    }
+}
+
+/// The source a `sift run` version was made from.
+pub fn source_of(store: &Store, v: &Version) -> Result<Version, ExplainError> {
+    let Some(p) = &v.manifest.lineage.pipeline else {
+        return Err(ExplainError::NotARun {
+            id: v.id.short().to_string(),
+            command: v.manifest.lineage.command.clone(),
+        });
+    };
+    Ok(version::load(store, &p.source)?)
+}
+
+/// Explains each source row `row` names in the version `v`.
+pub fn explain(store: &Store, v: &Version, row: &RowRef) -> Result<Vec<Explanation>, ExplainError> {
+    let source = source_of(store, v)?;
+    let p = v
+        .manifest
+        .lineage
+        .pipeline
+        .as_ref()
+        .expect("source_of checked the lineage");
+    let base = SelectionSet::of_version(store, &source)?;
+    let total = base.rows();
+    let rows = match row {
+        RowRef::Index(r) if *r < total => vec![*r],
+        RowRef::Index(r) => {
+            return Err(ExplainError::OutOfRange {
+                row: *r,
+                source_id: source.id.short().to_string(),
+                rows: total,
+            });
+        }
+        RowRef::Key { column, value } => {
+            let found = find_by_key(store, &source, column, value)?;
+            if found.is_empty() {
+                return Err(ExplainError::NoSuchRow {
+                    source_id: source.id.short().to_string(),
+                    column: column.clone(),
+                    value: value.clone(),
+                });
+            }
+            found
+        }
+    };
+    let schema = source.schema()?;
+    let mut out = Vec::new();
+    for global in rows {
+        let (seg, shard_row) = locate(&base, global);
+        let mut explanation = Explanation {
+            row: global,
+            kept: true,
+            position: None,
+            stage: None,
+            stage_name: None,
+            kind: None,
+            reason: None,
+        };
+        let mut last = base.clone();
+        for (k, st) in p.stages.iter().enumerate() {
+            let output = SelectionSet::load(store, &st.output)?;
+            if output.0[seg].contains(shard_row) {
+                last = output;
+                continue;
+            }
+            let recorded = |message: String| RunError::Recorded {
+                stage: k + 1,
+                name: st.name.clone(),
+                message,
+            };
+            let spec = recorded_spec(&st.kind, &st.spec).map_err(recorded)?;
+            let plan = spec
+                .validate(&Check { schema: &schema })
+                .map_err(|e| recorded(format!("field `{}`: {}", e.field, e.message)))?;
+            let cx = ExplainContext {
+                store,
+                source: &source,
+                base: &base,
+                stats: &st.stats,
+                at: (seg, shard_row),
+            };
+            let reason = plan.explain(&cx).map_err(|e| match e {
+                RunError::Recorded { message, .. } => recorded(message),
+                e => e,
+            })?;
+            explanation = Explanation {
+                row: global,
+                kept: false,
+                position: None,
+                stage: Some(k + 1),
+                stage_name: Some(st.name.clone()),
+                kind: Some(st.kind.clone()),
+                reason: Some(reason),
+            };
+            break;
+        }
+        if explanation.kept {
+            let position: u64 = last.0[..seg].iter().map(|b| b.len()).sum::<u64>()
+                + last.0[seg].rank(shard_row)
+                - 1;
+            explanation.position = Some(position);
+        }
+        out.push(explanation);
+    }
+    Ok(out)
+}
+
+/// A stage spec as a manifest recorded it. Fields this sift no longer
+/// takes are left out, so versions made by an earlier sift still explain.
+fn recorded_spec(kind: &str, spec: &str) -> Result<StageSpec, String> {
+    let mut fields: serde_json::Value =
+        serde_json::from_str(spec).map_err(|e| format!("its spec is not JSON: {e}"))?;
+    let obj = fields.as_object_mut().ok_or("its spec is not an object")?;
+    obj.remove("kind");
+    let known = StageSpec::fields(kind);
+    obj.retain(|k, _| known.iter().any(|f| f == k));
+    StageSpec::from_value(kind, fields).map_err(|e| e.message)
+}
+
+/// (segment, shard row) of the source's `global`-th row.
+fn locate(base: &SelectionSet, mut global: u64) -> (usize, u32) {
+    for (i, b) in base.0.iter().enumerate() {
+        if global < b.len() {
+            return (i, b.select(global as u32).expect("in range"));
+        }
+        global -= b.len();
+    }
+    unreachable!("row index checked against the row count")
+}
+
+fn find_by_key(
+    store: &Store,
+    source: &Version,
+    col: &str,
+    value: &str,
+) -> Result<Vec<u64>, ExplainError> {
+    let schema = source.schema()?;
+    let Ok(idx) = schema.index_of(col) else {
+        return Err(ExplainError::NoColumn {
+            column: col.to_string(),
+            columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
+        });
+    };
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for b in version::rows(store, source)? {
+        let b = b.map_err(|e| ExplainError::Read(e.to_string()))?;
+        let f = ArrayFormatter::try_new(b.column(idx).as_ref(), &FormatOptions::default())
+            .map_err(|e| ExplainError::Read(e.to_string()))?;
+        for i in 0..b.num_rows() {
+            if f.value(i).to_string() == value {
+                out.push(offset + i as u64);
+            }
+        }
+        offset += b.num_rows() as u64;
+    }
+    Ok(out)
+}

@@ -1,0 +1,247 @@
+//! The runner: a validated [`Plan`] becomes a committed version.
+//!
+//! ```text
+//!  source version ──▶ input selection ──stage 1──▶ selection ──stage 2──▶ … ──▶ final selection
+//!                          │                          │                              │
+//!                     cache key = (stage hash, input selection id, source content id) │
+//!                                                                                    ▼
+//!                Draft = the source's shards + the final selections (+ compaction) ──commit──▶ version
+//! ```
+//!
+//! Each stage's output is a selection set stored as an object and indexed in
+//! the catalog's stage cache, so re-running an unchanged pipeline does no
+//! stage work, and changing only the last stage re-runs only it.
+
+use std::time::Instant;
+
+use crate::gpu::DeviceChoice;
+use crate::plan::{Plan, PlanSource, PlanStage};
+use crate::source::Source;
+use crate::stage::{Context, Observer, Outcome, RunError, StageStats};
+use crate::store::shard::ShardOptions;
+use crate::store::{ObjectId, Store};
+use crate::version::compact::compact_segments;
+use crate::version::import::{ImportError, ImportInfo, import};
+use crate::version::manifest::{PipelineLineage, StageRecord};
+use crate::version::selection::SelectionSet;
+use crate::version::{self, Draft, Repeats, Version, encode_selection};
+
+/// Overrides from the command line.
+#[derive(Debug, Default)]
+pub struct RunOptions {
+    pub threads: usize,
+    pub tags: Vec<String>,
+    pub message: Option<String>,
+    /// Overrides every GPU-capable stage's `device`.
+    pub device: Option<DeviceChoice>,
+}
+
+/// Runs a validated plan and commits its result.
+pub fn run(
+    store: &Store,
+    plan: &Plan,
+    opts: &RunOptions,
+    observer: &dyn Observer,
+) -> Result<Version, RunError> {
+    let threads = opts.threads.max(1);
+    // `device = "gpu"` fails now, before any work, when no GPU is usable.
+    if plan.stages.iter().any(|s| s.plan.wants_gpu(opts.device)) {
+        crate::gpu::open().map_err(RunError::Gpu)?;
+    }
+    let shard_opts = ShardOptions {
+        target: plan.shard_size,
+        threads,
+    };
+    let source = match &plan.source {
+        PlanSource::Version(v) => v.as_ref().clone(),
+        PlanSource::Files {
+            paths,
+            format,
+            schema,
+        } => {
+            let src = Source::open(paths, *format, schema.clone()).map_err(ImportError::from)?;
+            let info = ImportInfo {
+                inputs: paths.iter().map(|p| p.display().to_string()).collect(),
+                message: Some(format!("source of {}", plan.parsed.path.display())),
+                tags: vec![],
+            };
+            import(store, src, shard_opts, info)?
+        }
+    };
+
+    let base = SelectionSet::of_version(store, &source)?;
+    let mut current = base.clone();
+    let mut current_id = current.put(store)?;
+    let mut records = Vec::new();
+    let mut repeats: Option<Vec<Repeats>> = None;
+    for stage in &plan.stages {
+        let started = Instant::now();
+        let key = blake3::hash(
+            format!(
+                "{}\n{}\n{}",
+                stage.hash, current_id, source.manifest.content_id
+            )
+            .as_bytes(),
+        )
+        .to_hex()
+        .to_string();
+        observer.stage_started(&stage.name, current.rows());
+        let (outcome, output_id, cached) = match cached_outcome(store, &key)? {
+            Some((outcome, id)) => (outcome, id, true),
+            None => {
+                let cx = Context {
+                    store,
+                    source: &source,
+                    base: &base,
+                    threads,
+                    device: opts.device,
+                    observer,
+                    index: stage.index,
+                    name: &stage.name,
+                };
+                let outcome = stage.plan.run(&cx, &current)?;
+                let id = outcome.kept.put(store)?;
+                let stats = serde_json::to_value(&outcome.stats).expect("stats serialize");
+                store
+                    .catalog()?
+                    .cache_stage(&key, &id, &outcome.removed, Some(stats))?;
+                (outcome, id, false)
+            }
+        };
+        // Repeat counts (an oversampling balance, always the last stage).
+        repeats = match outcome.stats.repeats() {
+            Some(id) => Some(version::load_repeat_set(store, &id)?),
+            None => None,
+        };
+        let extra: u64 = repeats
+            .iter()
+            .flatten()
+            .flat_map(|r| r.values())
+            .map(|&n| n as u64 - 1)
+            .sum();
+        let record = record(
+            stage, &current, current_id, &outcome, output_id, extra, started, cached,
+        );
+        observer.stage_finished(&record);
+        records.push(record);
+        current = outcome.kept;
+        current_id = output_id;
+    }
+
+    let draft = draft(
+        store, plan, &source, &current, repeats, records, shard_opts, opts,
+    )?;
+    let mut tags: Vec<String> = plan.tag.iter().cloned().collect();
+    tags.extend(opts.tags.iter().cloned());
+    Ok(version::commit(store, draft, &tags)?)
+}
+
+/// A cached stage output, if its entry and everything it names are still there
+/// (`sift gc` may have deleted an unused entry's objects).
+fn cached_outcome(store: &Store, key: &str) -> Result<Option<(Outcome, ObjectId)>, RunError> {
+    let Some((out_id, removed, extra)) = store.catalog()?.cached_stage(key)? else {
+        return Ok(None);
+    };
+    let Some(stats) = extra.and_then(|v| serde_json::from_value::<StageStats>(v).ok()) else {
+        return Ok(None);
+    };
+    let whole = std::iter::once(out_id)
+        .chain(stats.objects().into_iter().map(|(id, _)| id))
+        .all(|id| store.objects().contains(&id));
+    if !whole {
+        return Ok(None);
+    }
+    Ok(SelectionSet::load(store, &out_id).ok().map(|kept| {
+        (
+            Outcome {
+                kept,
+                removed,
+                stats,
+            },
+            out_id,
+        )
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    stage: &PlanStage,
+    input: &SelectionSet,
+    input_id: ObjectId,
+    outcome: &Outcome,
+    output_id: ObjectId,
+    repeated: u64,
+    started: Instant,
+    cached: bool,
+) -> StageRecord {
+    StageRecord {
+        name: stage.name.clone(),
+        kind: stage.kind.into(),
+        spec_hash: stage.hash.clone(),
+        spec: stage.spec.clone(),
+        input: input_id,
+        output: output_id,
+        rows_in: input.rows(),
+        rows_out: outcome.kept.rows() + repeated,
+        removed: outcome.removed.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+        cached,
+        stats: outcome.stats.clone(),
+    }
+}
+
+/// The result: the source's shards under the final selections, compacted
+/// where they keep few rows.
+#[allow(clippy::too_many_arguments)]
+fn draft(
+    store: &Store,
+    plan: &Plan,
+    source: &Version,
+    selection: &SelectionSet,
+    repeats: Option<Vec<Repeats>>,
+    records: Vec<StageRecord>,
+    shard_opts: ShardOptions,
+    opts: &RunOptions,
+) -> Result<Draft, RunError> {
+    let mut segments = Vec::new();
+    for (i, (seg, sel)) in source
+        .manifest
+        .segments
+        .iter()
+        .zip(&selection.0)
+        .enumerate()
+    {
+        if sel.is_empty() {
+            continue;
+        }
+        let mut s = seg.clone();
+        s.selection = if sel.len() == seg.rows {
+            None
+        } else {
+            Some(store.objects().put(&encode_selection(sel))?.id)
+        };
+        let mut rows = sel.len();
+        s.repeats = None;
+        if let Some(r) = repeats.as_ref().map(|r| &r[i]).filter(|r| !r.is_empty()) {
+            s.repeats = Some(store.objects().put(&version::encode_repeats(r))?.id);
+            rows += r.values().map(|&n| n as u64 - 1).sum::<u64>();
+        }
+        s.data_bytes =
+            (seg.data_bytes as u128 * rows as u128 / seg.selected_rows.max(1) as u128) as u64;
+        s.selected_rows = rows;
+        segments.push(s);
+    }
+    let schema = source.schema()?;
+    let compacted = compact_segments(store, &schema, segments, plan.compact_below, shard_opts)?;
+    let mut draft = Draft::new(schema, compacted.segments, "run", vec![source.id]);
+    draft.new_bytes = compacted.new_bytes;
+    draft.message = opts.message.clone().or_else(|| plan.message.clone());
+    draft.lineage.pipeline = Some(PipelineLineage {
+        spec_file: plan.parsed.path.display().to_string(),
+        spec: plan.canonical.clone(),
+        spec_hash: plan.hash.clone(),
+        source: source.id,
+        stages: records,
+    });
+    Ok(draft)
+}

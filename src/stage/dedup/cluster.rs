@@ -1,0 +1,130 @@
+//! Clusters: union-find over candidate pairs, the survivor of each cluster,
+//! and the details object that says which row each removed row matched.
+
+use super::collect::Docs;
+use super::{Keep, KeepRule, Order};
+use crate::store::ObjectId;
+
+/// The member of a cluster (in input order) that `keep` picks.
+pub(super) fn survivor(m: &[u32], keep: &Keep, docs: &Docs) -> u32 {
+    let better = |a: u32, b: u32| -> bool {
+        match keep {
+            Keep::Rule(KeepRule::First) => false,
+            Keep::Rule(KeepRule::Longest) => docs.len[a as usize] > docs.len[b as usize],
+            Keep::Score(k) => {
+                let (x, y) = (docs.score[a as usize], docs.score[b as usize]);
+                match (x.is_nan(), y.is_nan()) {
+                    (false, true) => true,
+                    (true, _) => false,
+                    (false, false) => match k.order {
+                        Order::Desc => x > y,
+                        Order::Asc => x < y,
+                    },
+                }
+            }
+        }
+    };
+    m.iter()
+        .copied()
+        .reduce(|best, d| if better(d, best) { d } else { best })
+        .expect("non-empty cluster")
+}
+
+/// Jaccard of two sorted, deduplicated shingle sets (a merge; no hashing).
+pub(super) fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - inter;
+    if union == 0 {
+        1.0
+    } else {
+        inter as f64 / union as f64
+    }
+}
+
+const DETAILS_MAGIC: &[u8; 8] = b"SIFTDUP1";
+
+/// Removed rows as (segment, shard row) of the removed and kept rows, and the Jaccard.
+pub(super) fn encode_details(docs: &Docs, removed: &[(u32, u32, f32)]) -> Vec<u8> {
+    let mut out = DETAILS_MAGIC.to_vec();
+    out.extend_from_slice(&(removed.len() as u64).to_le_bytes());
+    for (d, k, sim) in removed {
+        let (ds, dr) = docs.at[*d as usize];
+        let (ks, kr) = docs.at[*k as usize];
+        for v in [ds, dr, ks, kr] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&sim.to_le_bytes());
+    }
+    out
+}
+
+/// One removed row: where it is, where its kept twin is, their similarity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Removal {
+    pub removed: (u32, u32),
+    pub kept: (u32, u32),
+    pub similarity: f32,
+}
+
+pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate::store::Error> {
+    let bad = |r: &str| crate::store::Error::BadObject {
+        id: *id,
+        what: "dedup details",
+        reason: r.into(),
+    };
+    if bytes.len() < 16 || &bytes[..8] != DETAILS_MAGIC {
+        return Err(bad("missing header"));
+    }
+    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+    let body = &bytes[16..];
+    if body.len() != n.saturating_mul(20) {
+        return Err(bad("length does not match its count"));
+    }
+    let u = |c: &[u8]| u32::from_le_bytes(c.try_into().expect("4 bytes"));
+    Ok(body
+        .chunks_exact(20)
+        .map(|c| Removal {
+            removed: (u(&c[0..4]), u(&c[4..8])),
+            kept: (u(&c[8..12]), u(&c[12..16])),
+            similarity: f32::from_le_bytes(c[16..20].try_into().expect("4 bytes")),
+        })
+        .collect())
+}
+
+/// Union-find with path halving; the root of a set is its smallest member,
+/// so clusters do not depend on the order of unions.
+pub(super) struct UnionFind(Vec<u32>);
+
+impl UnionFind {
+    pub(super) fn new(n: usize) -> Self {
+        UnionFind((0..n as u32).collect())
+    }
+
+    pub(super) fn find(&mut self, mut x: u32) -> u32 {
+        while self.0[x as usize] != x {
+            let p = self.0[x as usize];
+            self.0[x as usize] = self.0[p as usize];
+            x = self.0[x as usize];
+        }
+        x
+    }
+
+    pub(super) fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            self.0[hi as usize] = lo;
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The passes over the text: per document its exact key or MinHash band
+//! hashes, and, for exact verification, the shingle sets of the candidates.
+
+use std::collections::HashMap;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use roaring::RoaringBitmap;
+
+use super::minhash::{self, Permutations};
+use super::normalize::{normalize, shingles, texts};
+use super::{Keep, Method, Plan, Verify};
+use crate::stage::{Context, RunError};
+use crate::version::selection::{SelectionSet, segment_batches};
+
+/// Per-document data kept between the passes (≈ 8·b + 12 bytes; signatures only for `verify = "signature"`).
+#[derive(Default)]
+pub(super) struct Docs {
+    /// (segment, shard row) of each document, in input order.
+    pub at: Vec<(u32, u32)>,
+    /// Text length in code points (for `keep = "longest"`).
+    pub len: Vec<u32>,
+    /// The score column as f64, NaN for null (for `keep = { by = ... }`).
+    pub score: Vec<f64>,
+    /// Exact: xxh3-128 of the normalized text. MinHash: b band hashes per document.
+    pub keys: Vec<u128>,
+    pub bands: Vec<u64>,
+    pub sigs: Vec<u32>,
+}
+
+impl Docs {
+    /// Appends another batch's documents.
+    pub(super) fn append(&mut self, d: Docs) {
+        self.at.extend(d.at);
+        self.len.extend(d.len);
+        self.score.extend(d.score);
+        self.keys.extend(d.keys);
+        self.bands.extend(d.bands);
+        self.sigs.extend(d.sigs);
+    }
+}
+
+/// A numeric column of a batch as f64 (null → NaN).
+fn scores(batch: &RecordBatch, column: &str) -> Vec<f64> {
+    let col = batch.column_by_name(column).expect("validated column");
+    match arrow::compute::cast(col, &DataType::Float64) {
+        Ok(c) => c
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect(),
+        Err(_) => vec![f64::NAN; col.len()],
+    }
+}
+
+/// First pass: per document, its key (exact) or band hashes (MinHash).
+/// Segments are read one after another and their batches processed in
+/// parallel, then merged in order.
+pub(super) fn collect(
+    cx: &Context,
+    input: &SelectionSet,
+    plan: &Plan,
+    perms: &Permutations,
+    gpu: Option<&crate::gpu::Gpu>,
+) -> Result<Docs, RunError> {
+    let keep_sigs = plan.method == Method::Minhash && plan.verify != Verify::Exact;
+    let mut docs = Docs::default();
+    for (i, seg) in cx.source.manifest.segments.iter().enumerate() {
+        let batches = segment_batches(cx.store, seg, &input.0[i])?;
+        let per_batch = crate::par::map_ordered(cx.threads, batches.len(), |k| {
+            let (ids, batch) = &batches[k];
+            let d = batch_docs(i as u32, ids, batch, plan, perms, gpu, keep_sigs)
+                .map_err(RunError::Gpu)?;
+            cx.observer.rows_done(batch.num_rows() as u64);
+            Ok::<Docs, RunError>(d)
+        })?;
+        for d in per_batch {
+            docs.append(d);
+        }
+    }
+    Ok(docs)
+}
+
+/// The documents of one batch of segment `seg`.
+fn batch_docs(
+    seg: u32,
+    ids: &[u32],
+    batch: &RecordBatch,
+    plan: &Plan,
+    perms: &Permutations,
+    gpu: Option<&crate::gpu::Gpu>,
+    keep_sigs: bool,
+) -> Result<Docs, crate::gpu::GpuError> {
+    let mut d = Docs::default();
+    let mut sh = Vec::new();
+    if let Keep::Score(k) = &plan.keep {
+        d.score = scores(batch, &k.by);
+    }
+    if let (Some(g), Method::Minhash) = (gpu, plan.method) {
+        // Shingle hashes here; permutations and bands on the GPU.
+        let mut hashes = Vec::new();
+        let mut offsets = vec![0u64];
+        for (row, text) in ids.iter().zip(texts(batch, &plan.column)) {
+            d.at.push((seg, *row));
+            d.len.push(text.chars().count() as u32);
+            shingles(&normalize(text), plan.shingle, plan.ngram, &mut sh);
+            hashes.extend_from_slice(&sh);
+            offsets.push(hashes.len() as u64);
+        }
+        let out = g.minhash(
+            &hashes, &offsets, &perms.a, &perms.b, plan.bands, plan.rows, keep_sigs,
+        )?;
+        d.bands = out.bands;
+        d.sigs = out.signatures;
+        return Ok(d);
+    }
+    for (row, text) in ids.iter().zip(texts(batch, &plan.column)) {
+        d.at.push((seg, *row));
+        d.len.push(text.chars().count() as u32);
+        let norm = normalize(text);
+        match plan.method {
+            Method::Exact => d.keys.push(xxhash_rust::xxh3::xxh3_128(norm.as_bytes())),
+            Method::Minhash => {
+                shingles(&norm, plan.shingle, plan.ngram, &mut sh);
+                let sig = perms.signature_of(&sh);
+                minhash::band_hashes(&sig, plan.bands, plan.rows, &mut d.bands);
+                if keep_sigs {
+                    d.sigs.extend_from_slice(&sig);
+                }
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// Second pass for `verify = "exact"`: the shingle sets of the candidates only.
+pub(super) fn exact_shingles(
+    cx: &Context,
+    docs: &Docs,
+    pairs: &[(u32, u32)],
+    plan: &Plan,
+) -> Result<HashMap<u32, Box<[u64]>>, RunError> {
+    let wanted: std::collections::BTreeSet<u32> =
+        pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
+    let mut per_seg: std::collections::BTreeMap<u32, (RoaringBitmap, HashMap<u32, u32>)> =
+        Default::default();
+    for d in &wanted {
+        let (seg, row) = docs.at[*d as usize];
+        let e = per_seg.entry(seg).or_default();
+        e.0.insert(row);
+        e.1.insert(row, *d);
+    }
+    let mut out = HashMap::with_capacity(wanted.len());
+    let mut sh = Vec::new();
+    for (seg, (bitmap, doc_of)) in per_seg {
+        for (ids, batch) in segment_batches(
+            cx.store,
+            &cx.source.manifest.segments[seg as usize],
+            &bitmap,
+        )? {
+            for (row, text) in ids.iter().zip(texts(&batch, &plan.column)) {
+                shingles(&normalize(text), plan.shingle, plan.ngram, &mut sh);
+                sh.sort_unstable();
+                sh.dedup();
+                out.insert(doc_of[row], sh.as_slice().into());
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,115 @@
+//! The one way a version comes to be: a [`Draft`] and [`commit`].
+//!
+//! ```text
+//!  import ─┐
+//!  run ────┼─▶ Draft { schema, segments, lineage, message } ──commit──▶ stats, content id, time
+//!  compact ┘                                                            │
+//!                                    manifest object ──▶ catalog entry ──▶ tags
+//! ```
+//!
+//! Every object a draft names is already stored; `commit` checks, under the
+//! catalog lock, that they still are, so a crash or a concurrent `gc` leaves
+//! either no new version or a whole one.
+
+use arrow::datatypes::SchemaRef;
+
+use super::manifest::{self, Lineage, Manifest, Segment};
+use super::{ContentIdError, Version, content_id_of};
+use crate::store::{self, ObjectId, Store};
+
+/// A version before it is committed.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub schema: SchemaRef,
+    /// The rows, in order.
+    pub segments: Vec<Segment>,
+    pub lineage: Lineage,
+    pub message: Option<String>,
+    /// Bytes this draft's writes added to the store.
+    pub new_bytes: u64,
+    /// The content id, when the writer already knows it (an import hashes
+    /// the rows as it writes them); otherwise it is computed from the sidecars.
+    pub content_id: Option<String>,
+}
+
+impl Draft {
+    /// A draft of `segments` under `schema`, made by `command` from `parents`.
+    pub fn new(
+        schema: SchemaRef,
+        segments: Vec<Segment>,
+        command: &str,
+        parents: Vec<ObjectId>,
+    ) -> Draft {
+        Draft {
+            schema,
+            segments,
+            lineage: Lineage {
+                parents,
+                command: command.into(),
+                inputs: vec![],
+                sift_version: env!("CARGO_PKG_VERSION").into(),
+                pipeline: None,
+            },
+            message: None,
+            new_bytes: 0,
+            content_id: None,
+        }
+    }
+
+    /// The content id of the draft's rows (from the sidecars; no data is read).
+    pub fn content_id(&self, store: &Store) -> Result<String, store::Error> {
+        if let Some(c) = &self.content_id {
+            return Ok(c.clone());
+        }
+        content_id_of(store, &self.schema, &self.segments).map_err(|e| match e {
+            ContentIdError::Store(e) => e,
+            ContentIdError::Schema(reason) => store::Error::Unsupported { reason },
+        })
+    }
+}
+
+/// Computes the draft's stats, content id and time, stores its manifest,
+/// then indexes it and sets `tags` (in that order).
+pub fn commit(store: &Store, draft: Draft, tags: &[String]) -> Result<Version, store::Error> {
+    for t in tags {
+        store::catalog::validate_tag(t)?;
+    }
+    let content_id = draft.content_id(store)?;
+    let segments = draft.segments;
+    let manifest = Manifest {
+        format: manifest::FORMAT,
+        content_id,
+        schema: manifest::columns(&draft.schema),
+        stats: manifest::Stats {
+            rows: segments.iter().map(|s| s.selected_rows).sum(),
+            data_bytes: segments.iter().map(|s| s.data_bytes).sum(),
+            stored_bytes: segments.iter().map(|s| s.shard_bytes).sum(),
+            new_bytes: draft.new_bytes,
+        },
+        segments,
+        lineage: draft.lineage,
+        message: draft.message,
+        created: crate::now(),
+    };
+    // Under the lock, so that `sift gc` cannot run between the check and the index.
+    let catalog = store.catalog()?;
+    for (id, what) in manifest.objects() {
+        if !store.objects().contains(&id) {
+            return Err(store::Error::BadObject {
+                id,
+                what,
+                reason: "it vanished before the version was committed (did `sift gc --grace 0` run meanwhile?); run the command again".into(),
+            });
+        }
+    }
+    let put = store.objects().put(&manifest.to_bytes())?;
+    let version = Version {
+        id: put.id,
+        manifest,
+    };
+    catalog.add_version(&version.entry())?;
+    for t in tags {
+        catalog.set_tag(t, &version.id)?;
+    }
+    Ok(version)
+}

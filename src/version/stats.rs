@@ -1,0 +1,112 @@
+//! What a stage recorded besides its selection: plain data, so that reading
+//! a version (show, diff, fsck, gc, the catalog) needs no stage code.
+//!
+//! In a manifest each kind's stats sit under a key named after the kind
+//! (`stages[].dedup`, `stages[].balance`); in memory they are one tagged enum.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::store::ObjectId;
+
+/// A stage's stats, by kind. Kinds that record nothing but their per-rule
+/// removal counts (filter) have [`StageStats::None`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStats {
+    #[default]
+    None,
+    Dedup(DedupStats),
+    Balance(BalanceStats),
+}
+
+impl StageStats {
+    /// Every object the stats name, with what it is.
+    pub fn objects(&self) -> Vec<(ObjectId, &'static str)> {
+        match self {
+            StageStats::None => vec![],
+            StageStats::Dedup(d) => vec![(d.details, "dedup details")],
+            StageStats::Balance(b) => std::iter::once((b.details, "balance details"))
+                .chain(b.repeats.map(|r| (r, "balance repeat counts")))
+                .collect(),
+        }
+    }
+
+    /// The repeat-count set an oversampling stage recorded.
+    pub fn repeats(&self) -> Option<ObjectId> {
+        match self {
+            StageStats::Balance(b) => b.repeats,
+            _ => None,
+        }
+    }
+
+    /// The object listing each removed row with its evidence, for explain.
+    pub fn details(&self) -> Option<ObjectId> {
+        match self {
+            StageStats::None => None,
+            StageStats::Dedup(d) => Some(d.details),
+            StageStats::Balance(b) => Some(b.details),
+        }
+    }
+}
+
+/// Stats of a dedup stage.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DedupStats {
+    /// `exact` or `minhash`.
+    pub method: String,
+    /// Bands × rows used (MinHash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bands: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
+    /// Candidate pairs found by LSH, and how many passed verification.
+    pub candidates: u64,
+    pub verified: u64,
+    /// Clusters of two or more rows.
+    pub clusters: u64,
+    pub removed: u64,
+    /// Cluster size → number of clusters.
+    pub histogram: IndexMap<String, u64>,
+    /// Object listing each removed row with its kept row and Jaccard (for explain).
+    pub details: ObjectId,
+    /// Where signatures were computed: `cpu`, or the GPU's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// Class counts before and after a balance stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassCounts {
+    pub before: u64,
+    /// Rows the strategy asked for (repeats included).
+    pub quota: u64,
+    /// Rows kept (repeats included).
+    pub after: u64,
+}
+
+/// Stats of a balance stage.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceStats {
+    /// The label column or expression.
+    pub label: String,
+    /// `cap`, `downsample`, `proportions` or `oversample`.
+    pub strategy: String,
+    pub seed: u64,
+    /// Per class, by class name (a null label is the class `null` unless `null_label` says otherwise).
+    pub classes: IndexMap<String, ClassCounts>,
+    /// Rows with a null label removed (`null_label = "drop"`) or kept outside the quotas (`"keep"`).
+    #[serde(default)]
+    pub null_dropped: u64,
+    #[serde(default)]
+    pub null_kept: u64,
+    /// Repeat counts over the source's rows (oversampling), one list per segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<ObjectId>,
+    /// Object listing each removed row with its class and rank (for explain).
+    pub details: ObjectId,
+}
