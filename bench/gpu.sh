@@ -10,6 +10,11 @@
 # shingle hashes on all CPU cores and on the GPU, with their band hashes
 # compared; then a dedup of a generated corpus of BYTES with --device cpu and
 # --device gpu, timed, with their content ids compared.
+#
+# The parity proptest runs from the test binary (`cargo test --release --no-run`
+# prints its path), with SIFT_REQUIRE_GPU=1 so that a missing GPU fails it
+# instead of skipping it:
+#                SIFT_REQUIRE_GPU=1 bench/gpu-carry/tests gpu_ --test-threads 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sift="${SIFT:-bench/gpu-carry/sift}"

@@ -80,7 +80,11 @@ impl Global {
     }
 
     pub fn open_store(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.store)?.with_wait(Duration::from_secs(self.wait)))
+        Ok(Store::open(&self.store)?
+            .with_wait(Duration::from_secs(self.wait))
+            .on_wait(std::sync::Arc::new(|holder: &str| {
+                eprintln!("waiting for the store (held by pid {holder})")
+            })))
     }
 }
 

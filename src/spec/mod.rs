@@ -1,4 +1,4 @@
-//! Pipeline specs: TOML or YAML → serde types → a validated [`crate::plan::Plan`].
+//! Pipeline specs: TOML or YAML → serde types, which `plan` validates.
 //!
 //! Both formats map onto the same types, from which
 //! `schemas/pipeline.schema.json` is generated. Every error points into the

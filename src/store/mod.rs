@@ -108,12 +108,26 @@ impl Error {
 }
 
 /// An opened store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     root: PathBuf,
     objects: Objects,
     /// How long to wait for the catalog lock.
     wait: Duration,
+    /// Told once when a lock wait goes on (the face says so; the library prints nothing).
+    on_wait: Option<WaitHook>,
+}
+
+/// Hears that the store is held by another process: its pid.
+pub type WaitHook = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.root)
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -150,11 +164,18 @@ impl Store {
             root: root.to_path_buf(),
             objects: Objects::new(root.join("objects"), root.join("tmp")),
             wait: Duration::from_secs(60),
+            on_wait: None,
         }
     }
 
     pub fn with_wait(mut self, wait: Duration) -> Self {
         self.wait = wait;
+        self
+    }
+
+    /// Calls `hook` with the holder's pid when a lock wait lasts over half a second.
+    pub fn on_wait(mut self, hook: WaitHook) -> Self {
+        self.on_wait = Some(hook);
         self
     }
 
@@ -272,7 +293,9 @@ impl Store {
                         });
                     }
                     if !said && start.elapsed() > Duration::from_millis(500) {
-                        eprintln!("waiting for the store (held by pid {holder})");
+                        if let Some(hook) = &self.on_wait {
+                            hook(&holder);
+                        }
                         said = true;
                     }
                     std::thread::sleep(delay);

@@ -1,6 +1,7 @@
 //! The GPU path: its kernels' math against the CPU reference, NVRTC
 //! compilation, and device selection. Tests that need a GPU, NVRTC or a C++
-//! compiler say clearly when they skip.
+//! compiler say clearly when they skip; with `SIFT_REQUIRE_GPU=1` (on a GPU
+//! machine) a test that would skip for want of a GPU or NVRTC fails instead.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,6 +12,14 @@ use sift::stage::dedup::minhash::{Permutations, band_hashes};
 use super::util::{Env, Rng};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Says why a GPU test skips, or fails when `SIFT_REQUIRE_GPU=1` asks that it run.
+fn skip_without_gpu(why: &str) {
+    if std::env::var("SIFT_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        panic!("SIFT_REQUIRE_GPU=1, but {why}");
+    }
+    eprintln!("skipped: {why}");
+}
 
 /// `gpu/minhash.cu` built as host C++ (its `SIFT_HOST` harness), or None without a compiler.
 fn host_harness(name: &str) -> Option<PathBuf> {
@@ -146,8 +155,8 @@ fn nvrtc_dir() -> Option<PathBuf> {
 #[test]
 fn kernels_compile_with_nvrtc() {
     let Some(dir) = nvrtc_dir() else {
-        eprintln!(
-            "skipped: NVRTC not found (run .ci/run, which installs the nvidia-cuda-nvrtc-cu12 wheel, or set SIFT_NVRTC_LIB_DIR)"
+        skip_without_gpu(
+            "NVRTC not found (run .ci/run, which installs the nvidia-cuda-nvrtc-cu12 wheel, or set SIFT_NVRTC_LIB_DIR)",
         );
         return;
     };
@@ -223,9 +232,7 @@ fn auto_and_cpu_give_one_content_id() {
     let mut ids = Vec::new();
     for device in ["auto", "cpu", "gpu"] {
         if device == "gpu" && !gpu_usable(&env) {
-            eprintln!(
-                "skipped: no GPU for device = \"gpu\" (parity of auto and cpu still checked)"
-            );
+            skip_without_gpu("no GPU for device = \"gpu\" (parity of auto and cpu still checked)");
             // Without a GPU, `gpu` fails and says what is missing.
             env.write("p.toml", format!("{DEDUP}device = \"gpu\"\n"));
             let err = env.fail(&["run", "p.toml"]);
@@ -268,7 +275,7 @@ proptest::proptest! {
         let gpu = match sift::gpu::open() {
             Ok(g) => g,
             Err(e) => {
-                eprintln!("skipped: no GPU ({e})");
+                skip_without_gpu(&format!("no GPU ({e})"));
                 return Ok(());
             }
         };
