@@ -1,3 +1,5 @@
+use super::cluster::{UnionFind, encode_details, survivor};
+use super::collect::Docs;
 use super::*;
 use crate::store::ObjectId;
 

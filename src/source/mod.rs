@@ -5,6 +5,12 @@
 //! invalid UTF-8 byte, JSON syntax error (`file:line:column`), or value
 //! whose type conflicts with the schema — so errors cost nothing until
 //! they happen.
+//!
+//! One file per format: `jsonl.rs`, `csv.rs`, `parquet.rs`.
+
+mod csv;
+mod jsonl;
+mod parquet;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -14,8 +20,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use arrow::error::ArrowError;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// Rows per batch.
 pub const BATCH_ROWS: usize = 8192;
@@ -281,50 +285,10 @@ impl Source {
 }
 
 fn infer(path: &Path, format: Format) -> Result<Schema, Error> {
-    let sink = Arc::new(AtomicU64::new(0));
     match format {
-        Format::Jsonl => {
-            let reader = open_text(path, sink.clone())?;
-            match arrow::json::reader::infer_json_schema(reader, Some(INFER_ROWS)) {
-                Ok((schema, _)) => Ok(schema),
-                Err(e) => Err(
-                    locate_json_error(path, None, sink).unwrap_or_else(|| Error::Row {
-                        path: path.to_path_buf(),
-                        line: 0,
-                        reason: e.to_string(),
-                    }),
-                ),
-            }
-        }
-        Format::Csv => {
-            let reader = open_text(path, sink)?;
-            let fmt = arrow::csv::reader::Format::default().with_header(true);
-            fmt.infer_schema(reader, Some(INFER_ROWS))
-                .map(|(s, _)| s)
-                .map_err(|e| csv_error(path, e))
-        }
-        Format::Parquet => {
-            let file = File::open(path).map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::Parquet {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-            Ok(b.schema().as_ref().clone())
-        }
-    }
-}
-
-fn csv_error(path: &Path, e: ArrowError) -> Error {
-    let reason = match e {
-        ArrowError::CsvError(m) | ArrowError::ParseError(m) => m,
-        other => other.to_string(),
-    };
-    Error::Csv {
-        path: path.to_path_buf(),
-        reason,
+        Format::Jsonl => jsonl::infer(path),
+        Format::Csv => csv::infer(path),
+        Format::Parquet => parquet::infer(path),
     }
 }
 
@@ -334,303 +298,16 @@ fn file_batches(
     schema: SchemaRef,
     coerce: bool,
     progress: Arc<AtomicU64>,
-) -> Result<Box<dyn Iterator<Item = Result<RecordBatch, Error>> + Send>, Error> {
+) -> Result<Batches, Error> {
     Ok(match format {
-        Format::Jsonl => Box::new(JsonlBatches::new(path, schema, coerce, progress)?),
-        Format::Csv => {
-            let reader = open_text(path, progress)?;
-            let r = arrow::csv::ReaderBuilder::new(schema)
-                .with_header(true)
-                .with_batch_size(BATCH_ROWS)
-                .build(reader)
-                .map_err(|e| csv_error(path, e))?;
-            let path = path.to_path_buf();
-            Box::new(r.map(move |b| b.map_err(|e| csv_error(&path, e))))
-        }
-        Format::Parquet => {
-            let file = File::open(path).map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let perr = |e: &dyn std::fmt::Display| Error::Parquet {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            };
-            let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
-            if b.schema().fields() != schema.fields() {
-                return Err(Error::SchemaMismatch {
-                    path: path.to_path_buf(),
-                    first: PathBuf::from("the first file"),
-                    reason: format!("{:?} vs {:?}", b.schema().fields(), schema.fields()),
-                });
-            }
-            let total_rows = b.metadata().file_metadata().num_rows().max(1) as u64;
-            let r = b
-                .with_batch_size(BATCH_ROWS)
-                .build()
-                .map_err(|e| perr(&e))?;
-            let path = path.to_path_buf();
-            Box::new(r.map(move |b| {
-                let b = b.map_err(|e| Error::Parquet {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-                progress.fetch_add(len * b.num_rows() as u64 / total_rows, Ordering::Relaxed);
-                Ok(b)
-            }))
-        }
+        Format::Jsonl => Box::new(jsonl::JsonlBatches::new(path, schema, coerce, progress)?),
+        Format::Csv => csv::batches(path, schema, progress)?,
+        Format::Parquet => parquet::batches(path, schema, progress)?,
     })
 }
 
-/// JSONL through arrow's tape decoder, in blocks of whole lines.
-struct JsonlBatches {
-    path: PathBuf,
-    schema: SchemaRef,
-    coerce: bool,
-    reader: Box<dyn BufRead + Send>,
-    decoder: arrow::json::reader::Decoder,
-    block: Vec<u8>,
-    pos: usize,
-    eof: bool,
-    failed: bool,
-}
-
-impl JsonlBatches {
-    fn new(
-        path: &Path,
-        schema: SchemaRef,
-        coerce: bool,
-        progress: Arc<AtomicU64>,
-    ) -> Result<Self, Error> {
-        let reader = open_text(path, progress)?;
-        Ok(JsonlBatches {
-            path: path.to_path_buf(),
-            decoder: json_decoder(schema.clone(), coerce, BATCH_ROWS).map_err(|e| Error::Row {
-                path: path.to_path_buf(),
-                line: 0,
-                reason: e.to_string(),
-            })?,
-            schema,
-            coerce,
-            reader,
-            block: Vec::new(),
-            pos: 0,
-            eof: false,
-            failed: false,
-        })
-    }
-
-    fn fail(&mut self, e: ArrowError) -> Error {
-        self.failed = true;
-        let sink = Arc::new(AtomicU64::new(0));
-        locate_json_error(&self.path, Some((self.schema.clone(), self.coerce)), sink)
-            .unwrap_or_else(|| Error::Row {
-                path: self.path.clone(),
-                line: 0,
-                reason: e.to_string(),
-            })
-    }
-
-    /// Refills `block` with up to ~4 MiB of whole lines.
-    fn refill(&mut self) -> Result<(), Error> {
-        let tail = self.block.split_off(self.pos);
-        self.block = tail;
-        self.pos = 0;
-        let mut chunk = Vec::with_capacity(4 << 20);
-        (&mut self.reader)
-            .take(4 << 20)
-            .read_to_end(&mut chunk)
-            .map_err(|source| Error::Io {
-                path: self.path.clone(),
-                source,
-            })?;
-        if chunk.is_empty() {
-            self.eof = true;
-        } else {
-            // Complete the last line so the block holds whole lines only.
-            self.reader
-                .read_until(b'\n', &mut chunk)
-                .map_err(|source| Error::Io {
-                    path: self.path.clone(),
-                    source,
-                })?;
-        }
-        self.block.extend_from_slice(&chunk);
-        Ok(())
-    }
-}
-
-fn json_decoder(
-    schema: SchemaRef,
-    coerce: bool,
-    rows: usize,
-) -> Result<arrow::json::reader::Decoder, ArrowError> {
-    arrow::json::ReaderBuilder::new(schema)
-        .with_batch_size(rows)
-        .with_strict_mode(true)
-        .with_coerce_primitive(coerce)
-        .build_decoder()
-}
-
-impl Iterator for JsonlBatches {
-    type Item = Result<RecordBatch, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        loop {
-            if self.pos >= self.block.len()
-                && !self.eof
-                && let Err(e) = self.refill()
-            {
-                self.failed = true;
-                return Some(Err(e));
-            }
-            if self.pos < self.block.len() {
-                match self.decoder.decode(&self.block[self.pos..]) {
-                    Ok(n) => self.pos += n,
-                    Err(e) => return Some(Err(self.fail(e))),
-                }
-                if self.pos < self.block.len() || self.decoder.len() >= BATCH_ROWS {
-                    // The decoder stopped early: its batch is full.
-                    match self.decoder.flush() {
-                        Ok(Some(b)) => return Some(Ok(b)),
-                        Ok(None) => continue,
-                        Err(e) => return Some(Err(self.fail(e))),
-                    }
-                }
-                continue;
-            }
-            // End of input.
-            return match self.decoder.flush() {
-                Ok(Some(b)) => Some(Ok(b)),
-                Ok(None) => None,
-                Err(e) => Some(Err(self.fail(e))),
-            };
-        }
-    }
-}
-
-/// Scans a JSONL file for its first bad line; `None` if none is found.
-///
-/// Checks, per line: UTF-8, JSON syntax (with the column), then — when a
-/// schema is given — that the values decode into it (groups of lines are
-/// decoded together, and a failing group line by line).
-fn locate_json_error(
-    path: &Path,
-    schema: Option<(SchemaRef, bool)>,
-    sink: Arc<AtomicU64>,
-) -> Option<Error> {
-    let mut reader = open_text(path, sink).ok()?;
-    let mut group: Vec<(u64, Vec<u8>)> = Vec::new();
-    let mut line_no = 0u64;
-    let check_group = |group: &[(u64, Vec<u8>)]| -> Option<Error> {
-        let (schema, coerce) = schema.clone()?;
-        let decode = |lines: &[&(u64, Vec<u8>)]| -> Result<(), ArrowError> {
-            let mut d = json_decoder(schema.clone(), coerce, BATCH_ROWS)?;
-            for (_, l) in lines {
-                let mut off = 0;
-                while off < l.len() {
-                    off += d.decode(&l[off..])?;
-                    d.flush()?;
-                }
-                d.decode(b"\n")?;
-                d.flush()?;
-            }
-            Ok(())
-        };
-        if decode(&group.iter().collect::<Vec<_>>()).is_ok() {
-            return None;
-        }
-        for item in group {
-            if let Err(e) = decode(&[item]) {
-                return Some(Error::Row {
-                    path: path.to_path_buf(),
-                    line: item.0,
-                    reason: describe_arrow_json(e),
-                });
-            }
-        }
-        None
-    };
-    loop {
-        let mut line = Vec::new();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(source) => {
-                return Some(Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        }
-        line_no += 1;
-        if let Err(e) = std::str::from_utf8(&line) {
-            return Some(Error::Utf8 {
-                path: path.to_path_buf(),
-                line: line_no,
-                byte: e.valid_up_to() + 1,
-            });
-        }
-        let trimmed = line.trim_ascii();
-        if trimmed.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<serde_json::Value>(trimmed) {
-            Err(e) => {
-                let lead = line.len() - line.trim_ascii_start().len();
-                return Some(Error::Json {
-                    path: path.to_path_buf(),
-                    line: line_no,
-                    column: e.column() as u64 + lead as u64,
-                    reason: strip_position(&e.to_string()),
-                });
-            }
-            Ok(v) if !v.is_object() => {
-                return Some(Error::Row {
-                    path: path.to_path_buf(),
-                    line: line_no,
-                    reason:
-                        "the line is JSON but not an object; each line must be one {...} record"
-                            .into(),
-                });
-            }
-            Ok(_) => {}
-        }
-        group.push((line_no, line));
-        if group.len() >= 1024 {
-            if let Some(e) = check_group(&group) {
-                return Some(e);
-            }
-            group.clear();
-        }
-    }
-    check_group(&group)
-}
-
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
-}
-
-fn describe_arrow_json(e: ArrowError) -> String {
-    let msg = match e {
-        ArrowError::JsonError(m) => m,
-        other => other.to_string(),
-    };
-    if let Some(name) = msg
-        .strip_prefix("column '")
-        .and_then(|rest| rest.strip_suffix("' missing from schema"))
-    {
-        return format!("field '{name}' does not appear in the rows the schema was inferred from");
-    }
-    format!("a value does not fit the schema: {msg}")
-}
+/// A file's batches.
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, Error>> + Send>;
 
 /// Reads a `--schema` file: a JSON list of `{"name", "type", "nullable"?}`.
 pub fn read_schema_file(path: &Path) -> Result<SchemaRef, Error> {

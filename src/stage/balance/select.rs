@@ -1,0 +1,274 @@
+//! Selection: every row's class and rank, the quotas, and the rows kept,
+//! repeated or removed; the details object that explain reads.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use indexmap::IndexMap;
+use roaring::RoaringBitmap;
+
+use super::{NullLabel, Plan, Strategy, quotas, strategy_name};
+use crate::stage::{Context, Observer, Outcome, RunError, StageStats};
+use crate::store::ObjectId;
+use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::stats::{BalanceStats, ClassCounts};
+use crate::version::{self, Repeats};
+
+/// Why a row was removed, from the details object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Removal {
+    /// (segment, shard row).
+    pub removed: (u32, u32),
+    /// Index into [`BalanceStats::classes`]; `None` for a null label dropped.
+    pub class: Option<usize>,
+    /// 1-based rank of the row within its class.
+    pub rank: u32,
+}
+
+/// Runs a balance stage over the selected rows.
+pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Outcome, RunError> {
+    let (store, source) = (cx.store, cx.source);
+    // Every selected row: where it is, its class, its rank.
+    let mut names: Vec<String> = Vec::new();
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut rows: Vec<Row> = Vec::with_capacity(input.rows() as usize);
+    for (si, seg) in source.manifest.segments.iter().enumerate() {
+        let sel = &input.0[si];
+        if sel.is_empty() {
+            continue;
+        }
+        let fps = crate::store::shard::decode_sidecar(
+            &seg.fingerprints,
+            &store.objects().get(&seg.fingerprints)?,
+        )?;
+        let batches = segment_batches(store, seg, sel)?;
+        let labels = labels_in_parallel(&batches, plan, cx.threads, cx.observer)
+            .map_err(|message| balance_error(plan, message))?;
+        for ((ids, _), labels) in batches.iter().zip(labels) {
+            for (row, label) in ids.iter().zip(labels) {
+                let class = match label {
+                    None if plan.null_label == NullLabel::Drop => NULL_DROP,
+                    None if plan.null_label == NullLabel::Keep => NULL_KEEP,
+                    l => {
+                        let name = l.unwrap_or_else(|| "null".to_string());
+                        match index.get(&name) {
+                            Some(&c) => c,
+                            None => {
+                                let c = names.len() as u32;
+                                index.insert(name.clone(), c);
+                                names.push(name);
+                                c
+                            }
+                        }
+                    }
+                };
+                let fp = fps.get(*row as usize).copied().unwrap_or_default();
+                rows.push(Row {
+                    seg: si as u32,
+                    row: *row,
+                    class,
+                    rank: xxhash_rust::xxh3::xxh3_64_with_seed(&fp.to_le_bytes(), plan.seed),
+                    fp,
+                });
+            }
+        }
+    }
+
+    // Classes by name, so stats and class indexes do not depend on row order.
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.sort_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
+    let mut slot = vec![0u32; names.len()];
+    for (k, c) in order.iter().enumerate() {
+        slot[*c as usize] = k as u32;
+    }
+    let sorted_names: Vec<String> = order.iter().map(|c| names[*c as usize].clone()).collect();
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
+    let (mut null_dropped, mut null_kept) = (0u64, 0u64);
+    for (i, r) in rows.iter_mut().enumerate() {
+        match r.class {
+            NULL_DROP => null_dropped += 1,
+            NULL_KEEP => null_kept += 1,
+            c => {
+                r.class = slot[c as usize];
+                members[r.class as usize].push(i as u32);
+            }
+        }
+    }
+    // Rank order within each class; identical rows tie and go by position.
+    for m in &mut members {
+        m.sort_unstable_by_key(|&i| (rows[i as usize].rank, rows[i as usize].fp, i));
+    }
+    let counts: Vec<u64> = members.iter().map(|m| m.len() as u64).collect();
+    let quota = quotas(plan, &sorted_names, &counts).map_err(|m| balance_error(plan, m))?;
+
+    // Copies per row: 0 = removed.
+    let mut copies = vec![0u32; rows.len()];
+    let mut rank_of = vec![0u32; rows.len()];
+    let mut classes = IndexMap::new();
+    for (c, m) in members.iter().enumerate() {
+        let n = m.len() as u64;
+        let q = quota[c];
+        for (k, &i) in m.iter().enumerate() {
+            rank_of[i as usize] = k as u32 + 1;
+            copies[i as usize] = if q <= n {
+                u32::from((k as u64) < q)
+            } else {
+                (q / n + u64::from((k as u64) < q % n)) as u32
+            };
+        }
+        classes.insert(
+            sorted_names[c].clone(),
+            ClassCounts {
+                before: n,
+                quota: q,
+                after: q.min(if plan.strategy == Strategy::Oversample {
+                    q
+                } else {
+                    n
+                }),
+            },
+        );
+    }
+
+    let segments = source.manifest.segments.len();
+    let mut kept = vec![RoaringBitmap::new(); segments];
+    let mut repeats: Vec<Repeats> = vec![Repeats::new(); segments];
+    let mut removed_rows: Vec<(u32, u32, u32, u32)> = Vec::new();
+    let (mut by_quota, mut by_null) = (0u64, 0u64);
+    for (i, r) in rows.iter().enumerate() {
+        let n = if r.class == NULL_KEEP { 1 } else { copies[i] };
+        match n {
+            0 => {
+                if r.class == NULL_DROP {
+                    by_null += 1;
+                } else {
+                    by_quota += 1;
+                }
+                removed_rows.push((r.seg, r.row, r.class, rank_of[i]));
+            }
+            1 => {
+                kept[r.seg as usize].insert(r.row);
+            }
+            n => {
+                kept[r.seg as usize].insert(r.row);
+                repeats[r.seg as usize].insert(r.row, n);
+            }
+        }
+    }
+    removed_rows.sort_unstable();
+    let details = store.objects().put(&encode_details(&removed_rows))?.id;
+    let repeats = if repeats.iter().any(|r| !r.is_empty()) {
+        Some(repeats)
+    } else {
+        None
+    };
+    let repeats_id = match &repeats {
+        Some(r) => Some(store.objects().put(&version::encode_repeat_set(r))?.id),
+        None => None,
+    };
+    let mut by_rule = IndexMap::new();
+    by_rule.insert("class_quota".to_string(), by_quota);
+    if plan.null_label == NullLabel::Drop {
+        by_rule.insert("null_label".to_string(), by_null);
+    }
+    let stats = BalanceStats {
+        label: plan.label.clone(),
+        strategy: strategy_name(plan.strategy).into(),
+        seed: plan.seed,
+        classes,
+        null_dropped,
+        null_kept,
+        repeats: repeats_id,
+        details,
+    };
+    Ok(Outcome {
+        kept: SelectionSet(kept),
+        removed: by_rule,
+        stats: StageStats::Balance(stats),
+    })
+}
+
+pub(super) const NULL_DROP: u32 = u32::MAX;
+const NULL_KEEP: u32 = u32::MAX - 1;
+
+struct Row {
+    seg: u32,
+    row: u32,
+    class: u32,
+    rank: u64,
+    fp: u128,
+}
+
+fn balance_error(plan: &Plan, message: String) -> RunError {
+    RunError::Balance {
+        label: plan.label.clone(),
+        message,
+    }
+}
+
+/// The label of every row of every batch (batches in parallel, merged in order).
+fn labels_in_parallel(
+    batches: &[(Vec<u32>, RecordBatch)],
+    plan: &Plan,
+    threads: usize,
+    observer: &dyn Observer,
+) -> Result<Vec<Vec<Option<String>>>, String> {
+    crate::par::map_ordered(threads, batches.len(), |k| {
+        let l = labels(&batches[k].1, plan);
+        observer.rows_done(batches[k].1.num_rows() as u64);
+        l
+    })
+}
+
+/// The label of each row of a batch, as text (null stays null).
+fn labels(batch: &RecordBatch, plan: &Plan) -> Result<Vec<Option<String>>, String> {
+    let clean = |e: &dyn std::fmt::Display| crate::stage::filter::clean(&e.to_string());
+    let value = plan.expr.evaluate(batch).map_err(|e| clean(&e))?;
+    let array = value.into_array(batch.num_rows()).map_err(|e| clean(&e))?;
+    let text = arrow::compute::cast(&array, &DataType::Utf8).map_err(|e| clean(&e))?;
+    let text = text.as_string::<i32>();
+    Ok((0..text.len())
+        .map(|i| text.is_valid(i).then(|| text.value(i).to_string()))
+        .collect())
+}
+
+const DETAILS_MAGIC: &[u8; 8] = b"SIFTBAL1";
+
+pub(super) fn encode_details(removed: &[(u32, u32, u32, u32)]) -> Vec<u8> {
+    let mut out = DETAILS_MAGIC.to_vec();
+    out.extend_from_slice(&(removed.len() as u64).to_le_bytes());
+    for (seg, row, class, rank) in removed {
+        for v in [seg, row, class, rank] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}
+
+pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate::store::Error> {
+    let bad = |reason: &str| crate::store::Error::BadObject {
+        id: *id,
+        what: "balance details",
+        reason: reason.into(),
+    };
+    if bytes.len() < 16 || &bytes[..8] != DETAILS_MAGIC {
+        return Err(bad("missing header"));
+    }
+    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+    let body = &bytes[16..];
+    if body.len() != n.saturating_mul(16) {
+        return Err(bad("length does not match its count"));
+    }
+    Ok(body
+        .chunks_exact(16)
+        .map(|c| {
+            let v = |k: usize| u32::from_le_bytes(c[k * 4..k * 4 + 4].try_into().expect("4 bytes"));
+            Removal {
+                removed: (v(0), v(1)),
+                class: (v(2) != NULL_DROP).then_some(v(2) as usize),
+                rank: v(3),
+            }
+        })
+        .collect())
+}

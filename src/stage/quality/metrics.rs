@@ -1,0 +1,252 @@
+//! The metrics: counts, ratios and fractions over tokens and lines.
+
+use std::collections::{HashMap, HashSet};
+
+use super::*;
+
+pub(super) fn ratio(num: usize, den: usize) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+/// Non-symbol word tokens (Gopher rule 1's |S|).
+pub fn word_count(text: &str) -> usize {
+    words(&tokens(text)).len()
+}
+
+/// Mean code-point length of non-symbol words (Gopher rule 2).
+pub fn mean_word_length(text: &str) -> f64 {
+    let w = words(&tokens(text));
+    ratio(w.iter().map(|t| chars(t)).sum(), w.len())
+}
+
+/// `#` characters per token (Gopher rule 3).
+pub fn hash_to_word_ratio(text: &str) -> f64 {
+    ratio(text.matches('#').count(), tokens(text).len())
+}
+
+/// `...` and `…` occurrences per token (Gopher rule 4).
+pub fn ellipsis_to_word_ratio(text: &str) -> f64 {
+    ratio(
+        text.matches("...").count() + text.matches('…').count(),
+        tokens(text).len(),
+    )
+}
+
+/// (`#` + `...` + `…`) per token.
+pub fn symbol_to_word_ratio(text: &str) -> f64 {
+    ratio(
+        text.matches('#').count() + text.matches("...").count() + text.matches('…').count(),
+        tokens(text).len(),
+    )
+}
+
+/// Share of tokens with at least one alphabetic character (Gopher rule 7).
+pub fn alpha_word_fraction(text: &str) -> f64 {
+    let t = tokens(text);
+    ratio(
+        t.iter().filter(|w| w.chars().any(is_alpha)).count(),
+        t.len(),
+    )
+}
+
+pub const STOP_WORDS: &[&str] = &["the", "be", "to", "of", "and", "that", "have", "with"];
+
+/// Distinct Gopher stop words present as exact, case-sensitive tokens.
+pub fn stopword_count(text: &str) -> usize {
+    distinct_stop_words(&tokens(text))
+}
+
+pub(super) fn distinct_stop_words(toks: &[&str]) -> usize {
+    let mut seen = 0u8;
+    for t in toks {
+        if let Some(i) = STOP_WORDS.iter().position(|w| w == t) {
+            seen |= 1 << i;
+        }
+    }
+    seen.count_ones() as usize
+}
+
+/// Lines (splitlines) whose lstrip starts with `•` or `-`.
+pub fn bullet_line_fraction(text: &str) -> f64 {
+    let lines = splitlines(text);
+    let n = lines.iter().filter(|l| {
+        let l = l.trim_start_matches(is_py_space);
+        l.starts_with('•') || l.starts_with('-')
+    });
+    ratio(n.count(), lines.len())
+}
+
+/// Lines (splitlines) whose rstrip ends with `...` or `…`.
+pub fn ellipsis_line_fraction(text: &str) -> f64 {
+    let lines = splitlines(text);
+    let n = lines.iter().filter(|l| {
+        let l = l.trim_end_matches(is_py_space);
+        l.ends_with("...") || l.ends_with('…')
+    });
+    ratio(n.count(), lines.len())
+}
+
+/// (duplicate count, duplicate chars) of items, first occurrences excluded.
+pub(super) fn dups<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
+    let mut seen = HashSet::new();
+    let (mut count, mut chars_) = (0, 0);
+    for it in items {
+        if !seen.insert(it) {
+            count += 1;
+            chars_ += chars(it);
+        }
+    }
+    (count, chars_)
+}
+
+pub fn duplicate_paragraph_fraction(text: &str) -> f64 {
+    let p = paragraphs(text);
+    ratio(dups(p.iter().copied()).0, p.len())
+}
+
+pub fn duplicate_paragraph_char_fraction(text: &str) -> f64 {
+    ratio(dups(paragraphs(text)).1, chars(text))
+}
+
+pub fn duplicate_line_fraction(text: &str) -> f64 {
+    let l = rep_lines(text);
+    ratio(dups(l.iter().copied()).0, l.len())
+}
+
+pub fn duplicate_line_char_fraction(text: &str) -> f64 {
+    ratio(dups(rep_lines(text)).1, chars(text))
+}
+
+pub(super) fn top_ngram_value(toks: &[&str], n: usize) -> usize {
+    if n == 0 || toks.len() < n {
+        return 0;
+    }
+    // Windows are keyed by a 128-bit hash of their tokens joined by one
+    // space (tokens hold no whitespace, so the join is unambiguous); no
+    // string is built per window.
+    let mut counts: HashMap<u128, (usize, usize)> = HashMap::with_capacity(toks.len());
+    let mut buf = Vec::with_capacity(256);
+    for i in 0..=toks.len() - n {
+        buf.clear();
+        for (k, t) in toks[i..i + n].iter().enumerate() {
+            if k > 0 {
+                buf.push(b' ');
+            }
+            buf.extend_from_slice(t.as_bytes());
+        }
+        counts
+            .entry(xxhash_rust::xxh3::xxh3_128(&buf))
+            .or_insert((0, i))
+            .0 += 1;
+    }
+    // Highest count; ties go to the n-gram that occurs first.
+    let (count, first) = counts
+        .values()
+        .copied()
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+        .expect("non-empty");
+    let len: usize = toks[first..first + n]
+        .iter()
+        .map(|t| chars(t))
+        .sum::<usize>()
+        + (n - 1);
+    len * count
+}
+
+/// Characters covered by the most frequent word n-gram, over the text's length.
+pub fn top_ngram_char_fraction(text: &str, n: usize) -> f64 {
+    ratio(top_ngram_value(&tokens(text), n), chars(text))
+}
+
+pub(super) fn dup_ngram_chars(toks: &[&str], n: usize) -> usize {
+    if n == 0 || toks.len() < n {
+        return 0;
+    }
+    // Windows are the tokens concatenated with no separator (as published, so
+    // `ab·c` equals `a·bc`), keyed by a 128-bit hash of those bytes.
+    let lens: Vec<usize> = toks.iter().map(|t| chars(t)).collect();
+    let mut seen: HashSet<u128> = HashSet::with_capacity(toks.len());
+    let mut buf = Vec::with_capacity(256);
+    let (mut i, mut rep) = (0, 0);
+    while i + n <= toks.len() {
+        buf.clear();
+        for t in &toks[i..i + n] {
+            buf.extend_from_slice(t.as_bytes());
+        }
+        if !seen.insert(xxhash_rust::xxh3::xxh3_128(&buf)) {
+            rep += lens[i..i + n].iter().sum::<usize>();
+            i += n;
+        } else {
+            i += 1;
+        }
+    }
+    rep
+}
+
+/// Characters in repeated word n-grams (greedy, as published), over the text's length.
+pub fn duplicate_ngram_char_fraction(text: &str, n: usize) -> f64 {
+    ratio(dup_ngram_chars(&tokens(text), n), chars(text))
+}
+
+/// FineWeb: lines whose raw last character is terminal punctuation.
+pub fn terminal_punct_line_fraction(text: &str) -> f64 {
+    let l = fineweb_lines(text);
+    ratio(
+        l.iter()
+            .filter(|s| s.chars().next_back().is_some_and(is_term_punct))
+            .count(),
+        l.len(),
+    )
+}
+
+/// FineWeb: lines of at most 30 code points.
+pub fn short_line_fraction(text: &str) -> f64 {
+    let l = fineweb_lines(text);
+    ratio(l.iter().filter(|s| chars(s) <= 30).count(), l.len())
+}
+
+/// FineWeb: duplicated-line characters over the text's length without newlines.
+pub fn fineweb_char_dup_ratio(text: &str) -> f64 {
+    ratio(
+        dups(fineweb_lines(text)).1,
+        chars(text) - text.matches('\n').count(),
+    )
+}
+
+/// FineWeb: newlines per token.
+pub fn list_ratio(text: &str) -> f64 {
+    ratio(text.matches('\n').count(), tokens(text).len())
+}
+
+pub fn lorem_ipsum(text: &str) -> bool {
+    text.to_lowercase().contains("lorem ipsum")
+}
+
+pub fn has_javascript(text: &str) -> bool {
+    text.to_lowercase().contains("javascript")
+}
+
+pub fn has_curly_brace(text: &str) -> bool {
+    text.contains('{')
+}
+
+/// Sentences, as the C4 filter counts them: a run of sentence-final
+/// punctuation tokens ends a sentence when another token follows.
+pub fn sentence_count(text: &str) -> usize {
+    let t = tokens(text);
+    if t.is_empty() {
+        return 0;
+    }
+    let is_end = |tok: &str| tok != "..." && tok.chars().all(is_term_punct);
+    let mut n = 1;
+    for i in 0..t.len() - 1 {
+        if is_end(t[i]) && !is_end(t[i + 1]) {
+            n += 1;
+        }
+    }
+    n
+}

@@ -1,0 +1,193 @@
+//! The published rule sets (Gopher quality and repetition, C4, FineWeb).
+
+use super::*;
+
+/// Gopher quality (datatrove defaults); `None` keeps, `Some(reason)` drops.
+pub fn gopher_quality_reason(text: &str) -> Option<&'static str> {
+    let t = tokens(text);
+    let s = words(&t);
+    let n = t.len();
+    if s.len() < 50 {
+        return Some("gopher_short_doc");
+    }
+    if s.len() > 100_000 {
+        return Some("gopher_long_doc");
+    }
+    let mean = ratio(s.iter().map(|w| chars(w)).sum(), s.len());
+    if mean < 3.0 {
+        return Some("gopher_below_avg_threshold");
+    }
+    if mean > 10.0 {
+        return Some("gopher_above_avg_threshold");
+    }
+    if ratio(text.matches('#').count(), n) > 0.1 {
+        return Some("gopher_too_many_hashes");
+    }
+    if ratio(text.matches("...").count() + text.matches('…').count(), n) > 0.1 {
+        return Some("gopher_too_many_ellipsis");
+    }
+    if bullet_line_fraction(text) > 0.9 {
+        return Some("gopher_too_many_bullets");
+    }
+    if ellipsis_line_fraction(text) > 0.3 {
+        return Some("gopher_too_many_end_ellipsis");
+    }
+    if ratio(t.iter().filter(|w| w.chars().any(is_alpha)).count(), n) < 0.8 {
+        return Some("gopher_below_alpha_threshold");
+    }
+    if distinct_stop_words(&t) < 2 {
+        return Some("gopher_enough_stop_words");
+    }
+    None
+}
+
+/// Gopher repetition (datatrove defaults); `None` keeps, `Some(reason)` drops.
+pub fn gopher_repetition_reason(text: &str) -> Option<&'static str> {
+    let c = chars(text);
+    if c == 0 {
+        return Some("empty");
+    }
+    let p = paragraphs(text);
+    let (pd, pc) = dups(p.iter().copied());
+    if ratio(pd, p.len()) > 0.3 {
+        return Some("dup_para_frac");
+    }
+    if ratio(pc, c) > 0.2 {
+        return Some("dup_para_char_frac");
+    }
+    let l = rep_lines(text);
+    let (ld, lc) = dups(l.iter().copied());
+    if ratio(ld, l.len()) > 0.3 {
+        return Some("dup_line_frac");
+    }
+    if ratio(lc, c) > 0.2 {
+        return Some("dup_line_char_frac");
+    }
+    let t = tokens(text);
+    for (n, thr, reason) in [
+        (2, 0.20, "top_2_gram"),
+        (3, 0.18, "top_3_gram"),
+        (4, 0.16, "top_4_gram"),
+    ] {
+        if t.len() >= n && ratio(top_ngram_value(&t, n), c) > thr {
+            return Some(reason);
+        }
+    }
+    for (n, thr, reason) in [
+        (5, 0.15, "duplicated_5_n_grams"),
+        (6, 0.14, "duplicated_6_n_grams"),
+        (7, 0.13, "duplicated_7_n_grams"),
+        (8, 0.12, "duplicated_8_n_grams"),
+        (9, 0.11, "duplicated_9_n_grams"),
+        (10, 0.10, "duplicated_10_n_grams"),
+    ] {
+        if ratio(dup_ngram_chars(&t, n), c) > thr {
+            return Some(reason);
+        }
+    }
+    None
+}
+
+/// C4 quality (datatrove defaults: 5 sentences, 3 words per line, terminal
+/// punctuation required); `None` keeps, `Some(reason)` drops. sift only
+/// decides keep or drop; it does not rewrite the text as datatrove does.
+pub fn c4_quality_reason(text: &str) -> Option<&'static str> {
+    c4_reason(text, true)
+}
+
+pub(super) fn c4_reason(text: &str, require_terminal_punct: bool) -> Option<&'static str> {
+    const POLICY: [&str; 6] = [
+        "terms of use",
+        "privacy policy",
+        "cookie policy",
+        "uses cookies",
+        "use of cookies",
+        "use cookies",
+    ];
+    let mut sentences = 0;
+    for unit in splitlines(text) {
+        let line = py_strip(unit);
+        let words: Vec<&str> = line.split(is_py_space).filter(|w| !w.is_empty()).collect();
+        if words.iter().any(|w| chars(w) > 1000) {
+            continue;
+        }
+        let line = remove_citations(line);
+        if require_terminal_punct {
+            let ends = [".", "?", "!", "\"", "'"].iter().any(|e| line.ends_with(e));
+            if !ends || line.ends_with("...") {
+                continue;
+            }
+        }
+        if words.len() < 3 {
+            continue;
+        }
+        let lower = line.to_lowercase();
+        if lower.contains("lorem ipsum") {
+            return Some("lorem_ipsum");
+        }
+        if lower.contains("javascript") {
+            continue;
+        }
+        if line.contains('{') {
+            return Some("curly_bracket");
+        }
+        if POLICY.iter().any(|p| lower.contains(p)) {
+            continue;
+        }
+        sentences += sentence_count(&line);
+    }
+    if sentences < 5 {
+        return Some("too_few_sentences");
+    }
+    None
+}
+
+/// Deletes `[digits]`, `[edit]` and `[citation needed]` (case-sensitive).
+pub(super) fn remove_citations(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let digits = tail[1..].bytes().take_while(u8::is_ascii_digit).count();
+        let skip = if tail[1 + digits..].starts_with(']') {
+            Some(digits + 2)
+        } else if tail.starts_with("[edit]") {
+            Some(6)
+        } else if tail.starts_with("[citation needed]") {
+            Some(17)
+        } else {
+            None
+        };
+        match skip {
+            Some(k) => rest = &tail[k..],
+            None => {
+                out.push('[');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// FineWeb quality (datatrove defaults); `None` keeps, `Some(reason)` drops.
+pub fn fineweb_quality_reason(text: &str) -> Option<&'static str> {
+    let l = fineweb_lines(text);
+    if l.is_empty() {
+        return Some("empty");
+    }
+    if terminal_punct_line_fraction(text) < 0.12 {
+        return Some("line_punct_ratio");
+    }
+    if short_line_fraction(text) > 0.67 {
+        return Some("short_line_ratio");
+    }
+    if fineweb_char_dup_ratio(text) > 0.01 {
+        return Some("char_dup_ratio");
+    }
+    if list_ratio(text) > 0.3 {
+        return Some("list_ratio");
+    }
+    None
+}
