@@ -14,6 +14,9 @@
 
 use std::time::Instant;
 
+use schemars::JsonSchema;
+use serde::Serialize;
+
 use crate::gpu::DeviceChoice;
 use crate::plan::{Plan, PlanSource, PlanStage};
 use crate::source::Source;
@@ -34,6 +37,42 @@ pub struct RunOptions {
     pub message: Option<String>,
     /// Overrides every GPU-capable stage's `device`.
     pub device: Option<DeviceChoice>,
+}
+
+/// What `sift run --json` prints: the version a run made and what each stage did.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RunSummary {
+    pub version: ObjectId,
+    pub content_id: String,
+    /// The version the stages read (the import of a file source, or the named version).
+    pub source: ObjectId,
+    pub rows: u64,
+    pub stored_bytes: u64,
+    /// Bytes the run added to the store.
+    pub new_bytes: u64,
+    pub segments: usize,
+    /// Segments that keep part of their shard.
+    pub selections: usize,
+    pub stages: Vec<StageRecord>,
+}
+
+impl RunSummary {
+    /// The summary of a version made by `sift run`.
+    pub fn of(v: &Version) -> Option<RunSummary> {
+        let p = v.manifest.lineage.pipeline.as_ref()?;
+        let m = &v.manifest;
+        Some(RunSummary {
+            version: v.id,
+            content_id: m.content_id.clone(),
+            source: p.source,
+            rows: m.stats.rows,
+            stored_bytes: m.stats.stored_bytes,
+            new_bytes: m.stats.new_bytes,
+            segments: m.segments.len(),
+            selections: m.segments.iter().filter(|s| s.selection.is_some()).count(),
+            stages: p.stages.clone(),
+        })
+    }
 }
 
 /// Runs a validated plan and commits its result.

@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 
 use arrow::datatypes::SchemaRef;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::source::{Format, Source};
 use crate::spec::{self, Parsed};
@@ -56,6 +58,75 @@ pub struct Plan {
     pub message: Option<String>,
     pub shard_size: u64,
     pub compact_below: f64,
+}
+
+/// What `sift check --json` prints: the plan, in words.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PlanSummary {
+    /// The spec file.
+    pub spec: String,
+    /// BLAKE3 of the canonical spec.
+    pub spec_hash: String,
+    pub source: SourceSummary,
+    /// `name: type` of each source column.
+    pub columns: Vec<String>,
+    pub stages: Vec<StageSummary>,
+    pub tag: Option<String>,
+    pub shard_size: u64,
+    pub compact_below: f64,
+}
+
+/// The source: files, or a version.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceSummary {
+    Files(Vec<String>),
+    Version(crate::store::ObjectId),
+}
+
+/// One stage of a plan.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StageSummary {
+    pub name: String,
+    pub kind: String,
+    /// The stage hash: the first part of its cache key.
+    pub hash: String,
+    /// Its settings and rules, a line each.
+    pub plan: Vec<String>,
+}
+
+impl Plan {
+    pub fn summary(&self) -> PlanSummary {
+        PlanSummary {
+            spec: self.parsed.path.display().to_string(),
+            spec_hash: self.hash.clone(),
+            source: match &self.source {
+                PlanSource::Files { paths, .. } => {
+                    SourceSummary::Files(paths.iter().map(|p| p.display().to_string()).collect())
+                }
+                PlanSource::Version(v) => SourceSummary::Version(v.id),
+            },
+            columns: self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), f.data_type()))
+                .collect(),
+            stages: self
+                .stages
+                .iter()
+                .map(|s| StageSummary {
+                    name: s.name.clone(),
+                    kind: s.kind.into(),
+                    hash: s.hash.clone(),
+                    plan: s.plan.describe(),
+                })
+                .collect(),
+            tag: self.tag.clone(),
+            shard_size: self.shard_size,
+            compact_below: self.compact_below,
+        }
+    }
 }
 
 /// Validates a parsed spec against the store.

@@ -3,8 +3,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::printer::Printer;
+
 use super::Global;
-use crate::plan::{self, PlanSource};
+use crate::plan::{self, PlanSummary, SourceSummary};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -16,66 +18,33 @@ pub struct CheckArgs {
 }
 
 pub fn run(g: &Global, a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     let store = g.open_store()?;
     let parsed = crate::spec::parse_file(&a.spec)?;
     let plan = plan::validate(&store, parsed)?;
-    let source = match &plan.source {
-        PlanSource::Files { paths, .. } => {
-            serde_json::json!({"files": paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()})
-        }
-        PlanSource::Version(v) => serde_json::json!({"version": v.id}),
-    };
-    let columns: Vec<String> = plan
-        .schema
-        .fields()
-        .iter()
-        .map(|f| format!("{}: {}", f.name(), f.data_type()))
-        .collect();
-    if a.json {
-        let stages: Vec<_> = plan
-            .stages
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "name": s.name, "kind": s.kind, "hash": s.hash,
-                    "plan": s.plan.describe(),
-                })
-            })
-            .collect();
-        let out = serde_json::json!({
-            "spec": plan.parsed.path.display().to_string(), "spec_hash": plan.hash, "source": source,
-            "columns": columns, "stages": stages, "tag": plan.tag, "shard_size": plan.shard_size,
-            "compact_below": plan.compact_below,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "{} is valid (spec {})",
-        plan.parsed.path.display(),
-        &plan.hash[..12]
-    );
-    match &plan.source {
-        PlanSource::Files { paths, .. } => println!(
-            "source   {} file(s): {}",
-            paths.len(),
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        PlanSource::Version(v) => println!("source   version {}", v.id.short()),
-    }
-    println!("columns  {}", columns.join(", "));
-    for s in &plan.stages {
-        println!("stage {}  {} ({})", s.index + 1, s.name, s.kind);
-        for line in s.plan.describe() {
-            println!("         {line}");
-        }
-    }
-    if let Some(t) = &plan.tag {
-        println!("output   tag {t}");
-    }
+    let summary = plan.summary();
+    pr.emit(&summary, render)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plan in words.
+fn render(s: &PlanSummary) -> String {
+    let mut out = format!("{} is valid (spec {})\n", s.spec, &s.spec_hash[..12]);
+    match &s.source {
+        SourceSummary::Files(paths) => {
+            out += &format!("source   {} file(s): {}\n", paths.len(), paths.join(", "))
+        }
+        SourceSummary::Version(v) => out += &format!("source   version {}\n", v.short()),
+    }
+    out += &format!("columns  {}\n", s.columns.join(", "));
+    for (i, st) in s.stages.iter().enumerate() {
+        out += &format!("stage {}  {} ({})\n", i + 1, st.name, st.kind);
+        for line in &st.plan {
+            out += &format!("         {line}\n");
+        }
+    }
+    if let Some(t) = &s.tag {
+        out += &format!("output   tag {t}\n");
+    }
+    out
 }

@@ -2,6 +2,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::printer::{Printer, say};
+
 use super::{Global, ui};
 use crate::store::shard::{DEFAULT_SHARD_SIZE, ShardOptions};
 use crate::version::{self, compact::compact};
@@ -21,6 +23,7 @@ pub struct CompactArgs {
 }
 
 pub fn run(g: &Global, a: CompactArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(false);
     let store = g.open_store()?;
     let v = version::resolve(&store, &a.reference)?;
     let opts = ShardOptions {
@@ -29,14 +32,16 @@ pub fn run(g: &Global, a: CompactArgs) -> anyhow::Result<ExitCode> {
     };
     let c = compact(&store, &v, a.below.clamp(0.0, 1.0), opts, a.message, &a.tag)?;
     let Some(new) = c.version else {
-        println!(
+        say!(
+            pr,
             "nothing to compact: no segment of {} keeps less than {:.0}% of its shard",
             v.id.short(),
             a.below * 100.0
         );
         return Ok(ExitCode::SUCCESS);
     };
-    println!(
+    say!(
+        pr,
         "compacted {} segment(s) of {} into version {} ({} new bytes); content id unchanged: {}",
         c.rewritten,
         v.id.short(),

@@ -1,6 +1,10 @@
 use std::process::ExitCode;
 
 use clap::Args;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::printer::{Printer, say};
 
 use super::Global;
 use crate::gpu;
@@ -29,40 +33,86 @@ pub struct DeviceArgs {
     pub json: bool,
 }
 
+/// What `sift device --json` prints: the status, a compile, or a benchmark.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DeviceOutput {
+    Status(gpu::Status),
+    Compiled(Compiled),
+    Bench(Bench),
+}
+
+/// `--compile ARCH`: the PTX NVRTC made.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Compiled {
+    pub arch: String,
+    pub ptx_bytes: usize,
+}
+
+/// `--bench`: MinHash throughput on the CPU and, if usable, the GPU.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Bench {
+    pub docs: usize,
+    pub shingles_per_doc: usize,
+    pub permutations: usize,
+    pub bands: usize,
+    pub rows: usize,
+    pub results: Vec<BenchResult>,
+    /// Whether the GPU's band hashes equal the CPU's (absent without a GPU).
+    pub gpu_bands_identical_to_cpu: Option<bool>,
+}
+
+/// One device's throughput.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BenchResult {
+    pub device: String,
+    pub seconds: f64,
+    pub signatures_per_s: f64,
+    pub shingles_per_s: f64,
+    pub permuted_values_per_s: f64,
+    pub hash_input_gb_per_s: f64,
+    pub text_gb_per_s_at_6_bytes_per_shingle: f64,
+}
+
 pub fn run(g: &Global, a: DeviceArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     if a.bench {
         return bench(g, &a);
     }
     if let Some(arch) = &a.compile {
         let ptx = gpu::compile(arch)?;
         let size = ptx.to_src().len();
-        if a.json {
-            println!("{}", serde_json::json!({"arch": arch, "ptx_bytes": size}));
-        } else {
-            println!("compiled gpu/minhash.cu for {arch}: {size} bytes of PTX");
-        }
+        let c = DeviceOutput::Compiled(Compiled {
+            arch: arch.clone(),
+            ptx_bytes: size,
+        });
+        pr.emit(&c, |_| {
+            format!("compiled gpu/minhash.cu for {arch}: {size} bytes of PTX\n")
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     let s = gpu::status();
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+    if pr.is_json() {
+        pr.json(&DeviceOutput::Status(s))?;
         return Ok(ExitCode::SUCCESS);
     }
     let yes = |b: bool| if b { "found" } else { "not found" };
-    println!("CUDA driver (libcuda)   {}", yes(s.driver));
+    say!(pr, "CUDA driver (libcuda)   {}", yes(s.driver));
     if let Some(n) = s.devices {
-        println!("devices                 {n}");
+        say!(pr, "devices                 {n}");
     }
-    println!("NVRTC (libnvrtc)        {}", yes(s.nvrtc));
+    say!(pr, "NVRTC (libnvrtc)        {}", yes(s.nvrtc));
     match &s.usable {
-        Ok(name) => println!("dedup `device = \"auto\"` uses {name}"),
-        Err(why) => println!("dedup `device = \"auto\"` uses the CPU: {why}"),
+        Ok(name) => say!(pr, "dedup `device = \"auto\"` uses {name}"),
+        Err(why) => say!(pr, "dedup `device = \"auto\"` uses the CPU: {why}"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Times signatures + band hashes over random shingle hashes, CPU (all threads) then GPU.
 fn bench(g: &Global, a: &DeviceArgs) -> anyhow::Result<ExitCode> {
+    // The benchmark's report is JSON either way.
+    let pr = Printer::new(true);
     use crate::stage::dedup::minhash::{Permutations, band_hashes, optimal_params, splitmix64};
     use std::time::Instant;
     let (k, docs, per) = (128usize, a.docs.max(1), a.shingles.max(1));
@@ -96,14 +146,15 @@ fn bench(g: &Global, a: &DeviceArgs) -> anyhow::Result<ExitCode> {
     let cpu_s = start.elapsed().as_secs_f64();
     let report = |name: &str, secs: f64| {
         let shingles = (docs * per) as f64;
-        serde_json::json!({
-            "device": name, "seconds": secs,
-            "signatures_per_s": docs as f64 / secs,
-            "shingles_per_s": shingles / secs,
-            "permuted_values_per_s": shingles * k as f64 / secs,
-            "hash_input_gb_per_s": shingles * 8.0 / secs / 1e9,
-            "text_gb_per_s_at_6_bytes_per_shingle": shingles * 6.0 / secs / 1e9,
-        })
+        BenchResult {
+            device: name.to_string(),
+            seconds: secs,
+            signatures_per_s: docs as f64 / secs,
+            shingles_per_s: shingles / secs,
+            permuted_values_per_s: shingles * k as f64 / secs,
+            hash_input_gb_per_s: shingles * 8.0 / secs / 1e9,
+            text_gb_per_s_at_6_bytes_per_shingle: shingles * 6.0 / secs / 1e9,
+        }
     };
     let mut results = vec![report(&format!("cpu ({threads} threads)"), cpu_s)];
     let mut parity = None;
@@ -127,11 +178,15 @@ fn bench(g: &Global, a: &DeviceArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => eprintln!("no GPU: {e}"),
     }
-    let out = serde_json::json!({
-        "docs": docs, "shingles_per_doc": per, "permutations": k, "bands": bands, "rows": rows,
-        "results": results, "gpu_bands_identical_to_cpu": parity,
-    });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    pr.json(&DeviceOutput::Bench(Bench {
+        docs,
+        shingles_per_doc: per,
+        permutations: k,
+        bands,
+        rows,
+        results,
+        gpu_bands_identical_to_cpu: parity,
+    }))?;
     Ok(if parity == Some(false) {
         ExitCode::from(1)
     } else {

@@ -2,6 +2,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::printer::{Printer, say_raw};
+
 use super::{Global, ui};
 use crate::version::{self, diff};
 
@@ -39,6 +41,7 @@ pub struct DiffArgs {
 }
 
 pub fn run(g: &Global, a: DiffArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     let store = g.open_store()?;
     let va = version::resolve(&store, &a.a)?;
     let vb = version::resolve(&store, &a.b)?;
@@ -57,9 +60,9 @@ pub fn run(g: &Global, a: DiffArgs) -> anyhow::Result<ExitCode> {
             && d.schema.removed.is_empty()
             && d.schema.retyped.is_empty());
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        pr.json(&d)?;
     } else {
-        print!("{}", render(&d, a.stat));
+        say_raw!(pr, "{}", render(&d, a.stat));
     }
     Ok(if a.exit_code && differs {
         ExitCode::from(1)

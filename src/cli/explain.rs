@@ -2,6 +2,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::printer::{Printer, say};
+
 use super::Global;
 use crate::explain::{self, RowRef};
 use crate::version;
@@ -21,6 +23,7 @@ pub struct ExplainArgs {
 }
 
 pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     let store = g.open_store()?;
     let v = version::resolve(&store, &a.reference)?;
     let row = match &a.key {
@@ -36,15 +39,16 @@ pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let out = explain::explain(&store, &v, &row)?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+    if pr.is_json() {
+        pr.json(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let source = explain::source_of(&store, &v)?;
     for e in out {
         let row = e.row;
         match &e.reason {
-            None => println!(
+            None => say!(
+                pr,
                 "row {row} of source {}: kept, as row {} of {}",
                 source.id.short(),
                 e.position.unwrap_or_default(),
@@ -55,7 +59,8 @@ pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
                     (Some(rule), Some(expr)) => format!("rule `{rule}` = `{expr}`: "),
                     _ => String::new(),
                 };
-                println!(
+                say!(
+                    pr,
                     "row {row} of source {}: removed by stage {} ({}, {}): {rule}{}",
                     source.id.short(),
                     e.stage.unwrap_or_default(),

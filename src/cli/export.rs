@@ -3,6 +3,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::printer::{Printer, say};
+
 use super::{Global, ui};
 use crate::version::{self, export::ExportFormat};
 
@@ -21,17 +23,19 @@ pub struct ExportArgs {
 }
 
 pub fn run(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(false);
     let store = g.open_store()?;
     let v = version::resolve(&store, &a.reference)?;
     let out = version::export::export(&store, &v, &a.to, a.format, a.force)?;
-    println!(
+    say!(
+        pr,
         "exported {} rows of {} to {} file(s):",
         ui::count(out.rows),
         v.id.short(),
         out.files.len()
     );
     for f in out.files {
-        println!("  {}", f.display());
+        say!(pr, "  {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Args;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::printer::{Printer, say};
 
 use super::{Global, ui};
 use crate::version::fsck::{self, Severity};
@@ -28,12 +32,23 @@ pub struct FsckArgs {
     pub json: bool,
 }
 
+/// What `sift fsck --json` prints: the report, and what a rebuild did.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FsckOutput {
+    #[serde(flatten)]
+    pub report: fsck::Report,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt: Option<fsck::Rebuilt>,
+}
+
 pub fn run(g: &Global, a: FsckArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     let store = g.open_store()?;
     let rebuilt = if a.rebuild_catalog {
         let r = fsck::rebuild_catalog(&store)?;
         if !a.json {
-            println!(
+            say!(
+                pr,
                 "rebuilt the catalog: {} versions, {} tags{}",
                 r.versions,
                 r.tags,
@@ -55,14 +70,17 @@ pub fn run(g: &Global, a: FsckArgs) -> anyhow::Result<ExitCode> {
         done.fetch_add(n, Ordering::Relaxed);
     })?;
     drop(bar);
-    if a.json {
-        let mut v = serde_json::to_value(&report)?;
-        if let Some(r) = rebuilt {
-            v["rebuilt"] = serde_json::to_value(r)?;
-        }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+    let code = if report.errors() > 0 {
+        ExitCode::from(1)
     } else {
-        println!(
+        ExitCode::SUCCESS
+    };
+    if a.json {
+        pr.json(&FsckOutput { report, rebuilt })?;
+        return Ok(code);
+    } else {
+        say!(
+            pr,
             "checked {} objects ({}){}, {} manifests, {} indexed versions, {} tags",
             ui::count(report.objects),
             ui::bytes(report.object_bytes),
@@ -81,25 +99,27 @@ pub fn run(g: &Global, a: FsckArgs) -> anyhow::Result<ExitCode> {
                 Severity::Warning => "warning",
                 Severity::Info => "info",
             };
-            println!("{sev:<7} [phase {}] {}: {}", f.phase, f.subject, f.message);
+            say!(
+                pr,
+                "{sev:<7} [phase {}] {}: {}",
+                f.phase,
+                f.subject,
+                f.message
+            );
             if !f.versions.is_empty() {
                 let v: Vec<String> = f.versions.iter().map(|v| v.short()).collect();
-                println!("        breaks versions: {}", v.join(", "));
+                say!(pr, "        breaks versions: {}", v.join(", "));
             }
             if let Some(h) = &f.hint {
-                println!("        hint: {h}");
+                say!(pr, "        hint: {h}");
             }
         }
         let errors = report.errors();
         if errors == 0 {
-            println!("no errors");
+            say!(pr, "no errors");
         } else {
-            println!("{errors} errors");
+            say!(pr, "{errors} errors");
         }
     }
-    Ok(if report.errors() > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(code)
 }

@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::printer::{Printer, say};
+
 use super::{Global, ui};
 
 pub const EXAMPLES: &str = "\
@@ -28,6 +30,7 @@ pub struct GcArgs {
 }
 
 pub fn run(g: &Global, a: GcArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     anyhow::ensure!(
         a.keep_untagged.is_finite() && a.keep_untagged >= 0.0,
         "--keep-untagged must be a number of days, 0 or more"
@@ -40,11 +43,12 @@ pub fn run(g: &Global, a: GcArgs) -> anyhow::Result<ExitCode> {
         a.dry_run,
     )?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        pr.json(&r)?;
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if a.dry_run { "would delete" } else { "deleted" };
-    println!(
+    say!(
+        pr,
         "{verb} {} objects ({}) and {} versions; kept {} versions",
         ui::count(r.objects_deleted),
         ui::bytes(r.bytes_freed),
@@ -52,12 +56,14 @@ pub fn run(g: &Global, a: GcArgs) -> anyhow::Result<ExitCode> {
         r.versions_kept
     );
     for v in &r.versions_deleted {
-        println!("  version {}", v.short());
+        say!(pr, "  version {}", v.short());
     }
     if r.objects_spared > 0 {
-        println!(
+        say!(
+            pr,
             "spared {} unneeded objects younger than {}s (--grace)",
-            r.objects_spared, a.grace
+            r.objects_spared,
+            a.grace
         );
     }
     Ok(ExitCode::SUCCESS)

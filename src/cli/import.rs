@@ -2,6 +2,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::printer::{Printer, say};
 
 use super::{Global, ui};
 use crate::source::{self, Format, Source};
@@ -39,6 +43,23 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
+/// What `sift import --json` prints.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ImportSummary {
+    pub version: crate::store::ObjectId,
+    pub content_id: String,
+    pub rows: u64,
+    /// Canonical (uncompressed) bytes of the rows.
+    pub data_bytes: u64,
+    pub stored_bytes: u64,
+    pub new_bytes: u64,
+    pub shards: usize,
+    /// Bytes of the input files.
+    pub input_bytes: u64,
+    pub seconds: f64,
+    pub tags: Vec<String>,
+}
+
 /// A shard size: a [`ByteSize`](crate::size::ByteSize) of at least 1KiB.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let n = s.parse::<crate::size::ByteSize>()?.0;
@@ -49,6 +70,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     let store = g.open_store()?;
     let schema = a
         .schema
@@ -74,31 +96,37 @@ pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let secs = started.elapsed().as_secs_f64();
     let s = &v.manifest.stats;
     if a.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "version": v.id, "content_id": v.manifest.content_id, "rows": s.rows,
-                "data_bytes": s.data_bytes, "stored_bytes": s.stored_bytes, "new_bytes": s.new_bytes,
-                "shards": v.manifest.segments.len(), "input_bytes": total, "seconds": secs, "tags": a.tag,
-            })
-        );
+        pr.json_line(&ImportSummary {
+            version: v.id,
+            content_id: v.manifest.content_id.clone(),
+            rows: s.rows,
+            data_bytes: s.data_bytes,
+            stored_bytes: s.stored_bytes,
+            new_bytes: s.new_bytes,
+            shards: v.manifest.segments.len(),
+            input_bytes: total,
+            seconds: secs,
+            tags: a.tag.clone(),
+        })?;
     } else {
-        println!("version  {}", v.id);
-        println!("content  {}", v.manifest.content_id);
-        println!(
+        say!(pr, "version  {}", v.id);
+        say!(pr, "content  {}", v.manifest.content_id);
+        say!(
+            pr,
             "rows     {}  ({} of data in {} shards, {} new stored)",
             ui::count(s.rows),
             ui::bytes(s.data_bytes),
             v.manifest.segments.len(),
             ui::bytes(s.new_bytes)
         );
-        println!(
+        say!(
+            pr,
             "read     {} in {secs:.1}s ({:.0} MB/s)",
             ui::bytes(total),
             total as f64 / 1e6 / secs.max(1e-9)
         );
         if !a.tag.is_empty() {
-            println!("tagged   {}", a.tag.join(", "));
+            say!(pr, "tagged   {}", a.tag.join(", "));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,6 +2,10 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use clap::Args;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::printer::{Printer, say, say_raw};
 
 use super::{Global, ui};
 use crate::store::{ObjectId, VersionEntry};
@@ -15,7 +19,22 @@ pub struct LogArgs {
     pub json: bool,
 }
 
+/// One version in `sift log --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LogEntry {
+    pub id: ObjectId,
+    pub tags: Vec<String>,
+    pub content_id: String,
+    pub rows: u64,
+    /// Bytes of the shards the version refers to.
+    pub bytes: u64,
+    pub created: String,
+    pub message: Option<String>,
+    pub parents: Vec<ObjectId>,
+}
+
 pub fn run(g: &Global, a: LogArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     let store = g.open_store()?;
     let (entries, tags, start) = {
         let c = store.catalog()?;
@@ -40,21 +59,24 @@ pub fn run(g: &Global, a: LogArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if a.json {
-        let out: Vec<_> = shown
+        let out: Vec<LogEntry> = shown
             .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "id": e.id, "tags": tags_of.get(&e.id).cloned().unwrap_or_default(),
-                    "content_id": e.content_id, "rows": e.rows, "bytes": e.bytes,
-                    "created": e.created, "message": e.message, "parents": e.parents,
-                })
+            .map(|e| LogEntry {
+                id: e.id,
+                tags: tags_of.get(&e.id).cloned().unwrap_or_default(),
+                content_id: e.content_id.clone(),
+                rows: e.rows,
+                bytes: e.bytes,
+                created: e.created.clone(),
+                message: e.message.clone(),
+                parents: e.parents.clone(),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        pr.json(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     if shown.is_empty() {
-        println!("no versions yet; create one with `sift import FILE`");
+        say!(pr, "no versions yet; create one with `sift import FILE`");
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = shown
@@ -82,7 +104,8 @@ pub fn run(g: &Global, a: LogArgs) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    print!(
+    say_raw!(
+        pr,
         "{}",
         ui::table(
             &[

@@ -2,6 +2,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::printer::{Printer, say};
+
 use super::Global;
 
 pub const EXAMPLES: &str = "\
@@ -26,6 +28,7 @@ pub struct QueryArgs {
 }
 
 pub fn run(g: &Global, a: QueryArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(false);
     let store = g.open_store()?;
     match a.format {
         QueryFormat::Table => {
@@ -34,7 +37,11 @@ pub fn run(g: &Global, a: QueryArgs) -> anyhow::Result<ExitCode> {
                 batches.push(b.clone());
                 Ok(())
             })?;
-            println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
+            say!(
+                pr,
+                "{}",
+                arrow::util::pretty::pretty_format_batches(&batches)?
+            );
         }
         QueryFormat::Jsonl | QueryFormat::Csv => {
             let (tx, rx) = std::sync::mpsc::sync_channel(4);

@@ -3,10 +3,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+
+use super::printer::{Printer, say, say_raw};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Global, ui};
-use crate::pipeline::{self, RunOptions};
+use crate::pipeline::{self, RunOptions, RunSummary};
 use crate::stage;
 use crate::version::StageStats;
 
@@ -82,6 +84,7 @@ impl stage::Observer for StageBars {
 }
 
 pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     let store = g.open_store()?;
     for t in &a.tag {
         crate::store::catalog::validate_tag(t)?;
@@ -101,23 +104,17 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         bar: std::sync::Mutex::new(None),
     };
     let v = pipeline::run(&store, &plan, &opts, &bars)?;
+    let summary = RunSummary::of(&v).expect("a run records its pipeline");
+    if pr.is_json() {
+        pr.json(&summary)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let p = v
         .manifest
         .lineage
         .pipeline
         .as_ref()
         .expect("a run records its pipeline");
-    if a.json {
-        let out = serde_json::json!({
-            "version": v.id, "content_id": v.manifest.content_id, "source": p.source,
-            "rows": v.manifest.stats.rows, "stored_bytes": v.manifest.stats.stored_bytes,
-            "new_bytes": v.manifest.stats.new_bytes, "segments": v.manifest.segments.len(),
-            "selections": v.manifest.segments.iter().filter(|s| s.selection.is_some()).count(),
-            "stages": p.stages,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
-    }
     let rows: Vec<Vec<String>> = p
         .stages
         .iter()
@@ -142,7 +139,8 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    print!(
+    say_raw!(
+        pr,
         "{}",
         ui::table(
             &["STAGE", "ROWS IN", "ROWS OUT", "REMOVED", "TIME", "BY RULE"],
@@ -165,7 +163,8 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
                 .as_ref()
                 .map(|d| format!(" on {d},"))
                 .unwrap_or_default();
-            println!(
+            say!(
+                pr,
                 "{}:{params}{on} {} candidate pairs, {} verified, {} clusters, {} rows removed; cluster sizes {}",
                 s.name,
                 ui::count(d.candidates),
@@ -182,17 +181,22 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     }
     for s in &p.stages {
         if let StageStats::Balance(b) = &s.stats {
-            println!(
+            say!(
+                pr,
                 "{}: balance by `{}` ({}, seed {})",
-                s.name, b.label, b.strategy, b.seed
+                s.name,
+                b.label,
+                b.strategy,
+                b.seed
             );
-            print!("{}", class_table(b));
+            say_raw!(pr, "{}", class_table(b));
         }
     }
-    println!();
-    println!("version  {}", v.id);
-    println!("content  {}", v.manifest.content_id);
-    println!(
+    say!(pr);
+    say!(pr, "version  {}", v.id);
+    say!(pr, "content  {}", v.manifest.content_id);
+    say!(
+        pr,
         "rows     {} from source {} ({} segments, {} new bytes stored)",
         ui::count(v.manifest.stats.rows),
         p.source.short(),
@@ -206,7 +210,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         .chain(a.tag.iter().cloned())
         .collect();
     if !tags.is_empty() {
-        println!("tagged   {}", tags.join(", "));
+        say!(pr, "tagged   {}", tags.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }

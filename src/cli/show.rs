@@ -1,6 +1,10 @@
 use std::process::ExitCode;
 
 use clap::Args;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::printer::{Printer, say, say_raw};
 
 use super::{Global, ui};
 use crate::version;
@@ -14,7 +18,18 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
+/// What `sift show --json` prints: the manifest, its id and its tags.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ShowOutput {
+    #[serde(flatten)]
+    pub manifest: crate::version::Manifest,
+    /// The version id (the manifest's object id).
+    pub id: crate::store::ObjectId,
+    pub tags: Vec<String>,
+}
+
 pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     let store = g.open_store()?;
     let v = version::resolve(&store, &a.reference)?;
     let tags: Vec<String> = store
@@ -26,22 +41,24 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let m = &v.manifest;
     if a.json {
-        let mut value = serde_json::to_value(m)?;
-        value["id"] = serde_json::json!(v.id);
-        value["tags"] = serde_json::json!(tags);
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        pr.json(&ShowOutput {
+            manifest: m.clone(),
+            id: v.id,
+            tags,
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("version   {}", v.id);
-    println!("content   {}", m.content_id);
+    say!(pr, "version   {}", v.id);
+    say!(pr, "content   {}", m.content_id);
     if !tags.is_empty() {
-        println!("tags      {}", tags.join(", "));
+        say!(pr, "tags      {}", tags.join(", "));
     }
-    println!("created   {}", ui::when(&m.created));
+    say!(pr, "created   {}", ui::when(&m.created));
     if let Some(msg) = &m.message {
-        println!("message   {msg}");
+        say!(pr, "message   {msg}");
     }
-    println!(
+    say!(
+        pr,
         "rows      {}  ({} of data, {} stored)",
         ui::count(m.stats.rows),
         ui::bytes(m.stats.data_bytes),
@@ -49,7 +66,8 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
     );
     let l = &m.lineage;
     let parents: Vec<String> = l.parents.iter().map(|p| p.short()).collect();
-    println!(
+    say!(
+        pr,
         "made by   sift {} {}{}",
         l.sift_version,
         l.command,
@@ -60,9 +78,9 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
         }
     );
     if !l.inputs.is_empty() {
-        println!("inputs    {}", l.inputs.join(", "));
+        say!(pr, "inputs    {}", l.inputs.join(", "));
     }
-    println!("\nschema");
+    say!(pr, "\nschema");
     let cols: Vec<Vec<String>> = m
         .schema
         .iter()
@@ -79,11 +97,12 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    print!(
+    say_raw!(
+        pr,
         "{}",
         indent(&ui::table(&["COLUMN", "TYPE", "ARROW", "NULLS"], &cols))
     );
-    println!("\nsegments ({})", m.segments.len());
+    say!(pr, "\nsegments ({})", m.segments.len());
     let segs: Vec<Vec<String>> = m
         .segments
         .iter()
@@ -100,7 +119,8 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    print!(
+    say_raw!(
+        pr,
         "{}",
         indent(&ui::table(
             &["SHARD", "ROWS", "KEPT", "SIZE", "SELECTION", "REPEATS"],

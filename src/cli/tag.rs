@@ -1,6 +1,10 @@
 use std::process::ExitCode;
 
 use clap::Args;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::printer::{Printer, say};
 
 use super::Global;
 
@@ -25,36 +29,53 @@ pub struct TagsArgs {
 }
 
 pub fn run(g: &Global, a: TagArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(false);
     let store = g.open_store()?;
     let c = store.catalog()?;
     if let Some(name) = a.delete {
         let old = c.delete_tag(&name)?;
-        println!("deleted tag {name} (was {})", old.short());
+        say!(pr, "deleted tag {name} (was {})", old.short());
         return Ok(ExitCode::SUCCESS);
     }
     let (name, reference) = (a.name.expect("required"), a.reference.expect("required"));
     let id = c.resolve(&reference)?;
     match c.set_tag(&name, &id)? {
         Some(old) if old != id => {
-            println!("moved tag {name} from {} to {}", old.short(), id.short())
+            say!(
+                pr,
+                "moved tag {name} from {} to {}",
+                old.short(),
+                id.short()
+            )
         }
-        _ => println!("tagged {} as {name}", id.short()),
+        _ => say!(pr, "tagged {} as {name}", id.short()),
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// One line of `sift tags --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TagEntry {
+    pub tag: String,
+    pub version: crate::store::ObjectId,
+}
+
 pub fn list(g: &Global, a: TagsArgs) -> anyhow::Result<ExitCode> {
+    let pr = Printer::new(a.json);
     let store = g.open_store()?;
     let tags = store.catalog()?.tags()?;
     if a.json {
-        let out: Vec<_> = tags
+        let out: Vec<TagEntry> = tags
             .iter()
-            .map(|(t, id)| serde_json::json!({"tag": t, "version": id}))
+            .map(|(t, id)| TagEntry {
+                tag: t.clone(),
+                version: *id,
+            })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        pr.json(&out)?;
     } else {
         for (t, id) in tags {
-            println!("{t}\t{}", id.short());
+            say!(pr, "{t}\t{}", id.short());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -33,3 +33,12 @@ fn diff_schema_is_current() {
         sift::version::diff::json_schema(),
     );
 }
+
+#[test]
+fn every_json_output_has_a_current_schema() {
+    use clap::ValueEnum;
+    use sift::cli::schema::{Which, json_schema};
+    for w in Which::value_variants() {
+        check(&format!("schemas/{}", w.file()), json_schema(*w));
+    }
+}
