@@ -9,5 +9,6 @@ mod layers;
 mod pipelines;
 mod schemas;
 mod sharding;
+mod snapshots;
 mod spine;
 pub mod util;
