@@ -89,3 +89,25 @@ fn no_module_reaches_up() {
         upward.join("\n")
     );
 }
+
+#[test]
+fn the_module_map_names_every_module_and_layer() {
+    let lib =
+        std::fs::read_to_string(format!("{}/src/lib.rs", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let modules: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod "))
+        .map(|l| l.trim_end_matches(';'))
+        .collect();
+    assert!(modules.len() > 5, "{modules:?}");
+    for m in modules {
+        assert!(
+            lib.contains(&format!("[`{m}`]")),
+            "src/lib.rs's module map does not name `{m}`"
+        );
+        assert!(
+            layer(m).is_some(),
+            "tests/it/layers.rs does not place `{m}` in a layer"
+        );
+    }
+}

@@ -7,6 +7,7 @@ mod gpu;
 mod integrity;
 mod layers;
 mod pipelines;
+mod readme;
 mod schemas;
 mod sharding;
 mod snapshots;
