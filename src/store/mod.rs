@@ -14,6 +14,7 @@
 //! either no new version or a whole one.
 
 pub mod catalog;
+pub mod codec;
 pub mod fingerprint;
 pub mod objects;
 pub mod shard;

@@ -124,13 +124,7 @@ pub fn encode_parquet(
 
 /// Encodes fingerprints as a sidecar object.
 pub fn encode_sidecar(fps: &[Fingerprint]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + 16 * fps.len());
-    out.extend_from_slice(SIDECAR_MAGIC);
-    out.extend_from_slice(&(fps.len() as u64).to_le_bytes());
-    for fp in fps {
-        out.extend_from_slice(&fp.to_le_bytes());
-    }
-    out
+    super::codec::encode_records(SIDECAR_MAGIC, fps.iter().map(|fp| fp.to_le_bytes()))
 }
 
 /// Decodes a sidecar object.
@@ -140,17 +134,9 @@ pub fn decode_sidecar(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Fingerprint>, E
         what: "fingerprint sidecar",
         reason: reason.into(),
     };
-    if bytes.len() < 16 || &bytes[..8] != SIDECAR_MAGIC {
-        return Err(bad("missing header"));
-    }
-    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let body = &bytes[16..];
-    if body.len() != n.saturating_mul(16) {
-        return Err(bad("length does not match its row count"));
-    }
-    Ok(body
-        .chunks_exact(16)
-        .map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes")))
+    Ok(super::codec::decode_records::<16>(SIDECAR_MAGIC, bytes)
+        .map_err(bad)?
+        .map(u128::from_le_bytes)
         .collect())
 }
 

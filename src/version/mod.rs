@@ -109,13 +109,11 @@ pub type Repeats = std::collections::BTreeMap<u32, u32>;
 
 /// Encodes a segment's repeat counts as an object.
 pub fn encode_repeats(r: &Repeats) -> Vec<u8> {
-    let mut out = REPEATS_MAGIC.to_vec();
-    out.extend_from_slice(&(r.len() as u64).to_le_bytes());
-    for (row, n) in r {
-        out.extend_from_slice(&row.to_le_bytes());
-        out.extend_from_slice(&n.to_le_bytes());
-    }
-    out
+    store::codec::encode_records(
+        REPEATS_MAGIC,
+        r.iter()
+            .map(|(row, n)| store::codec::u32s::<2, 8>([*row, *n])),
+    )
 }
 
 pub fn decode_repeats(id: &ObjectId, bytes: &[u8]) -> Result<Repeats, store::Error> {
@@ -124,19 +122,11 @@ pub fn decode_repeats(id: &ObjectId, bytes: &[u8]) -> Result<Repeats, store::Err
         what: "repeat counts",
         reason: reason.into(),
     };
-    if bytes.len() < 16 || &bytes[..8] != REPEATS_MAGIC {
-        return Err(bad("missing header"));
-    }
-    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let body = &bytes[16..];
-    if body.len() != n.saturating_mul(8) {
-        return Err(bad("length does not match its count"));
-    }
+    let records = store::codec::decode_records::<8>(REPEATS_MAGIC, bytes).map_err(bad)?;
     let mut out = Repeats::new();
     let mut last = None;
-    for c in body.chunks_exact(8) {
-        let row = u32::from_le_bytes(c[..4].try_into().expect("4 bytes"));
-        let copies = u32::from_le_bytes(c[4..].try_into().expect("4 bytes"));
+    for c in records {
+        let (row, copies) = (store::codec::u32_at(&c, 0), store::codec::u32_at(&c, 1));
         if copies < 2 || last.is_some_and(|l| l >= row) {
             return Err(bad("rows out of order or a count below 2"));
         }
@@ -151,13 +141,13 @@ const REPEAT_SET_MAGIC: &[u8; 8] = b"SIFTRPS1";
 /// Encodes repeat counts over a version's segments, one map per segment.
 pub fn encode_repeat_set(set: &[Repeats]) -> Vec<u8> {
     let parts: Vec<Vec<u8>> = set.iter().map(encode_repeats).collect();
-    selection::encode_parts(REPEAT_SET_MAGIC, &parts)
+    store::codec::encode_parts(REPEAT_SET_MAGIC, &parts)
 }
 
 /// Loads the repeat counts a stage recorded, one map per segment.
 pub fn load_repeat_set(store: &Store, id: &ObjectId) -> Result<Vec<Repeats>, store::Error> {
     let bytes = store.objects().get(id)?;
-    selection::decode_parts(REPEAT_SET_MAGIC, &bytes)
+    store::codec::decode_parts(REPEAT_SET_MAGIC, &bytes)
         .map_err(|reason| store::Error::BadObject {
             id: *id,
             what: "repeat counts",

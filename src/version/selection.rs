@@ -45,7 +45,7 @@ impl SelectionSet {
                 buf
             })
             .collect();
-        encode_parts(MAGIC, &parts)
+        crate::store::codec::encode_parts(MAGIC, &parts)
     }
 
     pub fn decode(id: &ObjectId, bytes: &[u8]) -> Result<SelectionSet, store::Error> {
@@ -54,7 +54,7 @@ impl SelectionSet {
             what: "selection set",
             reason,
         };
-        decode_parts(MAGIC, bytes)
+        crate::store::codec::decode_parts(MAGIC, bytes)
             .map_err(|r| bad(r.into()))?
             .into_iter()
             .map(|p| RoaringBitmap::deserialize_from(p).map_err(|e| bad(e.to_string())))
@@ -70,47 +70,6 @@ impl SelectionSet {
     pub fn load(store: &Store, id: &ObjectId) -> Result<SelectionSet, store::Error> {
         SelectionSet::decode(id, &store.objects().get(id)?)
     }
-}
-
-/// `magic`, a count, then each part length-prefixed (u64 LE): the layout of
-/// objects that hold one item per segment.
-pub(crate) fn encode_parts(magic: &[u8; 8], parts: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = magic.to_vec();
-    out.extend_from_slice(&(parts.len() as u64).to_le_bytes());
-    for p in parts {
-        out.extend_from_slice(&(p.len() as u64).to_le_bytes());
-        out.extend_from_slice(p);
-    }
-    out
-}
-
-/// The parts [`encode_parts`] wrote, or why the bytes are not such an object.
-pub(crate) fn decode_parts<'a>(
-    magic: &[u8; 8],
-    bytes: &'a [u8],
-) -> Result<Vec<&'a [u8]>, &'static str> {
-    if bytes.len() < 16 || &bytes[..8] != magic {
-        return Err("missing header");
-    }
-    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let mut rest = &bytes[16..];
-    let mut out = Vec::with_capacity(n.min(1 << 20));
-    for _ in 0..n {
-        if rest.len() < 8 {
-            return Err("truncated");
-        }
-        let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
-        rest = &rest[8..];
-        if rest.len() < len {
-            return Err("truncated");
-        }
-        out.push(&rest[..len]);
-        rest = &rest[len..];
-    }
-    if !rest.is_empty() {
-        return Err("trailing bytes");
-    }
-    Ok(out)
 }
 
 /// Every row of a shard with `rows` rows.

@@ -55,6 +55,46 @@ fn bundled_pipelines_keep_their_content_ids() {
         assert_eq!(out["content_id"], content_id, "{file}");
         assert_eq!(out["rows"], rows, "{file}");
     }
+    // The objects a run writes keep their bytes too: selection sets and the
+    // details objects explain reads.
+    let out = env.json(&[
+        "run",
+        &format!("{REPO}/pipelines/filter_dedup.toml"),
+        "--json",
+    ]);
+    let dedup = &out["stages"][1];
+    assert_eq!(
+        dedup["output"],
+        "1b0cba6951eb1b143a69c1863b62240a58d8447430fc415e37f1633b2b4b1745"
+    );
+    assert_eq!(
+        dedup["dedup"]["details"],
+        "1cb60407240dfedd0350ec97230015b468ddf311bac1048a272fbd09551984dc"
+    );
+    let out = env.json(&[
+        "run",
+        &format!("{REPO}/pipelines/filter_balance.toml"),
+        "--json",
+    ]);
+    let balance = &out["stages"][1];
+    assert_eq!(
+        balance["output"],
+        "ae085bf4909fcba944b0c7f0f8cb39950ee874efd3e509ab92ba142ab8fbcd07"
+    );
+    assert_eq!(
+        balance["balance"]["details"],
+        "776ea3b7e96653b7215d09aa45635a6b71995be945de69c4af6a00956bb9e430"
+    );
+    // And an import's shard and fingerprint sidecar.
+    let m = env.json(&["show", &out["source"].as_str().unwrap()[..12], "--json"]);
+    assert_eq!(
+        m["segments"][0]["shard"],
+        "54b29118ecd25d4257caa97ea80bf6fb1515684bf0ac13cc16c13a7b7b5fdaa3"
+    );
+    assert_eq!(
+        m["segments"][0]["fingerprints"],
+        "37bfdf2fce43228318540b5d384f7408deb129c9ca87713e346ed30325c2f703"
+    );
 }
 
 #[test]

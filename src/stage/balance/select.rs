@@ -10,7 +10,7 @@ use roaring::RoaringBitmap;
 
 use super::{NullLabel, Plan, Strategy, quotas, strategy_name};
 use crate::stage::{Context, Observer, Outcome, RunError, StageStats};
-use crate::store::ObjectId;
+use crate::store::{ObjectId, codec};
 use crate::version::selection::{SelectionSet, segment_batches};
 use crate::version::stats::{BalanceStats, ClassCounts};
 use crate::version::{self, Repeats};
@@ -236,14 +236,12 @@ fn labels(batch: &RecordBatch, plan: &Plan) -> Result<Vec<Option<String>>, Strin
 const DETAILS_MAGIC: &[u8; 8] = b"SIFTBAL1";
 
 pub(super) fn encode_details(removed: &[(u32, u32, u32, u32)]) -> Vec<u8> {
-    let mut out = DETAILS_MAGIC.to_vec();
-    out.extend_from_slice(&(removed.len() as u64).to_le_bytes());
-    for (seg, row, class, rank) in removed {
-        for v in [seg, row, class, rank] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    out
+    codec::encode_records(
+        DETAILS_MAGIC,
+        removed
+            .iter()
+            .map(|(seg, row, class, rank)| codec::u32s::<4, 16>([*seg, *row, *class, *rank])),
+    )
 }
 
 pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate::store::Error> {
@@ -252,18 +250,10 @@ pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate
         what: "balance details",
         reason: reason.into(),
     };
-    if bytes.len() < 16 || &bytes[..8] != DETAILS_MAGIC {
-        return Err(bad("missing header"));
-    }
-    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let body = &bytes[16..];
-    if body.len() != n.saturating_mul(16) {
-        return Err(bad("length does not match its count"));
-    }
-    Ok(body
-        .chunks_exact(16)
+    Ok(codec::decode_records::<16>(DETAILS_MAGIC, bytes)
+        .map_err(bad)?
         .map(|c| {
-            let v = |k: usize| u32::from_le_bytes(c[k * 4..k * 4 + 4].try_into().expect("4 bytes"));
+            let v = |k: usize| codec::u32_at(&c, k);
             Removal {
                 removed: (v(0), v(1)),
                 class: (v(2) != NULL_DROP).then_some(v(2) as usize),

@@ -3,7 +3,7 @@
 
 use super::collect::Docs;
 use super::{Keep, KeepRule, Order};
-use crate::store::ObjectId;
+use crate::store::{ObjectId, codec};
 
 /// The member of a cluster (in input order) that `keep` picks.
 pub(super) fn survivor(m: &[u32], keep: &Keep, docs: &Docs) -> u32 {
@@ -56,17 +56,14 @@ const DETAILS_MAGIC: &[u8; 8] = b"SIFTDUP1";
 
 /// Removed rows as (segment, shard row) of the removed and kept rows, and the Jaccard.
 pub(super) fn encode_details(docs: &Docs, removed: &[(u32, u32, f32)]) -> Vec<u8> {
-    let mut out = DETAILS_MAGIC.to_vec();
-    out.extend_from_slice(&(removed.len() as u64).to_le_bytes());
-    for (d, k, sim) in removed {
-        let (ds, dr) = docs.at[*d as usize];
-        let (ks, kr) = docs.at[*k as usize];
-        for v in [ds, dr, ks, kr] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.extend_from_slice(&sim.to_le_bytes());
-    }
-    out
+    codec::encode_records(
+        DETAILS_MAGIC,
+        removed.iter().map(|(d, k, sim)| {
+            let (ds, dr) = docs.at[*d as usize];
+            let (ks, kr) = docs.at[*k as usize];
+            codec::u32s::<5, 20>([ds, dr, ks, kr, sim.to_bits()])
+        }),
+    )
 }
 
 /// One removed row: where it is, where its kept twin is, their similarity.
@@ -83,21 +80,13 @@ pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate
         what: "dedup details",
         reason: r.into(),
     };
-    if bytes.len() < 16 || &bytes[..8] != DETAILS_MAGIC {
-        return Err(bad("missing header"));
-    }
-    let n = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let body = &bytes[16..];
-    if body.len() != n.saturating_mul(20) {
-        return Err(bad("length does not match its count"));
-    }
-    let u = |c: &[u8]| u32::from_le_bytes(c.try_into().expect("4 bytes"));
-    Ok(body
-        .chunks_exact(20)
+    let u = codec::u32_at;
+    Ok(codec::decode_records::<20>(DETAILS_MAGIC, bytes)
+        .map_err(bad)?
         .map(|c| Removal {
-            removed: (u(&c[0..4]), u(&c[4..8])),
-            kept: (u(&c[8..12]), u(&c[12..16])),
-            similarity: f32::from_le_bytes(c[16..20].try_into().expect("4 bytes")),
+            removed: (u(&c, 0), u(&c, 1)),
+            kept: (u(&c, 2), u(&c, 3)),
+            similarity: f32::from_bits(u(&c, 4)),
         })
         .collect())
 }
