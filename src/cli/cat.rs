@@ -1,6 +1,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use super::printer::Printer;
 use clap::Args;
 
 use super::Global;
@@ -28,7 +29,7 @@ pub fn run(g: &Global, a: CatArgs) -> anyhow::Result<ExitCode> {
     let v = version::resolve(&store, &a.reference)?;
     let rows = version::rows(&store, &v)?;
     let limited = limit(rows.map(|b| b.map_err(anyhow::Error::from)), a.limit);
-    write_rows(limited, a.format)?;
+    write_rows(&Printer::new(false), limited, a.format)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -52,10 +53,11 @@ pub fn limit(
 
 /// Writes batches to stdout as JSONL or CSV.
 pub fn write_rows(
+    pr: &Printer,
     batches: impl Iterator<Item = anyhow::Result<arrow::array::RecordBatch>>,
     format: RowFormat,
 ) -> anyhow::Result<()> {
-    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let out = std::io::BufWriter::new(pr.stream());
     match format {
         RowFormat::Jsonl => {
             let mut w = arrow::json::LineDelimitedWriter::new(out);

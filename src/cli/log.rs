@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::printer::{Printer, say, say_raw};
 
 use super::{Global, ui};
-use crate::store::{ObjectId, VersionEntry};
+use crate::store::ObjectId;
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
@@ -36,28 +36,15 @@ pub struct LogEntry {
 pub fn run(g: &Global, a: LogArgs) -> anyhow::Result<ExitCode> {
     let pr = Printer::new(a.json);
     let store = g.open_store()?;
-    let (entries, tags, start) = {
+    let (shown, tags) = {
         let c = store.catalog()?;
         let start = a.reference.as_deref().map(|r| c.resolve(r)).transpose()?;
-        (c.versions()?, c.tags()?, start)
+        (c.history(start)?, c.tags()?)
     };
     let mut tags_of: HashMap<ObjectId, Vec<String>> = HashMap::new();
     for (t, id) in tags {
         tags_of.entry(id).or_default().push(t);
     }
-    let by_id: HashMap<ObjectId, &VersionEntry> = entries.iter().map(|e| (e.id, e)).collect();
-    let shown: Vec<&VersionEntry> = match start {
-        None => entries.iter().collect(),
-        Some(id) => {
-            let mut chain = Vec::new();
-            let mut cur = by_id.get(&id).copied();
-            while let Some(e) = cur {
-                chain.push(e);
-                cur = e.parents.first().and_then(|p| by_id.get(p).copied());
-            }
-            chain
-        }
-    };
     if a.json {
         let out: Vec<LogEntry> = shown
             .iter()

@@ -50,6 +50,11 @@ impl Printer {
         }
     }
 
+    /// Stdout, for commands that stream rows (`cat`, `query`).
+    pub fn stream(&self) -> std::io::StdoutLock<'static> {
+        std::io::stdout().lock()
+    }
+
     /// A line of text.
     pub fn line(&self, text: impl Display) {
         self.text(format_args!("{text}\n"));

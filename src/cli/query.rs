@@ -49,8 +49,9 @@ pub fn run(g: &Global, a: QueryArgs) -> anyhow::Result<ExitCode> {
                 QueryFormat::Csv => super::cat::RowFormat::Csv,
                 _ => super::cat::RowFormat::Jsonl,
             };
-            let writer =
-                std::thread::spawn(move || super::cat::write_rows(rx.into_iter().map(Ok), fmt));
+            let writer = std::thread::spawn(move || {
+                super::cat::write_rows(&pr, rx.into_iter().map(Ok), fmt)
+            });
             let result = crate::query::run(&store, &a.sql, g.threads(), |b| {
                 tx.send(b.clone())
                     .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))

@@ -174,6 +174,24 @@ impl Catalog {
         Ok(all)
     }
 
+    /// The versions from `start` back through each first parent, or every
+    /// version (newest first) when `start` is `None`.
+    pub fn history(&self, start: Option<ObjectId>) -> Result<Vec<VersionEntry>, Error> {
+        let all = self.versions()?;
+        let Some(start) = start else {
+            return Ok(all);
+        };
+        let by_id: std::collections::HashMap<ObjectId, &VersionEntry> =
+            all.iter().map(|e| (e.id, e)).collect();
+        let mut chain = Vec::new();
+        let mut cur = by_id.get(&start).copied();
+        while let Some(e) = cur {
+            chain.push(e.clone());
+            cur = e.parents.first().and_then(|p| by_id.get(p).copied());
+        }
+        Ok(chain)
+    }
+
     /// A stage's cached output: its selection-set id and per-rule removal counts.
     pub fn cached_stage(&self, key: &str) -> Result<Option<CachedStage>, Error> {
         let Some(v) = self.stages.get(key.as_bytes())? else {
