@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
 sift() { ./target/debug/sift "$@"; }
+echo "using ./target/debug/sift, a debug build (several times slower than release;" >&2
+echo "  \`cargo install --path . --locked\` installs a release build as \`sift\`)" >&2
 work="$(mktemp -d)"
 export SIFT_STORE="$work/.sift"
 set -x

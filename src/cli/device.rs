@@ -11,9 +11,12 @@ use crate::gpu;
 
 pub const EXAMPLES: &str = "\
 Examples:
-  sift device                       driver, devices, NVRTC, and the GPU `device = \"auto\"` would use
-  sift device --compile compute_80  compile the MinHash kernels with NVRTC for an architecture (no GPU needed)
-  sift device --bench --docs 1000000 signatures per second on all CPU cores and on the GPU, and their parity";
+  # the driver, devices, NVRTC, and the GPU `device = \"auto\"` would use
+  sift device
+  # compile the MinHash kernels with NVRTC for an architecture (no GPU needed)
+  sift device --compile compute_80
+  # signatures per second on all CPU cores and on the GPU, and their parity
+  sift device --bench --docs 1000000";
 
 #[derive(Debug, Args)]
 pub struct DeviceArgs {
@@ -29,6 +32,7 @@ pub struct DeviceArgs {
     /// --bench: shingles per document.
     #[arg(long, default_value_t = 256)]
     pub shingles: usize,
+    /// Print the status or the compile as JSON (--bench always prints JSON).
     #[arg(long)]
     pub json: bool,
 }

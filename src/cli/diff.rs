@@ -33,6 +33,7 @@ pub struct DiffArgs {
     /// Counts only: no sample rows, no lineage.
     #[arg(long)]
     pub stat: bool,
+    /// Print everything as JSON (schemas/diff.schema.json).
     #[arg(long)]
     pub json: bool,
     /// Exit with status 1 when the versions' rows or schemas differ.

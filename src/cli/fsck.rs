@@ -28,6 +28,7 @@ pub struct FsckArgs {
     /// refs.log, then check the store.
     #[arg(long)]
     pub rebuild_catalog: bool,
+    /// Print the findings as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -9,9 +9,12 @@ use super::{Global, ui};
 
 pub const EXAMPLES: &str = "\
 Examples:
-  sift gc --dry-run                  what would be deleted, and how much it frees
-  sift gc                            keep tagged versions, untagged ones from the last 7 days, and their ancestors
-  sift gc --keep-untagged 0          keep only what tags reach";
+  # what would be deleted, and how much it frees
+  sift gc --dry-run
+  # keep tagged versions, untagged ones from the last 7 days, and their ancestors
+  sift gc
+  # keep only what tags reach, and delete unused objects now, not after the grace hour
+  sift gc --keep-untagged 0 --grace 0";
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
@@ -25,6 +28,7 @@ pub struct GcArgs {
     /// in-flight runs).
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub grace: u64,
+    /// Print what was (or would be) deleted as JSON.
     #[arg(long)]
     pub json: bool,
 }

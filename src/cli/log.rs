@@ -14,7 +14,7 @@ use crate::store::ObjectId;
 pub struct LogArgs {
     /// Show the history of this version (tag, id or id prefix) instead of every version.
     pub reference: Option<String>,
-    /// Print JSON.
+    /// Print the versions as JSON.
     #[arg(long)]
     pub json: bool,
 }

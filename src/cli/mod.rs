@@ -107,6 +107,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  sift tag v1 3f2a9c\n  sift tag --delete v1")]
     Tag(tag::TagArgs),
     /// List tags.
+    #[command(after_help = "Examples:\n  sift tags\n  sift tags --json")]
     Tags(tag::TagsArgs),
     /// Print a version's rows.
     #[command(

@@ -23,7 +23,7 @@ pub struct TagArgs {
 
 #[derive(Debug, Args)]
 pub struct TagsArgs {
-    /// Print JSON.
+    /// Print the tags as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -131,3 +131,31 @@ fn every_pipeline_in_the_docs_passes_check() {
     }
     assert!(checked >= 1, "the README's pipeline was checked");
 }
+
+#[test]
+fn every_command_has_examples_and_every_json_flag_says_what_it_prints() {
+    let cli = sift::cli::Cli::command();
+    let mut problems = Vec::new();
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = sub.get_name();
+        let examples = sub
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        if !examples.starts_with("Examples:") {
+            problems.push(format!("`sift {name} --help` has no examples"));
+        }
+        // Lines short enough that the help's wrapping never breaks a command.
+        for line in examples.lines().filter(|l| l.chars().count() > 100) {
+            problems.push(format!(
+                "`sift {name}` example line over 100 characters: {line}"
+            ));
+        }
+        for a in sub.get_arguments() {
+            if a.get_long() == Some("json") && a.get_help().is_none() {
+                problems.push(format!("`sift {name} --json` has no description"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
