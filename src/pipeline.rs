@@ -54,6 +54,10 @@ pub struct RunSummary {
     /// Segments that keep part of their shard.
     pub selections: usize,
     pub stages: Vec<StageRecord>,
+    /// True when every stage was cached and an earlier version already held
+    /// this result: that version is the answer, and nothing new was committed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unchanged: bool,
 }
 
 impl RunSummary {
@@ -71,8 +75,28 @@ impl RunSummary {
             segments: m.segments.len(),
             selections: m.segments.iter().filter(|s| s.selection.is_some()).count(),
             stages: p.stages.clone(),
+            unchanged: false,
         })
     }
+
+    /// The summary of a run: its version, with what the stages did this time.
+    pub fn of_run(ran: &Ran) -> Option<RunSummary> {
+        let mut s = RunSummary::of(&ran.version)?;
+        s.stages = ran.stages.clone();
+        s.unchanged = ran.unchanged;
+        Some(s)
+    }
+}
+
+/// What a run gives back.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    /// The version holding the result: new, or an earlier one when `unchanged`.
+    pub version: Version,
+    /// Every stage came from the cache and an earlier version already held the result.
+    pub unchanged: bool,
+    /// What each stage did in this run.
+    pub stages: Vec<StageRecord>,
 }
 
 /// Runs a validated plan and commits its result.
@@ -81,7 +105,7 @@ pub fn run(
     plan: &Plan,
     opts: &RunOptions,
     observer: &dyn Observer,
-) -> Result<Version, RunError> {
+) -> Result<Ran, RunError> {
     let threads = opts.threads.max(1);
     // `device = "gpu"` fails now, before any work, when no GPU is usable.
     if plan.stages.iter().any(|s| s.plan.wants_gpu(opts.device)) {
@@ -103,6 +127,7 @@ pub fn run(
                 inputs: paths.iter().map(|p| p.display().to_string()).collect(),
                 message: Some(format!("source of {}", plan.parsed.path.display())),
                 tags: vec![],
+                reuse: true,
             };
             import(store, src, shard_opts, info)?
         }
@@ -167,12 +192,39 @@ pub fn run(
         current_id = output_id;
     }
 
-    let draft = draft(
+    if current.rows() == 0 && !plan.allow_empty {
+        let last = records
+            .iter()
+            .rev()
+            .find(|r| r.rows_in > 0)
+            .map(|r| format!("stage {}", r.name))
+            .unwrap_or_else(|| "the source".into());
+        return Err(RunError::Empty { last });
+    }
+    let all_cached = records.iter().all(|r| r.cached);
+    let stages = records.clone();
+    let mut draft = draft(
         store, plan, &source, &current, repeats, records, shard_opts, opts,
     )?;
     let mut tags: Vec<String> = plan.tag.iter().cloned().collect();
     tags.extend(opts.tags.iter().cloned());
-    Ok(version::commit(store, draft, &tags)?)
+    draft.content_id = Some(draft.content_id(store)?);
+    if all_cached && let Some(existing) = version::existing(store, &draft)? {
+        let catalog = store.catalog()?;
+        for t in &tags {
+            catalog.set_tag(t, &existing.id)?;
+        }
+        return Ok(Ran {
+            version: existing,
+            unchanged: true,
+            stages,
+        });
+    }
+    Ok(Ran {
+        version: version::commit(store, draft, &tags)?,
+        unchanged: false,
+        stages,
+    })
 }
 
 /// A cached stage output, if its entry and everything it names are still there

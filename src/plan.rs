@@ -58,6 +58,8 @@ pub struct Plan {
     pub message: Option<String>,
     pub shard_size: u64,
     pub compact_below: f64,
+    /// Commit an empty result instead of failing.
+    pub allow_empty: bool,
 }
 
 /// What `sift check --json` prints: the plan, in words.
@@ -252,6 +254,7 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
             None,
         ));
     }
+    let allow_empty = o.allow_empty;
     Ok(Plan {
         tag: o.tag.clone(),
         message: o.message.clone(),
@@ -263,6 +266,7 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
         stages,
         shard_size,
         compact_below,
+        allow_empty,
     })
 }
 

@@ -89,6 +89,8 @@ pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
         inputs: a.paths.iter().map(|p| p.display().to_string()).collect(),
         message: a.message.clone(),
         tags: a.tag.clone(),
+        // `sift import` always records a new version, so each import is in the log.
+        reuse: false,
     };
     let v = import(&store, src, opts, info);
     drop(progress);

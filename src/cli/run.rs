@@ -103,20 +103,15 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         tty: std::io::stderr().is_terminal() && !a.json,
         bar: std::sync::Mutex::new(None),
     };
-    let v = pipeline::run(&store, &plan, &opts, &bars)?;
-    let summary = RunSummary::of(&v).expect("a run records its pipeline");
+    let ran = pipeline::run(&store, &plan, &opts, &bars)?;
+    let v = &ran.version;
+    let summary = RunSummary::of_run(&ran).expect("a run records its pipeline");
     if pr.is_json() {
         pr.json(&summary)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let p = v
-        .manifest
-        .lineage
-        .pipeline
-        .as_ref()
-        .expect("a run records its pipeline");
-    let rows: Vec<Vec<String>> = p
-        .stages
+    let stages = &ran.stages;
+    let rows: Vec<Vec<String>> = stages
         .iter()
         .map(|s| {
             let detail: Vec<String> = s
@@ -147,7 +142,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
             &rows
         )
     );
-    for s in &p.stages {
+    for s in stages {
         if let StageStats::Dedup(d) = &s.stats {
             let hist: Vec<String> = d
                 .histogram
@@ -179,7 +174,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    for s in &p.stages {
+    for s in stages {
         if let StageStats::Balance(b) = &s.stats {
             say!(
                 pr,
@@ -193,13 +188,20 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     say!(pr);
+    if ran.unchanged {
+        say!(
+            pr,
+            "unchanged: version {} (all stages cached; it already holds this result)",
+            v.id.short()
+        );
+    }
     say!(pr, "version  {}", v.id);
     say!(pr, "content  {}", v.manifest.content_id);
     say!(
         pr,
         "rows     {} from source {} ({} segments, {} new bytes stored)",
         ui::count(v.manifest.stats.rows),
-        p.source.short(),
+        summary.source.short(),
         v.manifest.segments.len(),
         ui::bytes(v.manifest.stats.new_bytes)
     );

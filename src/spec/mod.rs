@@ -73,6 +73,9 @@ pub struct OutputSpec {
     /// Rewrite a shard whose selection keeps less than this fraction of its rows (0 disables; default 0.25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compact_below: Option<f64>,
+    /// Commit a version even when the stages leave no row (default false: an empty result fails the run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_empty: bool,
 }
 
 /// A spec error, located in the file.

@@ -68,6 +68,52 @@ impl Draft {
     }
 }
 
+/// An earlier, whole version that holds exactly what `draft` would: the
+/// same rows, stored the same way, made by the same command from the same
+/// parents, inputs and spec (the same stage outputs), with the same message.
+/// Its time and stage timings may differ.
+pub fn existing(store: &Store, draft: &Draft) -> Result<Option<Version>, store::Error> {
+    let content_id = draft.content_id(store)?;
+    let columns = manifest::columns(&draft.schema);
+    let entries = store.catalog()?.versions()?;
+    for e in entries.iter().filter(|e| e.content_id == content_id) {
+        let Ok(v) = super::load(store, &e.id) else {
+            continue;
+        };
+        let (m, l) = (&v.manifest, &draft.lineage);
+        let same_pipeline = match (&m.lineage.pipeline, &l.pipeline) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.spec_hash == b.spec_hash
+                    && a.source == b.source
+                    && a.stages.len() == b.stages.len()
+                    && a.stages
+                        .iter()
+                        .zip(&b.stages)
+                        .all(|(x, y)| x.output == y.output && x.spec_hash == y.spec_hash)
+            }
+            _ => false,
+        };
+        let same = same_pipeline
+            && m.lineage.command == l.command
+            && m.lineage.parents == l.parents
+            && m.lineage.inputs == l.inputs
+            && m.message == draft.message
+            && m.schema == columns
+            && m.segments.len() == draft.segments.len()
+            && m.segments.iter().zip(&draft.segments).all(|(a, b)| {
+                a.shard == b.shard && a.selection == b.selection && a.repeats == b.repeats
+            })
+            && m.objects()
+                .iter()
+                .all(|(id, _)| store.objects().contains(id));
+        if same {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
 /// Computes the draft's stats, content id and time, stores its manifest,
 /// then indexes it and sets `tags` (in that order).
 pub fn commit(store: &Store, draft: Draft, tags: &[String]) -> Result<Version, store::Error> {

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use roaring::RoaringBitmap;
 
-pub use commit::{Draft, commit};
+pub use commit::{Draft, commit, existing};
 pub use manifest::{Manifest, Segment};
 pub use stats::StageStats;
 

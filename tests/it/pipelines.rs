@@ -142,7 +142,9 @@ fn toml_and_yaml_specs_give_one_content_id_and_reruns_use_the_cache() {
         "--json",
     ]);
     assert_eq!(again["content_id"], toml["content_id"]);
-    assert_ne!(again["version"], toml["version"]);
+    // An unchanged re-run answers with the version it made before.
+    assert_eq!(again["version"], toml["version"]);
+    assert_eq!(again["unchanged"], true);
     assert_eq!(
         again["stages"][0]["cached"], true,
         "an unchanged pipeline does no stage work"
@@ -431,4 +433,72 @@ fn a_busy_store_fails_clearly_with_nothing_written() {
         "{err}"
     );
     assert_eq!(env.objects(), before);
+}
+
+#[test]
+fn an_unchanged_rerun_answers_with_the_version_it_made() {
+    let env = Env::new();
+    corpus(&env, 40);
+    env.write(
+        "p.toml",
+        "[source]\npath = \"data/c.jsonl\"\n\n[[stage]]\nkind = \"filter\"\nwhere = \"id % 2 = 0\"\n\n[output]\ntag = \"even\"\n",
+    );
+    let first = env.json(&["run", "p.toml", "--json"]);
+    let versions = env.json(&["log", "--json"]).as_array().unwrap().len();
+    let out = env.ok(&["run", "p.toml", "--tag", "again"]);
+    assert!(out.contains("unchanged: version"), "{out}");
+    assert_eq!(
+        env.json(&["log", "--json"]).as_array().unwrap().len(),
+        versions,
+        "no new version, no new import"
+    );
+    // The tag asked for points at the version that holds the result.
+    let tags = env.json(&["tags", "--json"]);
+    let again = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tag"] == "again")
+        .unwrap();
+    assert_eq!(again["version"], first["version"]);
+    // Another message is another version, with the same content.
+    let other = env.json(&["run", "p.toml", "-m", "second look", "--json"]);
+    assert_ne!(other["version"], first["version"]);
+    assert_eq!(other["content_id"], first["content_id"]);
+    assert_eq!(other.get("unchanged"), None);
+}
+
+#[test]
+fn an_empty_result_fails_unless_allowed_and_zero_quotas_are_refused() {
+    let env = Env::new();
+    corpus(&env, 20);
+    let spec = |extra: &str| {
+        format!(
+            "[source]\npath = \"data/c.jsonl\"\n\n[[stage]]\nkind = \"filter\"\nname = \"none\"\nwhere = \"id < 0\"\n{extra}"
+        )
+    };
+    env.write("empty.toml", spec(""));
+    let before = env.json(&["log", "--json"]).as_array().unwrap().len();
+    let err = env.fail(&["run", "empty.toml"]);
+    assert!(
+        err.contains("the result is empty: stage none removed the last rows"),
+        "{err}"
+    );
+    assert!(err.contains("allow_empty = true"), "{err}");
+    // Only the source's import was committed.
+    assert_eq!(
+        env.json(&["log", "--json"]).as_array().unwrap().len(),
+        before + 1
+    );
+    env.write("empty.toml", spec("\n[output]\nallow_empty = true\n"));
+    assert_eq!(env.json(&["run", "empty.toml", "--json"])["rows"], 0);
+    env.write(
+        "zero.toml",
+        "[source]\npath = \"data/c.jsonl\"\n\n[[stage]]\nkind = \"balance\"\nlabel = \"source\"\nstrategy = \"cap\"\nmax_per_class = 0\n",
+    );
+    let err = env.fail(&["check", "zero.toml"]);
+    assert!(
+        err.contains("zero.toml:8:17") && err.contains("`max_per_class = 0` keeps no row"),
+        "{err}"
+    );
 }

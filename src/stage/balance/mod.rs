@@ -205,6 +205,17 @@ impl Kind for Spec {
             "per_class",
             self.per_class.is_none() || strategy == Strategy::Oversample,
         )?;
+        for (f, v) in [
+            ("max_per_class", self.max_per_class),
+            ("min_per_class", self.min_per_class),
+            ("total", self.total),
+            ("per_class", self.per_class),
+        ] {
+            if v == Some(0) {
+                return Err(Invalid::new(f, format!("`{f} = 0` keeps no row"))
+                    .hint(format!("give `{f}` at least 1, or remove the stage")));
+            }
+        }
         if strategy == Strategy::Cap && self.max_per_class.is_none() {
             return Err(
                 Invalid::new("strategy", "strategy = \"cap\" needs `max_per_class`")
