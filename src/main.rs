@@ -13,8 +13,15 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");
+            // Libraries often repeat a cause's text in its parent's; say each once.
+            let mut said = err.to_string();
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if said.contains(&text) {
+                    continue;
+                }
+                eprintln!("  caused by: {text}");
+                said.push_str(&text);
             }
             if let Some(hint) = sift::cli::hint(&err) {
                 eprintln!("hint: {hint}");

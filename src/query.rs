@@ -25,8 +25,14 @@ use crate::version::Version;
 pub enum Error {
     #[error(transparent)]
     Store(#[from] crate::store::Error),
-    #[error("{0}")]
-    DataFusion(#[from] DataFusionError),
+    #[error("{}", crate::stage::filter::sql_message(&.0.to_string()).0)]
+    DataFusion(DataFusionError),
+}
+
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Self {
+        Error::DataFusion(e)
+    }
 }
 
 impl Error {
@@ -36,7 +42,7 @@ impl Error {
             Error::DataFusion(DataFusionError::Plan(m)) if m.contains("table") && m.contains("not found") => {
                 Some("every tag is a table (`sift tags` lists them); quote names with '-' or '.' like \"v1.0\"".into())
             }
-            _ => None,
+            Error::DataFusion(e) => crate::stage::filter::sql_message(&e.to_string()).1,
         }
     }
 }

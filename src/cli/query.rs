@@ -33,14 +33,15 @@ pub fn run(g: &Global, a: QueryArgs) -> anyhow::Result<ExitCode> {
     match a.format {
         QueryFormat::Table => {
             let mut batches = Vec::new();
-            crate::query::run(&store, &a.sql, g.threads(), |b| {
+            let schema = crate::query::run(&store, &a.sql, g.threads(), |b| {
                 batches.push(b.clone());
                 Ok(())
             })?;
+            // An empty result still shows its columns.
             say!(
                 pr,
                 "{}",
-                arrow::util::pretty::pretty_format_batches(&batches)?
+                arrow::util::pretty::pretty_format_batches_with_schema(schema, &batches)?
             );
         }
         QueryFormat::Jsonl | QueryFormat::Csv => {

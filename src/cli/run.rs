@@ -110,83 +110,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         pr.json(&summary)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let stages = &ran.stages;
-    let rows: Vec<Vec<String>> = stages
-        .iter()
-        .map(|s| {
-            let detail: Vec<String> = s
-                .removed
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, n)| format!("{k}={}", ui::count(*n)))
-                .collect();
-            vec![
-                s.name.clone(),
-                ui::count(s.rows_in),
-                ui::count(s.rows_out),
-                ui::count(s.removed.values().sum()),
-                if s.cached {
-                    "cached".into()
-                } else {
-                    format!("{:.2}s", s.seconds)
-                },
-                detail.join(" "),
-            ]
-        })
-        .collect();
-    say_raw!(
-        pr,
-        "{}",
-        ui::table(
-            &["STAGE", "ROWS IN", "ROWS OUT", "REMOVED", "TIME", "BY RULE"],
-            &rows
-        )
-    );
-    for s in stages {
-        if let StageStats::Dedup(d) = &s.stats {
-            let hist: Vec<String> = d
-                .histogram
-                .iter()
-                .map(|(size, n)| format!("{size}:{n}"))
-                .collect();
-            let params = match (d.bands, d.rows) {
-                (Some(b), Some(r)) => format!(" with {b} bands × {r} rows,"),
-                _ => String::new(),
-            };
-            let on = d
-                .device
-                .as_ref()
-                .map(|d| format!(" on {d},"))
-                .unwrap_or_default();
-            say!(
-                pr,
-                "{}:{params}{on} {} candidate pairs, {} verified, {} clusters, {} rows removed; cluster sizes {}",
-                s.name,
-                ui::count(d.candidates),
-                ui::count(d.verified),
-                ui::count(d.clusters),
-                ui::count(d.removed),
-                if hist.is_empty() {
-                    "-".into()
-                } else {
-                    hist.join(" ")
-                }
-            );
-        }
-    }
-    for s in stages {
-        if let StageStats::Balance(b) = &s.stats {
-            say!(
-                pr,
-                "{}: balance by `{}` ({}, seed {})",
-                s.name,
-                b.label,
-                b.strategy,
-                b.seed
-            );
-            say_raw!(pr, "{}", class_table(b));
-        }
-    }
+    say_raw!(pr, "{}", stage_report(&ran.stages));
     say!(pr);
     if ran.unchanged {
         say!(
@@ -215,6 +139,80 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         say!(pr, "tagged   {}", tags.join(", "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stage table (rows in and out, removals by rule, time), then each
+/// dedup stage's clusters and each balance stage's classes.
+pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String {
+    let rows: Vec<Vec<String>> = stages
+        .iter()
+        .map(|s| {
+            let detail: Vec<String> = s
+                .removed
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| format!("{k}={}", ui::count(*n)))
+                .collect();
+            vec![
+                s.name.clone(),
+                ui::count(s.rows_in),
+                ui::count(s.rows_out),
+                ui::count(s.removed.values().sum()),
+                if s.cached {
+                    "cached".into()
+                } else {
+                    format!("{:.2}s", s.seconds)
+                },
+                detail.join(" "),
+            ]
+        })
+        .collect();
+    let mut out = ui::table(
+        &["STAGE", "ROWS IN", "ROWS OUT", "REMOVED", "TIME", "BY RULE"],
+        &rows,
+    );
+    for s in stages {
+        if let StageStats::Dedup(d) = &s.stats {
+            let hist: Vec<String> = d
+                .histogram
+                .iter()
+                .map(|(size, n)| format!("{size}:{n}"))
+                .collect();
+            let params = match (d.bands, d.rows) {
+                (Some(b), Some(r)) => format!(" with {b} bands × {r} rows,"),
+                _ => String::new(),
+            };
+            let on = d
+                .device
+                .as_ref()
+                .map(|d| format!(" on {d},"))
+                .unwrap_or_default();
+            out += &format!(
+                "{}:{params}{on} {} candidate pairs, {} verified, {} clusters, {} rows removed; cluster sizes {}",
+                s.name,
+                ui::count(d.candidates),
+                ui::count(d.verified),
+                ui::count(d.clusters),
+                ui::count(d.removed),
+                if hist.is_empty() {
+                    "-".into()
+                } else {
+                    hist.join(" ")
+                }
+            );
+            out.push('\n');
+        }
+    }
+    for s in stages {
+        if let StageStats::Balance(b) = &s.stats {
+            out += &format!(
+                "{}: balance by `{}` ({}, seed {})\n",
+                s.name, b.label, b.strategy, b.seed
+            );
+            out += &class_table(b);
+        }
+    }
+    out
 }
 
 /// Class counts before and after, with a bar per class scaled to the largest count.

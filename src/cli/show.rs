@@ -80,6 +80,17 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
     if !l.inputs.is_empty() {
         say!(pr, "inputs    {}", l.inputs.join(", "));
     }
+    if let Some(p) = &l.pipeline {
+        say!(
+            pr,
+            "pipeline  {} (spec {}) on source {}",
+            p.spec_file,
+            &p.spec_hash[..12],
+            p.source.short()
+        );
+        say!(pr, "\nstages");
+        say_raw!(pr, "{}", indent(&super::run::stage_report(&p.stages)));
+    }
     say!(pr, "\nschema");
     let cols: Vec<Vec<String>> = m
         .schema

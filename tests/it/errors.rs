@@ -153,3 +153,41 @@ fn a_missing_object_is_reported_with_its_id() {
     let err = env.fail(&["cat", "raw"]);
     assert!(err.contains(&shard) && err.contains("missing"), "{err}");
 }
+
+#[test]
+fn sql_errors_read_as_sentences_with_a_hint() {
+    let env = Env::new();
+    env.write("a.jsonl", lines(&jsonl_rows(6, 0, 20)));
+    env.import("a.jsonl", &["--tag", "raw"]);
+    let err = env.fail(&["query", "SELECT count(* FROM raw"]);
+    assert!(
+        err.contains("SQL syntax error: expected `)`, found `FROM` (line 1, column 16)"),
+        "{err}"
+    );
+    assert!(!err.contains("ParserError"), "{err}");
+    assert!(
+        !err.contains("caused by"),
+        "no cause repeats the error: {err}"
+    );
+    let err = env.fail(&["query", "SELECT wordcount(text) FROM raw"]);
+    assert!(
+        err.contains("unknown function `wordcount`") && err.contains("did you mean `word_count`?"),
+        "{err}"
+    );
+    let err = env.fail(&["query", "SELECT * FROM my-tag"]);
+    assert!(err.contains("must be quoted"), "{err}");
+    // An empty result still prints its header.
+    let out = env.ok(&["query", "SELECT id, text FROM raw WHERE id < 0"]);
+    assert!(out.contains("| id | text |"), "{out}");
+    // The same sentences in a spec, at the field.
+    env.write(
+        "p.toml",
+        "[source]\nversion = \"raw\"\n\n[[stage]]\nkind = \"filter\"\nwhere = \"(word_cont(text) > 3\"\n",
+    );
+    let err = env.fail(&["check", "p.toml"]);
+    assert!(
+        err.contains("p.toml:6:10")
+            && err.contains("SQL syntax error: expected `)`, but the text ended"),
+        "{err}"
+    );
+}

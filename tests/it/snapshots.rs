@@ -91,6 +91,7 @@ fn human_output_of_the_bundled_pipelines() {
         );
         insta::assert_snapshot!("fsck", env.ok(&["fsck"]));
         insta::assert_snapshot!("log", env.ok(&["log"]));
+        insta::assert_snapshot!("show_run", env.ok(&["show", "web-balanced"]));
     });
 }
 

@@ -52,16 +52,18 @@ pub fn compile_expr(
 ) -> Result<Compiled, ExprError> {
     let df_schema = DFSchema::try_from(schema.as_ref().clone()).expect("an Arrow schema converts");
     let explain = |e: datafusion::error::DataFusionError| {
-        let msg = clean(&e.to_string());
+        let (msg, hint) = sql_message(&e.to_string());
         let hint = if msg.contains("No field named") || msg.contains("not found") {
             let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
             Some(format!("the source's columns are: {}", columns.join(", ")))
+        } else if hint.is_some() {
+            hint
         } else if msg.contains("function") {
             Some("quality functions (word_count, gopher_quality, …) take a string column".into())
         } else {
             None
         };
-        (msg.replace('\n', " "), hint)
+        (msg, hint)
     };
     let logical = ctx.parse_sql_expr(expr, &df_schema).map_err(explain)?;
     let phys = ctx
@@ -102,6 +104,60 @@ pub fn compile(
         });
     }
     Ok(out)
+}
+
+/// A DataFusion error as a sentence, and a hint when one helps:
+/// `SQL error: ParserError("Expected: ), found: EOF")` becomes
+/// "SQL syntax error: expected `)`, but the expression ended".
+pub fn sql_message(raw: &str) -> (String, Option<String>) {
+    let mut msg = clean(raw.trim());
+    for prefix in ["sql parser error: ", "SQL error: "] {
+        msg = msg.trim_start_matches(prefix).to_string();
+    }
+    let mut hint = None;
+    if let Some(inner) = msg
+        .strip_prefix("ParserError(\"")
+        .and_then(|m| m.strip_suffix("\")"))
+    {
+        msg = inner.replace("\\\"", "\"");
+    }
+    let text = msg.clone();
+    if let Some(rest) = text.strip_prefix("Expected: ") {
+        let (expected, found) = rest.split_once(", found: ").unwrap_or((rest, ""));
+        let (found, at) = match found.split_once(" at Line: ") {
+            Some((f, at)) => (
+                f,
+                format!(" (line {})", at.replace(", Column: ", ", column ")),
+            ),
+            None => (found, String::new()),
+        };
+        let expected = if expected.chars().any(|c| c.is_alphanumeric()) {
+            expected.to_string()
+        } else {
+            format!("`{expected}`")
+        };
+        msg = match found {
+            "EOF" | "" => format!("SQL syntax error: expected {expected}, but the text ended{at}"),
+            f => format!("SQL syntax error: expected {expected}, found `{f}`{at}"),
+        };
+        if found == "-" {
+            hint = Some("a name with '-' must be quoted: SELECT * FROM \"web-quality\"".into());
+        }
+    }
+    let text = msg.clone();
+    if let Some(rest) = text.strip_prefix("Invalid function '") {
+        let name = rest.split('\'').next().unwrap_or("");
+        let suggestion = rest
+            .split("Did you mean '")
+            .nth(1)
+            .and_then(|s| s.split('\'').next());
+        msg = format!("unknown function `{name}`");
+        hint = Some(match suggestion {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "`SELECT * FROM information_schema.routines` lists the functions".into(),
+        });
+    }
+    (msg.replace('\n', " "), hint)
 }
 
 pub fn clean(msg: &str) -> String {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use expr::{
     CompileError, Compiled, ExprError, RowError, Rule, Verdict, clean, compile, compile_expr,
-    evaluate, session,
+    evaluate, session, sql_message,
 };
 
 use super::{
