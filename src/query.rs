@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::streaming::StreamingTable;
+use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::TaskContext;
@@ -39,10 +40,14 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Store(e) => e.hint(),
-            Error::DataFusion(DataFusionError::Plan(m)) if m.contains("table") && m.contains("not found") => {
-                Some("every tag is a table (`sift tags` lists them); quote names with '-' or '.' like \"v1.0\"".into())
+            Error::DataFusion(e) => {
+                let (msg, hint) = crate::stage::filter::sql_message(&e.to_string());
+                if msg.starts_with("no table") {
+                    Some("every tag is a table, and so is every version by id or unique id prefix (`sift tags`, `sift log`); quote names with '-' or '.' like \"v1.0\"".into())
+                } else {
+                    hint
+                }
             }
-            Error::DataFusion(e) => crate::stage::filter::sql_message(&e.to_string()).1,
         }
     }
 }
@@ -73,25 +78,70 @@ impl PartitionStream for VersionPartition {
     }
 }
 
-/// A session with every tag of `store` registered as a table.
+/// A version as a table.
+fn table(store: &Store, id: &crate::store::ObjectId) -> Result<Arc<dyn TableProvider>, Error> {
+    let version = crate::version::load(store, id)?;
+    let schema = version.schema()?;
+    let part = VersionPartition {
+        store: store.clone(),
+        version,
+        schema: schema.clone(),
+    };
+    Ok(Arc::new(StreamingTable::try_new(
+        schema,
+        vec![Arc::new(part)],
+    )?))
+}
+
+/// The tables of a store: every tag, and any version by id or unique id
+/// prefix (`SELECT * FROM "3f2a9c"`), tagged or not.
+#[derive(Debug)]
+struct Versions {
+    store: Store,
+    tags: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for Versions {
+    fn table_names(&self) -> Vec<String> {
+        self.tags.clone()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>, DataFusionError> {
+        let Ok(id) = self.store.catalog().and_then(|c| c.resolve(name)) else {
+            return Ok(None);
+        };
+        table(&self.store, &id)
+            .map(Some)
+            .map_err(|e| DataFusionError::External(Box::new(e)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.store.catalog().and_then(|c| c.resolve(name)).is_ok()
+    }
+}
+
+/// A session whose tables are the store's versions, by tag, id or id prefix.
 pub fn session(store: &Store, threads: usize) -> Result<SessionContext, Error> {
     let config = SessionConfig::new()
         .with_target_partitions(threads.max(1))
         .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     crate::stage::quality::udfs::register(&ctx);
-    let tags = store.catalog()?.tags()?;
-    for (tag, id) in tags {
-        let version = crate::version::load(store, &id)?;
-        let schema = version.schema()?;
-        let part = VersionPartition {
-            store: store.clone(),
-            version,
-            schema: schema.clone(),
-        };
-        let table = StreamingTable::try_new(schema, vec![Arc::new(part)])?;
-        ctx.register_table(tag.as_str(), Arc::new(table))?;
-    }
+    let tags = store
+        .catalog()?
+        .tags()?
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    let versions = Versions {
+        store: store.clone(),
+        tags,
+    };
+    let catalog = ctx
+        .catalog("datafusion")
+        .expect("a new session has its default catalog");
+    catalog.register_schema("public", Arc::new(versions))?;
     Ok(ctx)
 }
 

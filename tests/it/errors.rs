@@ -176,6 +176,21 @@ fn sql_errors_read_as_sentences_with_a_hint() {
     );
     let err = env.fail(&["query", "SELECT * FROM my-tag"]);
     assert!(err.contains("must be quoted"), "{err}");
+    // An untagged version is a table by its id prefix; an unknown name says what a table is.
+    let untagged = env.json(&["import", "a.jsonl", "--json"]);
+    let prefix = &untagged["version"].as_str().unwrap()[..10];
+    let out = env.ok(&[
+        "query",
+        &format!("SELECT count(*) AS n FROM \"{prefix}\""),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out.lines().nth(1), Some("20"), "{out}");
+    let err = env.fail(&["query", "SELECT * FROM rawx"]);
+    assert!(
+        err.contains("no table `rawx`") && err.contains("id prefix"),
+        "{err}"
+    );
     // An empty result still prints its header.
     let out = env.ok(&["query", "SELECT id, text FROM raw WHERE id < 0"]);
     assert!(out.contains("| id | text |"), "{out}");

@@ -145,6 +145,12 @@ pub fn sql_message(raw: &str) -> (String, Option<String>) {
         }
     }
     let text = msg.clone();
+    if let Some(rest) = text.strip_prefix("table '")
+        && let Some(name) = rest.strip_suffix("' not found")
+    {
+        let name = name.rsplit('.').next().unwrap_or(name);
+        msg = format!("no table `{name}`: it is not a tag, a version id or a unique id prefix");
+    }
     if let Some(rest) = text.strip_prefix("Invalid function '") {
         let name = rest.split('\'').next().unwrap_or("");
         let suggestion = rest
