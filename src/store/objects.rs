@@ -91,6 +91,23 @@ impl schemars::JsonSchema for ObjectId {
 pub struct Objects {
     root: PathBuf,
     tmp: PathBuf,
+    /// Where new objects are recorded, for a writer that may have to take them back.
+    journal: Option<Journal>,
+}
+
+/// The objects a writer added (not those it found already stored), so that
+/// a failed write can remove exactly what it wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Journal(std::sync::Arc<std::sync::Mutex<Vec<ObjectId>>>);
+
+impl Journal {
+    /// Removes every object recorded; returns how many were removed.
+    pub fn roll_back(&self, objects: &Objects) -> usize {
+        let ids = std::mem::take(&mut *self.0.lock().expect("journal lock"));
+        ids.iter()
+            .filter(|id| fs::remove_file(objects.path(id)).is_ok())
+            .count()
+    }
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -106,7 +123,19 @@ pub struct Put {
 
 impl Objects {
     pub fn new(root: PathBuf, tmp: PathBuf) -> Self {
-        Objects { root, tmp }
+        Objects {
+            root,
+            tmp,
+            journal: None,
+        }
+    }
+
+    /// These objects, recording every new object in the returned journal.
+    pub fn journaled(&self) -> (Objects, Journal) {
+        let journal = Journal::default();
+        let mut o = self.clone();
+        o.journal = Some(journal.clone());
+        (o, journal)
     }
 
     pub fn path(&self, id: &ObjectId) -> PathBuf {
@@ -156,6 +185,9 @@ impl Objects {
         fs::create_dir_all(dir).map_err(io(dir))?;
         fs::rename(&tmp, &path).map_err(io(&path))?;
         sync_dir(dir)?;
+        if let Some(j) = &self.journal {
+            j.0.lock().expect("journal lock").push(id);
+        }
         Ok(Put { id, len, new: true })
     }
 

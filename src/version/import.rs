@@ -61,7 +61,15 @@ pub fn import(
         store::catalog::validate_tag(t)?;
     }
     let schema = src.schema();
-    let written = write_shards(store.objects(), schema.clone(), src.batches(), opts)?;
+    // A failed import takes back the objects it wrote itself (and only those).
+    let (objects, journal) = store.objects().journaled();
+    let written = match write_shards(&objects, schema.clone(), src.batches(), opts) {
+        Ok(w) => w,
+        Err(e) => {
+            journal.roll_back(store.objects());
+            return Err(e.into());
+        }
+    };
     if written.rows == 0 {
         return Err(source::Error::Empty {
             paths: info.inputs.iter().map(Into::into).collect(),

@@ -206,3 +206,16 @@ fn sql_errors_read_as_sentences_with_a_hint() {
         "{err}"
     );
 }
+
+#[test]
+fn an_import_that_fails_late_takes_back_the_shards_it_wrote() {
+    let env = Env::new();
+    let mut rows = jsonl_rows(7, 0, 12_000);
+    rows[11_500] = r#"{"id": 11500, "source": "web", "text": "unterminated}"#.into();
+    env.write("late.jsonl", lines(&rows));
+    // Small shards, so that many are written before the bad line is reached.
+    let err = failed_import(&env, &["late.jsonl", "--shard-size", "4KiB"]);
+    assert!(err.contains("late.jsonl:11501:"), "{err}");
+    let fsck = env.ok(&["fsck"]);
+    assert!(!fsck.contains("named by no version"), "no orphans: {fsck}");
+}

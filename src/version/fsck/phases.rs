@@ -305,7 +305,7 @@ pub(super) fn check_catalog(
                 "{} objects ({} bytes) are named by no version or cached stage",
                 report.orphans, report.orphan_bytes
             ),
-            Some("`sift gc` deletes them"),
+            Some("`sift gc` deletes them once they are older than its grace period (an hour by default); `sift gc --grace 0` deletes them now"),
         );
     }
     let tmp: Vec<_> = fs::read_dir(store.root().join("tmp"))
