@@ -50,9 +50,10 @@ impl stage::Observer for StageBars {
         let bar = ProgressBar::new(rows_in);
         bar.set_style(
             ProgressStyle::with_template(
-                "{msg:>12} [{bar:30}] {human_pos}/{human_len} rows {per_sec} eta {eta}",
+                "{msg:>12} [{bar:30}] {human_pos}/{human_len} rows {rows_per_sec} eta {eta}",
             )
             .expect("valid template")
+            .with_key("rows_per_sec", ui::rows_per_sec)
             .progress_chars("=> "),
         );
         bar.set_message(name.to_string());

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// `1234567` → `1.2 MB`.
+/// `1234567` → `1.2 MiB`: binary units, the ones sizes are given in
+/// (`--shard-size 64MiB`), everywhere sift prints a size.
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
         u += 1;
     }
     if u == 0 {
@@ -21,6 +22,11 @@ pub fn bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// A rows-per-second key for progress templates: `{rows_per_sec}` → `3,707 rows/s`.
+pub fn rows_per_sec(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{} rows/s", count(state.per_sec() as u64));
 }
 
 /// `1234567` → `1,234,567`.
@@ -78,7 +84,7 @@ impl ByteProgress {
         };
         bar.set_style(
             ProgressStyle::with_template(
-                "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+                "{msg:>10} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
             )
             .expect("valid template")
             .progress_chars("=> "),
@@ -126,7 +132,8 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(bytes(999), "999 B");
-        assert_eq!(bytes(1_500_000), "1.5 MB");
+        assert_eq!(bytes(1_500_000), "1.4 MiB");
+        assert_eq!(bytes(64 << 20), "64.0 MiB");
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(count(12), "12");
     }
