@@ -15,18 +15,30 @@ pub struct ExportArgs {
     /// Directory to write `data/train-*.parquet` (or `.jsonl`) into.
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
+    /// File format of the export.
     #[arg(long, value_enum, default_value = "parquet")]
     pub format: ExportFormat,
     /// Replace an existing DIR/data/.
     #[arg(long)]
     pub force: bool,
+    /// Split into files of about this much row data each (`512MiB`; default 256MiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_file_size)]
+    pub max_file_size: Option<u64>,
+}
+
+fn parse_file_size(s: &str) -> Result<u64, String> {
+    match s.parse::<crate::size::ByteSize>()?.0 {
+        0 => Err("a file size must be above 0".into()),
+        n => Ok(n),
+    }
 }
 
 pub fn run(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
     let pr = Printer::new(false);
     let store = g.open_store()?;
     let v = version::resolve(&store, &a.reference)?;
-    let out = version::export::export(&store, &v, &a.to, a.format, a.force)?;
+    let max = a.max_file_size.unwrap_or(version::export::FILE_BYTES);
+    let out = version::export::export(&store, &v, &a.to, a.format, a.force, max)?;
     say!(
         pr,
         "exported {} rows of {} to {} file(s):",

@@ -119,7 +119,7 @@ pub enum Command {
     Query(query::QueryArgs),
     /// Write a version as plain Parquet (or JSONL) files.
     #[command(
-        after_help = "Examples:\n  sift export raw --to out/\n  sift export raw --to out/ --format jsonl"
+        after_help = "Examples:\n  sift export raw --to out/\n  sift export raw --to out/ --format jsonl\n  sift export raw --to out/ --max-file-size 512MiB"
     )]
     Export(export::ExportArgs),
     /// Validate a pipeline spec and print its plan, without running it.

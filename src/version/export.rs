@@ -14,7 +14,7 @@ use super::{ReadError, Version, rows};
 use crate::store::Store;
 
 /// Rows of canonical data per exported file (about).
-const FILE_BYTES: u64 = 256 << 20;
+pub const FILE_BYTES: u64 = 256 << 20;
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +71,15 @@ enum Writer {
     Jsonl(arrow::json::LineDelimitedWriter<BufWriter<File>>),
 }
 
+/// What an exported Parquet file says about where it came from.
+pub fn provenance(v: &Version) -> Vec<(String, String)> {
+    vec![
+        ("sift.version_id".into(), v.id.hex()),
+        ("sift.content_id".into(), v.manifest.content_id.clone()),
+        ("sift.sift_version".into(), env!("CARGO_PKG_VERSION").into()),
+    ]
+}
+
 /// Writes `version` under `dir/data/`.
 pub fn export(
     store: &Store,
@@ -78,6 +87,7 @@ pub fn export(
     dir: &Path,
     format: ExportFormat,
     force: bool,
+    max_file_bytes: u64,
 ) -> Result<Exported, Error> {
     let data = dir.join("data");
     let io = |p: &Path| {
@@ -92,7 +102,8 @@ pub fn export(
     }
     fs::create_dir_all(&data).map_err(io(&data))?;
     let stats = &version.manifest.stats;
-    let n_files = stats.data_bytes.div_ceil(FILE_BYTES).max(1);
+    // Files of about `max_file_bytes` of row data each, split by rows.
+    let n_files = stats.data_bytes.div_ceil(max_file_bytes.max(1)).max(1);
     let rows_per_file = stats.rows.div_ceil(n_files).max(1);
     let ext = match format {
         ExportFormat::Parquet => "parquet",
@@ -108,8 +119,8 @@ pub fn export(
         let tmp = data.join(format!(".{}.tmp", name(i)));
         let f = File::create(&tmp).map_err(io(&tmp))?;
         let w = match format {
-            ExportFormat::Parquet => Writer::Parquet(
-                ArrowWriter::try_new(
+            ExportFormat::Parquet => {
+                let mut w = ArrowWriter::try_new(
                     f,
                     schema.clone(),
                     Some(crate::store::shard::writer_properties()),
@@ -117,8 +128,13 @@ pub fn export(
                 .map_err(|e| Error::Encode {
                     path: tmp.clone(),
                     source: e.into(),
-                })?,
-            ),
+                })?;
+                // Provenance, readable as pyarrow's `schema.metadata`.
+                for (k, v) in provenance(version) {
+                    w.append_key_value_metadata(parquet::file::metadata::KeyValue::new(k, v));
+                }
+                Writer::Parquet(w)
+            }
             ExportFormat::Jsonl => {
                 Writer::Jsonl(arrow::json::LineDelimitedWriter::new(BufWriter::new(f)))
             }

@@ -267,3 +267,45 @@ fn a_missing_store_says_so_and_hints_at_init() {
     assert!(env.fail(&["init"]).contains("already exists"));
     assert!(env.ok(&["log"]).contains("no versions yet"));
 }
+
+#[test]
+fn exports_split_by_size_and_carry_their_provenance() {
+    let env = Env::new();
+    env.write("a.jsonl", lines(&jsonl_rows(21, 0, 3000)));
+    let v = env.import("a.jsonl", &["--tag", "raw"]);
+    env.ok(&["export", "raw", "--to", "out", "--max-file-size", "64KiB"]);
+    let mut files: Vec<_> = std::fs::read_dir(env.path("out/data"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() > 3, "several files: {files:?}");
+    let n = files.len();
+    let mut rows = 0;
+    for (i, f) in files.iter().enumerate() {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        assert_eq!(name, format!("train-{i:05}-of-{n:05}.parquet"));
+        let reader =
+            parquet::file::reader::SerializedFileReader::new(std::fs::File::open(f).unwrap())
+                .unwrap();
+        use parquet::file::reader::FileReader;
+        let meta = reader.metadata().file_metadata();
+        rows += meta.num_rows();
+        let kv: std::collections::HashMap<String, String> = meta
+            .key_value_metadata()
+            .unwrap()
+            .iter()
+            .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(kv["sift.version_id"], v["version"].as_str().unwrap());
+        assert_eq!(kv["sift.content_id"], v["content_id"].as_str().unwrap());
+        assert_eq!(kv["sift.sift_version"], env!("CARGO_PKG_VERSION"));
+    }
+    assert_eq!(rows, 3000);
+    // The files read back as the same version.
+    let mut args = vec!["import".to_string()];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(env.json(&args)["content_id"], v["content_id"]);
+}
