@@ -16,7 +16,9 @@ pub const EXAMPLES: &str = "\
 Examples:
   sift run pipelines/web_quality.toml
   sift run pipelines/web_quality.toml --tag web-v2 -m \"tighter filters\"
-  sift run pipeline.yaml --json";
+  sift run pipeline.yaml --json
+  # try the stages on a seeded sample of 2,000 rows; commit nothing
+  sift run pipelines/web_quality.toml --dry-run --sample 2000";
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -31,6 +33,16 @@ pub struct RunArgs {
     /// Where dedup stages compute MinHash (overrides each stage's `device`); the result is the same.
     #[arg(long, value_enum, value_name = "auto|cpu|gpu")]
     pub device: Option<crate::gpu::DeviceChoice>,
+    /// Run the stages on a seeded sample of the source (see --sample) and print
+    /// what they did; nothing is committed and the store gains nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rows in the dry run's sample (default 10,000).
+    #[arg(long, value_name = "N", requires = "dry_run")]
+    pub sample: Option<u64>,
+    /// Seed of the dry run's sample: the same seed draws the same rows.
+    #[arg(long, value_name = "S", default_value_t = 1, requires = "dry_run")]
+    pub seed: u64,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -104,6 +116,21 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         tty: std::io::stderr().is_terminal() && !a.json,
         bar: std::sync::Mutex::new(None),
     };
+    if a.dry_run {
+        let sample = a.sample.unwrap_or(10_000);
+        let d = pipeline::dry_run(&store, &plan, &opts, sample, a.seed, &bars)?;
+        pr.emit(&d, |d| {
+            format!(
+                "{}\ndry run on a seeded sample of {} of {} source rows (seed {}): {} rows kept; nothing was committed\n",
+                stage_report(&d.stages),
+                ui::count(d.sampled),
+                ui::count(d.source_rows),
+                d.seed,
+                ui::count(d.rows)
+            )
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let ran = pipeline::run(&store, &plan, &opts, &bars)?;
     let v = &ran.version;
     let summary = RunSummary::of_run(&ran).expect("a run records its pipeline");

@@ -377,6 +377,8 @@ pub enum RunError {
     Balance { label: String, message: String },
     #[error("the GPU cannot be used")]
     Gpu(#[source] crate::gpu::GpuError),
+    #[error("drawing the dry run's sample failed: {0}")]
+    Sample(String),
     #[error("the result is empty: {last} removed the last rows, so nothing was committed")]
     Empty { last: String },
     #[error("stage {stage} ({name}): its recorded spec no longer validates: {message}")]
@@ -397,6 +399,7 @@ impl RunError {
             RunError::Compact(_) => None,
             RunError::Gpu(e) => e.hint(),
             RunError::Balance { .. } => Some("`sift query` shows the class counts, e.g. SELECT label, count(*) FROM \"<tag>\" GROUP BY label".into()),
+            RunError::Sample(_) => None,
             RunError::Empty { .. } => Some("`sift explain` on a source row says which rule removed it; to commit an empty version anyway, set `allow_empty = true` under [output]".into()),
             RunError::Recorded { .. } => Some("the version was made by another sift; run its pipeline again with this one".into()),
         }

@@ -502,3 +502,52 @@ fn an_empty_result_fails_unless_allowed_and_zero_quotas_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_dry_run_runs_the_stages_on_a_seeded_sample_and_writes_nothing() {
+    let env = Env::new();
+    corpus(&env, 300);
+    env.write(
+        "p.toml",
+        "[source]\npath = \"data/c.jsonl\"\n\n[[stage]]\nkind = \"filter\"\nname = \"q\"\nwhere = \"word_count(text) >= 60\"\n\n[[stage]]\nkind = \"dedup\"\nmethod = \"exact\"\n",
+    );
+    let before = env.objects();
+    let a = env.json(&["run", "p.toml", "--dry-run", "--sample", "50", "--json"]);
+    assert_eq!(env.objects(), before, "a dry run stores nothing");
+    assert_eq!(env.json(&["log", "--json"]).as_array().unwrap().len(), 0);
+    assert_eq!(env.tmp_files(), 0, "its scratch store is gone");
+    assert_eq!(a["sampled"], 50);
+    assert_eq!(a["source_rows"], 300);
+    assert_eq!(a["stages"][0]["rows_in"], 50);
+    assert_eq!(a["stages"].as_array().unwrap().len(), 2);
+    // The same seed draws the same sample; the full run keeps a superset.
+    let b = env.json(&["run", "p.toml", "--dry-run", "--sample", "50", "--json"]);
+    let counts = |v: &serde_json::Value| -> Vec<(serde_json::Value, serde_json::Value)> {
+        v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["rows_out"].clone(), s["removed"].clone()))
+            .collect()
+    };
+    assert_eq!(counts(&a), counts(&b));
+    let other = env.json(&[
+        "run",
+        "p.toml",
+        "--dry-run",
+        "--sample",
+        "50",
+        "--seed",
+        "7",
+        "--json",
+    ]);
+    assert_eq!(other["sampled"], 50);
+    let text = env.ok(&["run", "p.toml", "--dry-run", "--sample", "50"]);
+    assert!(
+        text.contains("dry run on a seeded sample of 50 of 300 source rows (seed 1)")
+            && text.contains("nothing was committed"),
+        "{text}"
+    );
+    let err = env.fail(&["run", "p.toml", "--sample", "5"]);
+    assert!(err.contains("--dry-run"), "{err}");
+}
