@@ -121,8 +121,10 @@ pub fn run(
             paths,
             format,
             schema,
+            on_bad_row,
         } => {
-            let src = Source::open(paths, *format, schema.clone()).map_err(ImportError::from)?;
+            let src = Source::open_with(paths, *format, schema.clone(), *on_bad_row)
+                .map_err(ImportError::from)?;
             let info = ImportInfo {
                 inputs: paths.iter().map(|p| p.display().to_string()).collect(),
                 message: Some(format!("source of {}", plan.parsed.path.display())),
@@ -282,8 +284,9 @@ pub fn dry_run(
                 paths,
                 format,
                 schema,
+                on_bad_row,
             } => Box::new(
-                Source::open(paths, *format, schema.clone())
+                Source::open_with(paths, *format, schema.clone(), *on_bad_row)
                     .map_err(ImportError::from)?
                     .batches()
                     .map(|b| b.map_err(|e| RunError::Import(e.into()))),

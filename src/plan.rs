@@ -11,7 +11,7 @@ use arrow::datatypes::SchemaRef;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::source::{Format, Source};
+use crate::source::{Format, OnBadRow, Source};
 use crate::spec::{self, Parsed};
 use crate::stage::{Check, StagePlan, StageSpec};
 use crate::store::Store;
@@ -27,6 +27,7 @@ pub enum PlanSource {
         paths: Vec<PathBuf>,
         format: Option<Format>,
         schema: Option<SchemaRef>,
+        on_bad_row: OnBadRow,
     },
     Version(Box<Version>),
 }
@@ -172,15 +173,20 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
                 ),
                 None => None,
             };
-            let src = Source::open(&paths, p.source.format, schema_file.clone()).map_err(|e| {
-                parsed.invalid("source.path", "source.path", e.to_string(), e.hint())
-            })?;
+            let src = Source::open_with(
+                &paths,
+                p.source.format,
+                schema_file.clone(),
+                p.source.on_bad_row.unwrap_or_default(),
+            )
+            .map_err(|e| parsed.invalid("source.path", "source.path", e.to_string(), e.hint()))?;
             let schema = src.schema();
             (
                 PlanSource::Files {
                     paths,
                     format: p.source.format,
                     schema: schema_file,
+                    on_bad_row: p.source.on_bad_row.unwrap_or_default(),
                 },
                 schema,
             )

@@ -20,13 +20,36 @@ pub struct CatArgs {
     /// Print at most N rows.
     #[arg(long, short = 'n', value_name = "N")]
     pub limit: Option<u64>,
+    /// Output format of the rows.
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: RowFormat,
+    /// Print the rows an import skipped (`--on-bad-row skip`): file, line, reason and text, as JSONL.
+    #[arg(long)]
+    pub quarantine: bool,
 }
 
 pub fn run(g: &Global, a: CatArgs) -> anyhow::Result<ExitCode> {
     let store = g.open_store()?;
     let v = version::resolve(&store, &a.reference)?;
+    if a.quarantine {
+        let pr = Printer::new(false);
+        if let Some(q) = &v.manifest.quarantine {
+            let bytes = store.objects().get(&q.object)?;
+            let body = bytes
+                .strip_prefix(crate::version::manifest::QUARANTINE_MAGIC.as_slice())
+                .ok_or_else(|| crate::store::Error::BadObject {
+                    id: q.object,
+                    what: "quarantine",
+                    reason: "missing header".into(),
+                })?;
+            let text = String::from_utf8_lossy(body);
+            let n = a.limit.map_or(usize::MAX, |n| n as usize);
+            for line in text.lines().take(n) {
+                pr.line(line);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let rows = version::rows(&store, &v)?;
     let limited = limit(rows.map(|b| b.map_err(anyhow::Error::from)), a.limit);
     write_rows(&Printer::new(false), limited, a.format)?;

@@ -16,7 +16,9 @@ pub const EXAMPLES: &str = "\
 Examples:
   sift import data/*.jsonl --tag raw -m \"first crawl\"
   sift import dump.csv.gz --schema schema.json
-  sift import part-*.parquet --shard-size 16MiB";
+  sift import part-*.parquet --shard-size 16MiB
+  # leave out rows that do not read; `sift cat VERSION --quarantine` lists them
+  sift import crawl.jsonl.zst --on-bad-row skip";
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -38,6 +40,10 @@ pub struct ImportArgs {
     /// Message recorded in the version.
     #[arg(short, long)]
     pub message: Option<String>,
+    /// What to do with a row that does not read: `fail` (nothing is written) or
+    /// `skip` it and record it in the version's quarantine (JSONL files).
+    #[arg(long, value_enum, value_name = "fail|skip", default_value = "fail")]
+    pub on_bad_row: crate::source::OnBadRow,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -58,6 +64,8 @@ pub struct ImportSummary {
     pub input_bytes: u64,
     pub seconds: f64,
     pub tags: Vec<String>,
+    /// Rows left out by `--on-bad-row skip` (`sift cat VERSION --quarantine` prints them).
+    pub skipped: u64,
 }
 
 /// A shard size: a [`ByteSize`](crate::size::ByteSize) of at least 1KiB.
@@ -77,7 +85,7 @@ pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(source::read_schema_file)
         .transpose()?;
-    let src = Source::open(&a.paths, a.format, schema)?;
+    let src = Source::open_with(&a.paths, a.format, schema, a.on_bad_row)?;
     let started = std::time::Instant::now();
     let total = src.total_bytes();
     let progress = ui::ByteProgress::new("importing", total, src.progress());
@@ -109,6 +117,7 @@ pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
             input_bytes: total,
             seconds: secs,
             tags: a.tag.clone(),
+            skipped: v.manifest.quarantine.as_ref().map_or(0, |q| q.rows),
         })?;
     } else {
         say!(pr, "version  {}", v.id);
@@ -123,12 +132,20 @@ pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
         );
         say!(
             pr,
-            "read     {} in {secs:.1}s ({:.0} MB/s)",
+            "read     {} in {secs:.1}s ({:.0} MiB/s)",
             ui::bytes(total),
-            total as f64 / 1e6 / secs.max(1e-9)
+            total as f64 / (1u64 << 20) as f64 / secs.max(1e-9)
         );
         if !a.tag.is_empty() {
             say!(pr, "tagged   {}", a.tag.join(", "));
+        }
+        if let Some(q) = &v.manifest.quarantine {
+            say!(
+                pr,
+                "skipped  {} bad rows; `sift cat {} --quarantine` shows where and why",
+                ui::count(q.rows),
+                v.id.short()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -80,6 +80,15 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
     if !l.inputs.is_empty() {
         say!(pr, "inputs    {}", l.inputs.join(", "));
     }
+    if let Some(q) = &m.quarantine {
+        say!(
+            pr,
+            "skipped   {} bad rows (quarantine {}; `sift cat {} --quarantine` prints them)",
+            ui::count(q.rows),
+            q.object.short(),
+            v.id.short()
+        );
+    }
     if let Some(p) = &l.pipeline {
         say!(
             pr,

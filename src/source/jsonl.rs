@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 
-use super::{BATCH_ROWS, Error, INFER_ROWS, open_text};
+use super::{BATCH_ROWS, Error, INFER_ROWS, Skipped, Skips, open_text};
 
 pub(super) fn infer(path: &Path) -> Result<Schema, Error> {
     let sink = Arc::new(AtomicU64::new(0));
@@ -27,6 +27,42 @@ pub(super) fn infer(path: &Path) -> Result<Schema, Error> {
     }
 }
 
+/// The schema of the first rows that read as JSON objects (bad lines skipped).
+pub(super) fn infer_skipping(path: &Path) -> Result<Schema, Error> {
+    let mut reader = open_text(path, Arc::new(AtomicU64::new(0)))?;
+    let mut good = Vec::new();
+    let (mut rows, mut line) = (0usize, Vec::new());
+    while rows < INFER_ROWS {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        if matches!(
+            serde_json::from_slice::<serde_json::Value>(&line),
+            Ok(serde_json::Value::Object(_))
+        ) {
+            good.extend_from_slice(&line);
+            if !line.ends_with(b"\n") {
+                good.push(b'\n');
+            }
+            rows += 1;
+        }
+    }
+    arrow::json::reader::infer_json_schema(std::io::Cursor::new(good), Some(INFER_ROWS))
+        .map(|(s, _)| s)
+        .map_err(|e| Error::Row {
+            path: path.to_path_buf(),
+            line: 0,
+            reason: e.to_string(),
+        })
+}
+
 /// JSONL through arrow's tape decoder, in blocks of whole lines.
 pub(super) struct JsonlBatches {
     path: PathBuf,
@@ -38,6 +74,11 @@ pub(super) struct JsonlBatches {
     pos: usize,
     eof: bool,
     failed: bool,
+    /// With `on_bad_row = "skip"`: where skipped lines are recorded, the
+    /// lines read before the current block, and the batches of that block.
+    skip: Option<Skips>,
+    lines_before: u64,
+    pending: std::collections::VecDeque<RecordBatch>,
 }
 
 impl JsonlBatches {
@@ -46,6 +87,7 @@ impl JsonlBatches {
         schema: SchemaRef,
         coerce: bool,
         progress: Arc<AtomicU64>,
+        skip: Option<Skips>,
     ) -> Result<Self, Error> {
         let reader = open_text(path, progress)?;
         Ok(JsonlBatches {
@@ -62,7 +104,82 @@ impl JsonlBatches {
             pos: 0,
             eof: false,
             failed: false,
+            skip,
+            lines_before: 0,
+            pending: Default::default(),
         })
+    }
+
+    /// The next batch when bad lines are skipped: each block of whole lines
+    /// is decoded on its own; a block that fails is decoded line by line,
+    /// and the lines that fail alone are recorded and left out.
+    fn next_skipping(&mut self) -> Option<Result<RecordBatch, Error>> {
+        loop {
+            if let Some(b) = self.pending.pop_front() {
+                return Some(Ok(b));
+            }
+            if self.eof {
+                return None;
+            }
+            if let Err(e) = self.refill() {
+                self.failed = true;
+                return Some(Err(e));
+            }
+            let block = std::mem::take(&mut self.block);
+            self.pos = 0;
+            match decode_all(&self.schema, self.coerce, &block) {
+                Ok(batches) => self.pending.extend(batches),
+                Err(_) => {
+                    let mut good = Vec::with_capacity(block.len());
+                    for (i, line) in block.split(|&b| b == b'\n').enumerate() {
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        let reason = match std::str::from_utf8(line) {
+                            Err(e) => Some(format!(
+                                "invalid UTF-8 at byte {} of the line",
+                                e.valid_up_to()
+                            )),
+                            // A line is bad when the decoder refuses it, as in a
+                            // failing import; serde_json words a syntax error best.
+                            Ok(_) => decode_all(&self.schema, self.coerce, line).err().map(|e| {
+                                match serde_json::from_slice::<serde_json::Value>(line) {
+                                    Err(j) => {
+                                        format!("invalid JSON: {}", strip_position(&j.to_string()))
+                                    }
+                                    Ok(_) => describe_arrow_json(e),
+                                }
+                            }),
+                        };
+                        match reason {
+                            Some(reason) => self.skip.as_ref().expect("skipping").record(Skipped {
+                                path: self.path.display().to_string(),
+                                line: self.lines_before + i as u64 + 1,
+                                reason,
+                                text: String::from_utf8_lossy(&line[..line.len().min(1000)])
+                                    .into_owned(),
+                            }),
+                            None => {
+                                good.extend_from_slice(line);
+                                good.push(b'\n');
+                            }
+                        }
+                    }
+                    match decode_all(&self.schema, self.coerce, &good) {
+                        Ok(batches) => self.pending.extend(batches),
+                        Err(e) => {
+                            self.failed = true;
+                            return Some(Err(Error::Row {
+                                path: self.path.clone(),
+                                line: self.lines_before,
+                                reason: describe_arrow_json(e),
+                            }));
+                        }
+                    }
+                }
+            }
+            self.lines_before += block.iter().filter(|&&b| b == b'\n').count() as u64;
+        }
     }
 
     fn fail(&mut self, e: ArrowError) -> Error {
@@ -105,6 +222,27 @@ impl JsonlBatches {
     }
 }
 
+/// Every row of `text` (whole lines), in batches of at most `BATCH_ROWS`.
+fn decode_all(
+    schema: &SchemaRef,
+    coerce: bool,
+    text: &[u8],
+) -> Result<Vec<RecordBatch>, ArrowError> {
+    let mut d = json_decoder(schema.clone(), coerce, BATCH_ROWS)?;
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < text.len() {
+        pos += d.decode(&text[pos..])?;
+        if let Some(b) = d.flush()? {
+            out.push(b);
+        }
+    }
+    if let Some(b) = d.flush()? {
+        out.push(b);
+    }
+    Ok(out)
+}
+
 pub(super) fn json_decoder(
     schema: SchemaRef,
     coerce: bool,
@@ -123,6 +261,9 @@ impl Iterator for JsonlBatches {
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
             return None;
+        }
+        if self.skip.is_some() {
+            return self.next_skipping();
         }
         loop {
             if self.pos >= self.block.len()

@@ -91,6 +91,8 @@ pub enum Error {
     Empty { paths: Vec<PathBuf> },
     #[error("bad --schema file {}: {reason}", path.display())]
     BadSchema { path: PathBuf, reason: String },
+    #[error("{}: skipping bad rows works on JSONL files only", path.display())]
+    SkipNeedsJsonl { path: PathBuf },
     #[error("column '{column}' has type {data_type}, which sift does not support yet")]
     Unsupported { column: String, data_type: DataType },
 }
@@ -179,6 +181,55 @@ fn open_text(path: &Path, count: Arc<AtomicU64>) -> Result<Box<dyn BufRead + Sen
     })
 }
 
+/// What to do with a row that does not read (malformed, not UTF-8, or not
+/// of the schema's types).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBadRow {
+    /// Stop, naming the file, line and reason; nothing is written.
+    #[default]
+    Fail,
+    /// Leave the row out and record it (file, line, reason, text) in the
+    /// version's quarantine (JSONL sources).
+    Skip,
+}
+
+/// A row left out by `on_bad_row = "skip"`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Skipped {
+    pub path: String,
+    pub line: u64,
+    pub reason: String,
+    /// The line as read (its first 1,000 bytes).
+    pub text: String,
+}
+
+/// Where skipped rows are recorded while a source is read.
+#[derive(Debug, Clone, Default)]
+pub struct Skips(Arc<std::sync::Mutex<Vec<Skipped>>>);
+
+impl Skips {
+    pub(crate) fn record(&self, s: Skipped) {
+        self.0.lock().expect("skips lock").push(s);
+    }
+
+    /// The rows skipped so far, in the order read.
+    pub fn taken(&self) -> Vec<Skipped> {
+        self.0.lock().expect("skips lock").clone()
+    }
+}
+
 /// A set of input files with one schema.
 pub struct Source {
     files: Vec<(PathBuf, Format)>,
@@ -186,14 +237,26 @@ pub struct Source {
     /// With a user-given schema, JSON numbers and booleans may fill string columns.
     coerce: bool,
     progress: Arc<AtomicU64>,
+    skips: Option<Skips>,
 }
 
 impl Source {
-    /// Opens `paths`, inferring the schema unless one is given.
+    /// Opens `paths`, inferring the schema unless one is given; a bad row fails.
     pub fn open(
         paths: &[PathBuf],
         format: Option<Format>,
         schema: Option<SchemaRef>,
+    ) -> Result<Source, Error> {
+        Source::open_with(paths, format, schema, OnBadRow::Fail)
+    }
+
+    /// Opens `paths`; with `OnBadRow::Skip`, bad rows are left out (also
+    /// from schema inference) and recorded in `skips()` (JSONL files only).
+    pub fn open_with(
+        paths: &[PathBuf],
+        format: Option<Format>,
+        schema: Option<SchemaRef>,
+        on_bad_row: OnBadRow,
     ) -> Result<Source, Error> {
         let mut files = Vec::new();
         for p in paths {
@@ -203,6 +266,9 @@ impl Source {
             let f = format
                 .or_else(|| detect_format(p))
                 .ok_or_else(|| Error::UnknownFormat { path: p.clone() })?;
+            if on_bad_row == OnBadRow::Skip && f != Format::Jsonl {
+                return Err(Error::SkipNeedsJsonl { path: p.clone() });
+            }
             files.push((p.clone(), f));
         }
         let progress = Arc::new(AtomicU64::new(0));
@@ -212,7 +278,10 @@ impl Source {
             None => {
                 let mut merged: Option<(PathBuf, Schema)> = None;
                 for (p, f) in &files {
-                    let s = infer(p, *f)?;
+                    let s = match (f, on_bad_row) {
+                        (Format::Jsonl, OnBadRow::Skip) => jsonl::infer_skipping(p)?,
+                        _ => infer(p, *f)?,
+                    };
                     merged = Some(match merged {
                         None => (p.clone(), s),
                         Some((first, m)) => {
@@ -247,7 +316,13 @@ impl Source {
             schema,
             coerce,
             progress,
+            skips: (on_bad_row == OnBadRow::Skip).then(Skips::default),
         })
+    }
+
+    /// The rows skipped while reading (empty unless `on_bad_row` is `skip`).
+    pub fn skips(&self) -> Option<Skips> {
+        self.skips.clone()
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -273,9 +348,17 @@ impl Source {
         let schema = self.schema.clone();
         let progress = self.progress.clone();
         let coerce = self.coerce;
+        let skips = self.skips.clone();
         self.files.into_iter().flat_map(
             move |(path, format)| -> Box<dyn Iterator<Item = Result<RecordBatch, Error>> + Send> {
-                match file_batches(&path, format, schema.clone(), coerce, progress.clone()) {
+                match file_batches(
+                    &path,
+                    format,
+                    schema.clone(),
+                    coerce,
+                    progress.clone(),
+                    skips.clone(),
+                ) {
                     Ok(it) => it,
                     Err(e) => Box::new(std::iter::once(Err(e))),
                 }
@@ -298,9 +381,12 @@ fn file_batches(
     schema: SchemaRef,
     coerce: bool,
     progress: Arc<AtomicU64>,
+    skips: Option<Skips>,
 ) -> Result<Batches, Error> {
     Ok(match format {
-        Format::Jsonl => Box::new(jsonl::JsonlBatches::new(path, schema, coerce, progress)?),
+        Format::Jsonl => Box::new(jsonl::JsonlBatches::new(
+            path, schema, coerce, progress, skips,
+        )?),
         Format::Csv => csv::batches(path, schema, progress)?,
         Format::Parquet => parquet::batches(path, schema, progress)?,
     })

@@ -55,6 +55,10 @@ pub struct SourceSpec {
     /// A version in the store: tag, id or id prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Files: `fail` (default) on a row that does not read, or `skip` it and
+    /// record it in the import's quarantine (JSONL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_bad_row: Option<crate::source::OnBadRow>,
 }
 
 /// Where the result goes.

@@ -30,6 +30,8 @@ pub struct Draft {
     /// The content id, when the writer already knows it (an import hashes
     /// the rows as it writes them); otherwise it is computed from the sidecars.
     pub content_id: Option<String>,
+    /// Rows an import left out.
+    pub quarantine: Option<manifest::Quarantine>,
 }
 
 impl Draft {
@@ -53,6 +55,7 @@ impl Draft {
             message: None,
             new_bytes: 0,
             content_id: None,
+            quarantine: None,
         }
     }
 
@@ -99,6 +102,7 @@ pub fn existing(store: &Store, draft: &Draft) -> Result<Option<Version>, store::
             && m.lineage.parents == l.parents
             && m.lineage.inputs == l.inputs
             && m.message == draft.message
+            && m.quarantine == draft.quarantine
             && m.schema == columns
             && m.segments.len() == draft.segments.len()
             && m.segments.iter().zip(&draft.segments).all(|(a, b)| {
@@ -136,6 +140,7 @@ pub fn commit(store: &Store, draft: Draft, tags: &[String]) -> Result<Version, s
         lineage: draft.lineage,
         message: draft.message,
         created: crate::now(),
+        quarantine: draft.quarantine,
     };
     // Under the lock, so that `sift gc` cannot run between the check and the index.
     let catalog = store.catalog()?;

@@ -63,6 +63,7 @@ pub fn import(
     let schema = src.schema();
     // A failed import takes back the objects it wrote itself (and only those).
     let (objects, journal) = store.objects().journaled();
+    let skips = src.skips();
     let written = match write_shards(&objects, schema.clone(), src.batches(), opts) {
         Ok(w) => w,
         Err(e) => {
@@ -81,18 +82,38 @@ pub fn import(
         .iter()
         .map(manifest::Segment::whole)
         .collect();
-    let new_bytes = written
+    let mut new_bytes: u64 = written
         .shards
         .iter()
         .flat_map(|s| [s.shard, s.sidecar])
         .filter(|p| p.new)
         .map(|p| p.len)
         .sum();
+    // The rows left out, with where and why, as an object of their own.
+    let skipped = skips.map(|s| s.taken()).unwrap_or_default();
+    let quarantine = if skipped.is_empty() {
+        None
+    } else {
+        let mut bytes = manifest::QUARANTINE_MAGIC.to_vec();
+        for s in &skipped {
+            bytes.extend(serde_json::to_vec(s).expect("a skipped row serializes"));
+            bytes.push(b'\n');
+        }
+        let put = objects.put(&bytes)?;
+        if put.new {
+            new_bytes += put.len;
+        }
+        Some(manifest::Quarantine {
+            object: put.id,
+            rows: skipped.len() as u64,
+        })
+    };
     let mut draft = Draft::new(schema, segments, "import", vec![]);
     draft.lineage.inputs = info.inputs;
     draft.message = info.message;
     draft.new_bytes = new_bytes;
     draft.content_id = Some(written.content_id.clone());
+    draft.quarantine = quarantine;
     if info.reuse
         && let Some(v) = super::existing(store, &draft)?
     {

@@ -31,6 +31,21 @@ pub struct Manifest {
     pub message: Option<String>,
     /// Creation time, RFC 3339, UTC.
     pub created: String,
+    /// Rows an import left out (`--on-bad-row skip`), with where and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<Quarantine>,
+}
+
+/// The first line of a quarantine object; JSONL of the skipped rows follows.
+pub const QUARANTINE_MAGIC: &[u8; 9] = b"SIFTQRN1\n";
+
+/// The rows an import skipped: an object of a magic line, then JSONL of
+/// `{path, line, reason, text}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Quarantine {
+    pub object: ObjectId,
+    pub rows: u64,
 }
 
 /// One column.
@@ -262,6 +277,9 @@ impl Manifest {
                 out.push((id, "repeat counts"));
             }
         }
+        if let Some(q) = &self.quarantine {
+            out.push((q.object, "quarantine"));
+        }
         for p in &self.lineage.parents {
             out.push((*p, "parent manifest"));
         }
@@ -353,6 +371,7 @@ mod tests {
             },
             message: None,
             created: "t".into(),
+            quarantine: None,
         };
         let back: Manifest = serde_json::from_slice(&m.to_bytes()).unwrap();
         assert_eq!(back.arrow_schema().unwrap().as_ref(), &schema);

@@ -219,3 +219,59 @@ fn an_import_that_fails_late_takes_back_the_shards_it_wrote() {
     let fsck = env.ok(&["fsck"]);
     assert!(!fsck.contains("named by no version"), "no orphans: {fsck}");
 }
+
+#[test]
+fn bad_rows_can_be_skipped_into_a_quarantine() {
+    let env = Env::new();
+    let mut rows = jsonl_rows(8, 0, 12_000);
+    let good: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![2, 11_500].contains(i))
+        .map(|(_, r)| r.clone())
+        .collect();
+    rows[2] = r#"{"id": 2, "source": "web", "text": "unterminated}"#.into();
+    rows[11_500] = r#"{"id": "not a number", "source": "web", "text": "x"}"#.into();
+    env.write("bad.jsonl", lines(&rows));
+    env.write("good.jsonl", lines(&good));
+    // By default the import fails and writes nothing.
+    failed_import(&env, &["bad.jsonl"]);
+    let v = env.json(&[
+        "import",
+        "bad.jsonl",
+        "--on-bad-row",
+        "skip",
+        "--tag",
+        "raw",
+        "--json",
+    ]);
+    assert_eq!(v["rows"], 11_998);
+    assert_eq!(v["skipped"], 2);
+    // The kept rows are the good ones: the same content id as the file without the bad lines.
+    let clean = env.json(&["import", "good.jsonl", "--json"]);
+    assert_eq!(v["content_id"], clean["content_id"]);
+    let q = env.ok(&["cat", "raw", "--quarantine"]);
+    let q: Vec<serde_json::Value> = q
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(q.len(), 2);
+    assert_eq!(q[0]["line"], 3);
+    assert!(
+        q[0]["reason"].as_str().unwrap().contains("invalid JSON"),
+        "{q:?}"
+    );
+    assert_eq!(q[1]["line"], 11_501);
+    assert!(q[1]["text"].as_str().unwrap().contains("not a number"));
+    assert!(env.ok(&["show", "raw"]).contains("skipped   2 bad rows"));
+    assert!(env.ok(&["fsck"]).contains("no errors"));
+    // The same from a pipeline's source; CSV cannot skip.
+    env.write(
+        "p.toml",
+        "[source]\npath = \"bad.jsonl\"\non_bad_row = \"skip\"\n\n[[stage]]\nkind = \"filter\"\nwhere = \"id >= 0\"\n",
+    );
+    assert_eq!(env.json(&["run", "p.toml", "--json"])["rows"], 11_998);
+    env.write("t.csv", "id,name\n1,ada\n");
+    let err = env.fail(&["import", "t.csv", "--on-bad-row", "skip"]);
+    assert!(err.contains("JSONL files only"), "{err}");
+}
