@@ -139,43 +139,29 @@ pub(super) fn json_rows(
     let schema = v.schema()?;
     // Segments are read and converted in parallel.
     let work: Vec<(u32, RoaringBitmap)> = by_seg.into_iter().collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
-        .unwrap_or(1)
-        .min(work.len());
-    type Part = Result<Vec<(At, serde_json::Value)>, DiffError>;
-    let parts: std::sync::Mutex<Vec<Part>> = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((s, rows)) = work.get(i) else { return };
-                    let seg = &v.manifest.segments[*s as usize];
-                    let part = (|| -> Part {
-                        let mut out = Vec::new();
-                        for (ids, batch) in selection::segment_batches(store, seg, rows)? {
-                            let batch =
-                                RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
-                                    .map_err(|e| ReadError::Mismatch {
-                                        id: seg.shard,
-                                        reason: e.to_string(),
-                                    })?;
-                            for (id, value) in ids.iter().zip(batch_to_json(&batch)) {
-                                out.push(((*s, *id), value));
-                            }
-                        }
-                        Ok(out)
-                    })();
-                    parts.lock().expect("lock").push(part);
+        .unwrap_or(1);
+    let parts =
+        crate::par::map_ordered(threads, work.len(), |i| {
+            let (s, rows) = &work[i];
+            let seg = &v.manifest.segments[*s as usize];
+            let mut out = Vec::new();
+            for (ids, batch) in selection::segment_batches(store, seg, rows)? {
+                let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+                    .map_err(|e| ReadError::Mismatch {
+                        id: seg.shard,
+                        reason: e.to_string(),
+                    })?;
+                for (id, value) in ids.iter().zip(batch_to_json(&batch)) {
+                    out.push(((*s, *id), value));
                 }
-            });
-        }
-    });
+            }
+            Ok::<_, DiffError>(out)
+        })?;
     let mut by_at: HashMap<At, serde_json::Value> = HashMap::new();
-    for part in parts.into_inner().expect("lock") {
-        by_at.extend(part?);
+    for part in parts {
+        by_at.extend(part);
     }
     Ok(at.iter().filter_map(|a| by_at.get(a).cloned()).collect())
 }
