@@ -551,3 +551,32 @@ fn a_dry_run_runs_the_stages_on_a_seeded_sample_and_writes_nothing() {
     let err = env.fail(&["run", "p.toml", "--sample", "5"]);
     assert!(err.contains("--dry-run"), "{err}");
 }
+
+#[test]
+fn an_unknown_field_lists_the_fields_of_its_own_kind() {
+    let env = Env::new();
+    corpus(&env, 20);
+    let e = refused(
+        &env,
+        "[source]\npath = \"data/c.jsonl\"\n\n[[stage]]\nkind = \"dedup\"\nmethod = \"exact\"\nthreshhold = 0.7\n",
+    );
+    assert!(
+        e.contains("bad.toml:7:1") && e.contains("stage 1 (dedup-1)"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `threshold`?"), "{e}");
+    assert!(
+        e.contains("`num_perm`") && !e.contains("`max_per_class`"),
+        "only dedup's fields: {e}"
+    );
+    // YAML counts stages from 1 too, and a wrong type names its stage.
+    env.write(
+        "bad.yaml",
+        "source:\n  path: data/c.jsonl\nstage:\n  - kind: filter\n    where: \"true\"\n  - kind: balance\n    label: source\n    strategy: cap\n    max_per_class: -1\n",
+    );
+    let e = env.fail(&["check", "bad.yaml"]);
+    assert!(
+        e.contains("bad.yaml:9:20") && e.contains("stage 2 (balance-2), field `max_per_class`"),
+        "{e}"
+    );
+}
