@@ -127,7 +127,7 @@ pub fn session(store: &Store, threads: usize) -> Result<SessionContext, Error> {
         .with_target_partitions(threads.max(1))
         .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
-    crate::stage::quality::udfs::register(&ctx);
+    crate::stage::register_udfs(&ctx);
     let tags = store
         .catalog()?
         .tags()?

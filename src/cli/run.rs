@@ -232,6 +232,16 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
         }
     }
     for s in stages {
+        if let StageStats::Language(l) = &s.stats {
+            let langs: Vec<String> = l
+                .languages
+                .iter()
+                .map(|(code, c)| format!("{code} {}→{}", ui::count(c.before), ui::count(c.after)))
+                .collect();
+            out += &format!("{}: by {}: {}\n", s.name, l.model, langs.join(", "));
+        }
+    }
+    for s in stages {
         if let StageStats::Balance(b) = &s.stats {
             out += &format!(
                 "{}: balance by `{}` ({}, seed {})\n",

@@ -18,6 +18,7 @@
 pub mod balance;
 pub mod dedup;
 pub mod filter;
+pub mod language;
 pub mod quality;
 
 use arrow::datatypes::SchemaRef;
@@ -59,6 +60,12 @@ macro_rules! stages {
 
         /// Every kind's `kind` value, in order.
         pub const KINDS: &[&str] = &[$(<$module::Spec as Kind>::NAME),*];
+
+        /// Registers sift's SQL functions: the quality metrics and each kind's own.
+        pub fn register_udfs(ctx: &datafusion::prelude::SessionContext) {
+            quality::udfs::register(ctx);
+            $(<$module::Spec as Kind>::register_udfs(ctx);)*
+        }
 
         impl StageSpec {
             /// The `kind` value.
@@ -154,6 +161,8 @@ stages! {
     Dedup => dedup,
     /// Cap, downsample, proportion or oversample classes.
     Balance => balance,
+    /// Keep rows in the wanted languages.
+    Language => language,
 }
 
 /// A kind of stage: implemented by its spec.
@@ -167,6 +176,8 @@ pub trait Kind {
     fn name(&self) -> Option<&str>;
     /// Checks the spec against the source's columns.
     fn validate(&self, cx: &Check) -> Result<Self::Plan, Invalid>;
+    /// SQL functions the kind offers to every filter and to `sift query`.
+    fn register_udfs(_ctx: &datafusion::prelude::SessionContext) {}
 }
 
 /// A validated stage of one kind.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::store::ObjectId;
-use crate::version::stats::{BalanceStats, DedupStats, StageStats};
+use crate::version::stats::{BalanceStats, DedupStats, LanguageStats, StageStats};
 
 /// The manifest format this build writes.
 pub const FORMAT: u32 = 1;
@@ -202,14 +202,18 @@ pub struct RecordWire {
     /// For a balance stage: class counts before and after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<BalanceStats>,
+    /// For a language stage: rows per detected language before and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<LanguageStats>,
 }
 
 impl From<RecordWire> for StageRecord {
     fn from(w: RecordWire) -> StageRecord {
-        let stats = match (w.dedup, w.balance) {
-            (Some(d), _) => StageStats::Dedup(d),
-            (None, Some(b)) => StageStats::Balance(b),
-            (None, None) => StageStats::None,
+        let stats = match (w.dedup, w.balance, w.language) {
+            (Some(d), _, _) => StageStats::Dedup(d),
+            (None, Some(b), _) => StageStats::Balance(b),
+            (None, None, Some(l)) => StageStats::Language(l),
+            (None, None, None) => StageStats::None,
         };
         StageRecord {
             name: w.name,
@@ -230,11 +234,13 @@ impl From<RecordWire> for StageRecord {
 
 impl From<StageRecord> for RecordWire {
     fn from(r: StageRecord) -> RecordWire {
-        let (dedup, balance) = match r.stats {
-            StageStats::None => (None, None),
-            StageStats::Dedup(d) => (Some(d), None),
-            StageStats::Balance(b) => (None, Some(b)),
-        };
+        let (mut dedup, mut balance, mut language) = (None, None, None);
+        match r.stats {
+            StageStats::None => {}
+            StageStats::Dedup(d) => dedup = Some(d),
+            StageStats::Balance(b) => balance = Some(b),
+            StageStats::Language(l) => language = Some(l),
+        }
         RecordWire {
             name: r.name,
             kind: r.kind,
@@ -249,6 +255,7 @@ impl From<StageRecord> for RecordWire {
             cached: r.cached,
             dedup,
             balance,
+            language,
         }
     }
 }

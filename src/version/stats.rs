@@ -19,13 +19,14 @@ pub enum StageStats {
     None,
     Dedup(DedupStats),
     Balance(BalanceStats),
+    Language(LanguageStats),
 }
 
 impl StageStats {
     /// Every object the stats name, with what it is.
     pub fn objects(&self) -> Vec<(ObjectId, &'static str)> {
         match self {
-            StageStats::None => vec![],
+            StageStats::None | StageStats::Language(_) => vec![],
             StageStats::Dedup(d) => vec![(d.details, "dedup details")],
             StageStats::Balance(b) => std::iter::once((b.details, "balance details"))
                 .chain(b.repeats.map(|r| (r, "balance repeat counts")))
@@ -44,7 +45,7 @@ impl StageStats {
     /// The object listing each removed row with its evidence, for explain.
     pub fn details(&self) -> Option<ObjectId> {
         match self {
-            StageStats::None => None,
+            StageStats::None | StageStats::Language(_) => None,
             StageStats::Dedup(d) => Some(d.details),
             StageStats::Balance(b) => Some(b.details),
         }
@@ -109,4 +110,22 @@ pub struct BalanceStats {
     pub repeats: Option<ObjectId>,
     /// Object listing each removed row with its class and rank (for explain).
     pub details: ObjectId,
+}
+
+/// Stats of a language stage: rows per detected language, before and after.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageStats {
+    /// The model that decided (`whatlang 0.18`).
+    pub model: String,
+    /// Per detected language (ISO 639-1; `und` where none was detected), most rows first.
+    pub languages: IndexMap<String, LanguageCount>,
+}
+
+/// Rows of one detected language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageCount {
+    pub before: u64,
+    pub after: u64,
 }

@@ -5,6 +5,7 @@ mod errors;
 mod fuzz;
 mod gpu;
 mod integrity;
+mod language;
 mod layers;
 mod pipelines;
 mod readme;

@@ -34,7 +34,7 @@ pub struct CompileError {
 /// A session with sift's UDFs, for compiling expressions.
 pub fn session() -> SessionContext {
     let ctx = SessionContext::new();
-    crate::stage::quality::udfs::register(&ctx);
+    crate::stage::register_udfs(&ctx);
     ctx
 }
 

@@ -52,7 +52,7 @@ fn rows_of(args: &[ColumnarValue]) -> usize {
         .unwrap_or(1)
 }
 
-fn float1(name: &str, f: fn(&str) -> f64) -> ScalarUDF {
+pub(crate) fn float1(name: &str, f: fn(&str) -> f64) -> ScalarUDF {
     create_udf(
         name,
         vec![DataType::Utf8],
@@ -99,7 +99,7 @@ fn bool1(name: &str, f: fn(&str) -> bool) -> ScalarUDF {
     )
 }
 
-fn reason1(name: &str, f: fn(&str) -> Option<&'static str>) -> ScalarUDF {
+pub(crate) fn reason1(name: &str, f: fn(&str) -> Option<&'static str>) -> ScalarUDF {
     create_udf(
         name,
         vec![DataType::Utf8],

@@ -1,0 +1,463 @@
+//! The language stage: keep rows whose text is in one of the wanted
+//! languages, with a score of at least `min_score`.
+//!
+//! ```text
+//! text ─▶ model (whatlang, embedded: nothing to download) ─▶ (language, score)
+//!      ─▶ kept if language ∈ languages and score ≥ min_score
+//! ```
+//!
+//! Languages are named by ISO 639-1 (`en`) or 639-3 (`eng`) codes and
+//! reported by their 639-1 code. The model is part of sift, so its version
+//! is in the stage hash. `language(text)` and `language_score(text)` are
+//! UDFs for any filter and for `sift query`.
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use datafusion::prelude::SessionContext;
+use indexmap::IndexMap;
+use roaring::RoaringBitmap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
+};
+use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::stats::{LanguageCount, LanguageStats};
+
+/// A language stage's spec.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// A name for stats and `sift explain` (default: the kind and position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The text column (default `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The languages to keep, as ISO 639-1 (`en`) or 639-3 (`eng`) codes.
+    pub languages: Vec<String>,
+    /// The least score a kept row's language must have, in [0, 1] (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_score: Option<f64>,
+    /// The model: `whatlang` (the default, embedded in sift).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<Model>,
+}
+
+/// Language identification models.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// whatlang 0.18: trigram profiles of 70 languages, embedded in sift.
+    #[default]
+    Whatlang,
+}
+
+/// A validated language stage.
+#[derive(Debug)]
+pub struct Plan {
+    pub column: String,
+    /// 639-1 codes, in spec order.
+    pub languages: Vec<&'static str>,
+    pub min_score: f64,
+    pub model: Model,
+}
+
+/// ISO 639-3 (whatlang's codes) and 639-1 codes of the languages the model knows.
+const CODES: [(&str, &str); 70] = [
+    ("epo", "eo"),
+    ("eng", "en"),
+    ("rus", "ru"),
+    ("cmn", "zh"),
+    ("spa", "es"),
+    ("por", "pt"),
+    ("ita", "it"),
+    ("ben", "bn"),
+    ("fra", "fr"),
+    ("deu", "de"),
+    ("ukr", "uk"),
+    ("kat", "ka"),
+    ("ara", "ar"),
+    ("hin", "hi"),
+    ("jpn", "ja"),
+    ("heb", "he"),
+    ("yid", "yi"),
+    ("pol", "pl"),
+    ("amh", "am"),
+    ("jav", "jv"),
+    ("kor", "ko"),
+    ("nob", "nb"),
+    ("dan", "da"),
+    ("swe", "sv"),
+    ("fin", "fi"),
+    ("tur", "tr"),
+    ("nld", "nl"),
+    ("hun", "hu"),
+    ("ces", "cs"),
+    ("ell", "el"),
+    ("bul", "bg"),
+    ("bel", "be"),
+    ("mar", "mr"),
+    ("kan", "kn"),
+    ("ron", "ro"),
+    ("slv", "sl"),
+    ("hrv", "hr"),
+    ("srp", "sr"),
+    ("mkd", "mk"),
+    ("lit", "lt"),
+    ("lav", "lv"),
+    ("est", "et"),
+    ("tam", "ta"),
+    ("vie", "vi"),
+    ("urd", "ur"),
+    ("tha", "th"),
+    ("guj", "gu"),
+    ("uzb", "uz"),
+    ("pan", "pa"),
+    ("aze", "az"),
+    ("ind", "id"),
+    ("tel", "te"),
+    ("pes", "fa"),
+    ("mal", "ml"),
+    ("ori", "or"),
+    ("mya", "my"),
+    ("nep", "ne"),
+    ("sin", "si"),
+    ("khm", "km"),
+    ("tuk", "tk"),
+    ("aka", "ak"),
+    ("zul", "zu"),
+    ("sna", "sn"),
+    ("afr", "af"),
+    ("lat", "la"),
+    ("slk", "sk"),
+    ("cat", "ca"),
+    ("tgl", "tl"),
+    ("hye", "hy"),
+    ("cym", "cy"),
+];
+
+/// The 639-1 code for a 639-1 or 639-3 code the model knows.
+fn known(code: &str) -> Option<&'static str> {
+    let c = code.trim().to_ascii_lowercase();
+    CODES
+        .iter()
+        .find(|(three, one)| *three == c || *one == c)
+        .map(|(_, one)| *one)
+}
+
+/// The detected language (639-1) and its score; `None` when the model cannot tell.
+pub fn detect(text: &str) -> Option<(&'static str, f64)> {
+    let info = whatlang::detect(text)?;
+    let code = info.lang().code();
+    let one = CODES
+        .iter()
+        .find(|(three, _)| *three == code)
+        .map_or(code, |(_, one)| *one);
+    Some((one, info.confidence()))
+}
+
+impl Kind for Spec {
+    const NAME: &'static str = "language";
+    type Plan = Plan;
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn validate(&self, cx: &Check) -> Result<Plan, Invalid> {
+        let column = self.column.clone().unwrap_or_else(|| "text".into());
+        match cx.schema.field_with_name(&column) {
+            Err(_) => {
+                let columns: Vec<&str> = cx
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
+                return Err(
+                    Invalid::new("column", format!("the source has no column '{column}'"))
+                        .hint(format!("the source's columns are: {}", columns.join(", "))),
+                );
+            }
+            Ok(f)
+                if !matches!(
+                    f.data_type(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) =>
+            {
+                return Err(Invalid::new(
+                    "column",
+                    format!("column '{column}' is {}, not text", f.data_type()),
+                ));
+            }
+            Ok(_) => {}
+        }
+        if self.languages.is_empty() {
+            return Err(
+                Invalid::new("languages", "name at least one language to keep")
+                    .hint("e.g. languages = [\"en\"]"),
+            );
+        }
+        let mut languages = Vec::new();
+        for (i, code) in self.languages.iter().enumerate() {
+            match known(code) {
+                Some(c) if !languages.contains(&c) => languages.push(c),
+                Some(_) => {}
+                None => {
+                    let all: Vec<&str> = CODES.iter().map(|(_, one)| *one).collect();
+                    return Err(Invalid::new(
+                        format!("languages[{i}]"),
+                        format!("`{code}` is not an ISO 639-1 or 639-3 code of a language the model knows"),
+                    )
+                    .hint(format!("whatlang knows: {}", all.join(", "))));
+                }
+            }
+        }
+        let min_score = self.min_score.unwrap_or(0.5);
+        if !(0.0..=1.0).contains(&min_score) {
+            return Err(Invalid::new(
+                "min_score",
+                format!("min_score must be in [0, 1], got {min_score}"),
+            ));
+        }
+        Ok(Plan {
+            column,
+            languages,
+            min_score,
+            model: self.model.unwrap_or_default(),
+        })
+    }
+
+    fn register_udfs(ctx: &SessionContext) {
+        use crate::stage::quality::udfs::{float1, reason1};
+        ctx.register_udf(reason1("language", |t| detect(t).map(|(l, _)| l)));
+        ctx.register_udf(float1("language_score", |t| {
+            detect(t).map_or(0.0, |(_, s)| s)
+        }));
+    }
+}
+
+/// A language removal's evidence: what the model said.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Detail {
+    /// The detected language (639-1), absent when the model could not tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+}
+
+/// Why a row is removed, or `None` to keep it.
+fn verdict(plan: &Plan, found: Option<(&'static str, f64)>) -> Option<&'static str> {
+    match found {
+        None => Some("no_language"),
+        Some((l, _)) if !plan.languages.contains(&l) => Some("other_language"),
+        Some((_, s)) if s < plan.min_score => Some("low_score"),
+        Some(_) => None,
+    }
+}
+
+/// The text of each row (null → empty).
+fn texts<'a>(batch: &'a RecordBatch, column: &str) -> Vec<&'a str> {
+    let col = batch.column_by_name(column).expect("validated column");
+    match col.data_type() {
+        DataType::Utf8 => col
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        DataType::LargeUtf8 => col
+            .as_string::<i64>()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        DataType::Utf8View => col
+            .as_string_view()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        _ => vec![""; col.len()],
+    }
+}
+
+/// One segment's kept rows, removals by rule, and (detected, kept) rows per language.
+type Counted = (
+    RoaringBitmap,
+    IndexMap<String, u64>,
+    IndexMap<String, (u64, u64)>,
+);
+
+impl Planned for Plan {
+    type Detail = Detail;
+
+    fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
+        let segments = &cx.source.manifest.segments;
+        let per_segment = crate::par::map_ordered(cx.threads, segments.len(), |i| {
+            let mut out: Counted = Default::default();
+            for (ids, batch) in segment_batches(cx.store, &segments[i], &input.0[i])? {
+                for (row, text) in ids.iter().zip(texts(&batch, &self.column)) {
+                    let found = detect(text);
+                    let lang = found.map_or("und", |(l, _)| l).to_string();
+                    let counts = out.2.entry(lang).or_default();
+                    counts.0 += 1;
+                    match verdict(self, found) {
+                        None => {
+                            out.0.insert(*row);
+                            counts.1 += 1;
+                        }
+                        Some(rule) => *out.1.entry(rule.to_string()).or_default() += 1,
+                    }
+                }
+                cx.observer.rows_done(batch.num_rows() as u64);
+            }
+            Ok::<_, RunError>(out)
+        })?;
+        let mut kept = Vec::with_capacity(segments.len());
+        let mut removed: IndexMap<String, u64> = ["other_language", "low_score", "no_language"]
+            .iter()
+            .map(|r| (r.to_string(), 0))
+            .collect();
+        let mut languages: std::collections::BTreeMap<String, LanguageCount> = Default::default();
+        for (k, r, l) in per_segment {
+            kept.push(k);
+            for (rule, n) in r {
+                *removed.entry(rule).or_default() += n;
+            }
+            for (lang, (before, after)) in l {
+                let c = languages.entry(lang).or_insert(LanguageCount {
+                    before: 0,
+                    after: 0,
+                });
+                c.before += before;
+                c.after += after;
+            }
+        }
+        // Most rows first; ties by code, so the order does not depend on the data's order.
+        let mut languages: Vec<(String, LanguageCount)> = languages.into_iter().collect();
+        languages.sort_by(|a, b| b.1.before.cmp(&a.1.before).then(a.0.cmp(&b.0)));
+        Ok(Outcome {
+            kept: SelectionSet(kept),
+            removed,
+            stats: StageStats::Language(LanguageStats {
+                model: "whatlang 0.18".into(),
+                languages: languages.into_iter().collect(),
+            }),
+        })
+    }
+
+    fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
+        let (seg, shard_row) = cx.at;
+        let mut one = RoaringBitmap::new();
+        one.insert(shard_row);
+        let batches = segment_batches(cx.store, &cx.source.manifest.segments[seg], &one)?;
+        let Some((_, batch)) = batches.first() else {
+            return Ok(Reason::recorded());
+        };
+        let text = texts(batch, &self.column).first().copied().unwrap_or("");
+        let found = detect(text);
+        let Some(rule) = verdict(self, found) else {
+            return Ok(Reason::recorded());
+        };
+        let wanted = format!(
+            "wanted {} ≥ {}",
+            self.languages.join(" or "),
+            self.min_score
+        );
+        let because = match found {
+            Some((l, s)) => format!("detected `{l}` with score {s:.2}; {wanted}"),
+            None => format!("no language detected; {wanted}"),
+        };
+        Ok(Reason {
+            rule: Some(rule.into()),
+            expr: None,
+            because,
+            detail: Detail {
+                language: found.map(|(l, _)| l.to_string()),
+                score: found.map(|(_, s)| s),
+            },
+        })
+    }
+
+    fn describe(&self) -> Vec<String> {
+        vec![format!(
+            "keep `{}` in {} with score ≥ {} (model {})",
+            self.column,
+            self.languages.join(", "),
+            self.min_score,
+            match self.model {
+                Model::Whatlang => "whatlang, embedded",
+            }
+        )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_model_names_languages_of_short_and_long_texts() {
+        let cases = [
+            (
+                "en",
+                "The quick brown fox jumps over the lazy dog and runs away into the forest.",
+            ),
+            (
+                "de",
+                "Der schnelle braune Fuchs springt über den faulen Hund und läuft in den Wald.",
+            ),
+            (
+                "fr",
+                "Le renard brun rapide saute par-dessus le chien paresseux et court dans la forêt.",
+            ),
+            (
+                "es",
+                "El rápido zorro marrón salta sobre el perro perezoso y corre hacia el bosque.",
+            ),
+            (
+                "it",
+                "La veloce volpe marrone salta sopra il cane pigro e corre verso la foresta.",
+            ),
+            (
+                "pt",
+                "A rápida raposa marrom pula sobre o cão preguiçoso e corre para a floresta.",
+            ),
+            (
+                "ru",
+                "Быстрая коричневая лиса прыгает через ленивую собаку и убегает в лес.",
+            ),
+            (
+                "ja",
+                "素早い茶色の狐がのろまな犬を飛び越えて森の中へ走っていった。",
+            ),
+            (
+                "nl",
+                "De snelle bruine vos springt over de luie hond en rent het bos in.",
+            ),
+            (
+                "pl",
+                "Szybki brązowy lis przeskakuje nad leniwym psem i biegnie do lasu.",
+            ),
+        ];
+        for (want, text) in cases {
+            let (got, score) = detect(text).unwrap();
+            assert_eq!(got, want, "{text}");
+            assert!(score > 0.0, "{text}");
+            // A long text (the same sentence ten times) gets the same answer.
+            let long = [text; 10].join(" ");
+            assert_eq!(detect(&long).unwrap().0, want);
+        }
+        assert_eq!(detect(""), None);
+    }
+
+    #[test]
+    fn codes_of_both_standards_are_known_and_others_refused() {
+        assert_eq!(known("en"), Some("en"));
+        assert_eq!(known("ENG"), Some("en"));
+        assert_eq!(known("pes"), Some("fa"));
+        assert_eq!(known("xx"), None);
+        assert_eq!(known("klingon"), None);
+    }
+}
