@@ -26,6 +26,8 @@ pub struct ShowOutput {
     /// The version id (the manifest's object id).
     pub id: crate::store::ObjectId,
     pub tags: Vec<String>,
+    /// Nulls per column from the shards' footers (null: nested, not counted).
+    pub nulls: indexmap::IndexMap<String, Option<crate::version::nulls::NullCount>>,
 }
 
 pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
@@ -40,11 +42,13 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
         .map(|(t, _)| t)
         .collect();
     let m = &v.manifest;
+    let nulls = crate::version::nulls::null_counts(&store, &v)?;
     if a.json {
         pr.json(&ShowOutput {
             manifest: m.clone(),
             id: v.id,
             tags,
+            nulls: m.schema.iter().map(|c| c.name.clone()).zip(nulls).collect(),
         })?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -104,15 +108,17 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
     let cols: Vec<Vec<String>> = m
         .schema
         .iter()
-        .map(|c| {
+        .zip(&nulls)
+        .map(|(c, n)| {
             vec![
                 c.name.clone(),
                 c.logical.clone(),
                 c.arrow.clone(),
-                if c.nullable {
-                    "null".into()
-                } else {
-                    "not null".into()
+                match n {
+                    Some(n) if n.exact => ui::count(n.nulls),
+                    Some(n) => format!("≤ {}", ui::count(n.nulls)),
+                    None if c.nullable => "?".into(),
+                    None => "0".into(),
                 },
             ]
         })

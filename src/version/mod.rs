@@ -13,6 +13,7 @@ pub mod fsck;
 pub mod gc;
 pub mod import;
 pub mod manifest;
+pub mod nulls;
 pub mod selection;
 pub mod stats;
 

@@ -309,3 +309,26 @@ fn exports_split_by_size_and_carry_their_provenance() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(env.json(&args)["content_id"], v["content_id"]);
 }
+
+#[test]
+fn show_counts_nulls_from_the_shard_footers() {
+    let env = Env::new();
+    env.write(
+        "n.jsonl",
+        "{\"id\":1,\"a\":null,\"t\":[\"x\"]}\n{\"id\":2,\"a\":\"y\",\"t\":null}\n{\"id\":3,\"a\":null,\"t\":[\"z\"]}\n",
+    );
+    env.import("n.jsonl", &["--tag", "raw"]);
+    let m = env.json(&["show", "raw", "--json"]);
+    assert_eq!(m["nulls"]["id"]["nulls"], 0);
+    assert_eq!(m["nulls"]["a"]["nulls"], 2);
+    assert_eq!(m["nulls"]["a"]["exact"], true);
+    assert!(m["nulls"]["t"].is_null(), "a list column is not counted");
+    // Under a selection the shard's count bounds the version's.
+    env.write(
+        "p.toml",
+        "[source]\nversion = \"raw\"\n\n[[stage]]\nkind = \"filter\"\nwhere = \"id > 1\"\n\n[output]\ntag = \"f\"\ncompact_below = 0\n",
+    );
+    env.ok(&["run", "p.toml"]);
+    let text = env.ok(&["show", "f"]);
+    assert!(text.contains("≤ 2"), "{text}");
+}
