@@ -244,7 +244,8 @@ impl Store {
     fn open_catalog(&self, lock: File) -> Result<Catalog, Error> {
         // sled takes its own lock on its files. No background flusher (every
         // write is flushed explicitly), so that lock is gone when the last
-        // handle drops; should it linger an instant, retry briefly.
+        // handle drops; should it linger (longer on a loaded machine), retry.
+        // The store lock is held here, so no other handle can be the cause.
         let config = sled::Config::new()
             .path(self.root.join("catalog"))
             .mode(sled::Mode::LowSpace)
@@ -255,7 +256,7 @@ impl Store {
                 Ok(db) => return Catalog::new(db, lock, self.root.join("refs.log")),
                 Err(sled::Error::Io(e))
                     if e.kind() == std::io::ErrorKind::WouldBlock
-                        && start.elapsed() < Duration::from_secs(5) =>
+                        && start.elapsed() < Duration::from_secs(30) =>
                 {
                     std::thread::sleep(Duration::from_millis(10));
                 }
