@@ -161,7 +161,11 @@ pub fn explain(store: &Store, v: &Version, row: &RowRef) -> Result<Vec<Explanati
             };
             let spec = recorded_spec(&st.kind, &st.spec).map_err(recorded)?;
             let plan = spec
-                .validate(&Check { schema: &schema })
+                .validate(&Check {
+                    schema: &schema,
+                    store,
+                    dir: None,
+                })
                 .map_err(|e| recorded(format!("field `{}`: {}", e.field, e.message)))?;
             let cx = ExplainContext {
                 store,

@@ -20,7 +20,7 @@
 //! | [`query`]    | SQL over tagged versions |
 //! | [`plan`]     | validation: a spec becomes a typed plan before any work |
 //! | [`spec`]     | pipeline files (TOML/YAML), their located errors |
-//! | [`stage`]    | one module per kind of stage (filter, dedup, balance, language) behind one enum; quality functions |
+//! | [`stage`]    | one module per kind of stage (filter, dedup, balance, language, decontaminate) behind one enum; quality functions |
 //! | [`gpu`]      | MinHash on a GPU through cudarc, over plain buffers |
 //! | [`version`]  | manifests, stage stats, drafts and commits, reading rows through selections, diff, export, fsck, gc |
 //! | [`source`]   | reading input files into Arrow, with located errors |

@@ -213,7 +213,7 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
     let mut stages = Vec::new();
     for (i, s) in p.stages.iter().enumerate() {
         let stages_len = p.stages.len();
-        let (name, plan) = validate_stage(&parsed, i, s, &schema)?;
+        let (name, plan) = validate_stage(store, &parsed, i, s, &schema)?;
         if plan.must_be_last() && i + 1 < stages_len {
             let label = format!("{}, field `strategy`", spec::stage_label(i, s));
             return Err(parsed.invalid(
@@ -278,6 +278,7 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
 
 /// Validates one stage; an error names the stage and field, at the field's place.
 fn validate_stage(
+    store: &Store,
     parsed: &Parsed,
     i: usize,
     s: &StageSpec,
@@ -287,15 +288,21 @@ fn validate_stage(
         .name()
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{}-{}", s.kind(), i + 1));
-    let plan = s.validate(&Check { schema }).map_err(|e| {
-        let label = format!("{}, field `{}`", spec::stage_label(i, s), e.field);
-        parsed.invalid(
-            &label,
-            &format!("stage[{i}].{}", e.field),
-            e.message,
-            e.hint,
-        )
-    })?;
+    let plan = s
+        .validate(&Check {
+            schema,
+            store,
+            dir: Some(parsed.dir()),
+        })
+        .map_err(|e| {
+            let label = format!("{}, field `{}`", spec::stage_label(i, s), e.field);
+            parsed.invalid(
+                &label,
+                &format!("stage[{i}].{}", e.field),
+                e.message,
+                e.hint,
+            )
+        })?;
     Ok((name, plan))
 }
 

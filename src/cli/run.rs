@@ -232,6 +232,20 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
         }
     }
     for s in stages {
+        if let StageStats::Decontaminate(d) = &s.stats {
+            let b: Vec<String> = d
+                .benchmarks
+                .iter()
+                .map(|(n, b)| {
+                    format!(
+                        "{n} {} removed ({} eval rows)",
+                        ui::count(b.rows_removed),
+                        ui::count(b.eval_rows)
+                    )
+                })
+                .collect();
+            out += &format!("{}: {}-grams: {}\n", s.name, d.ngram, b.join(", "));
+        }
         if let StageStats::Language(l) = &s.stats {
             let langs: Vec<String> = l
                 .languages

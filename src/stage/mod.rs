@@ -16,6 +16,7 @@
 //! `match`. Adding a kind is adding its module and one line there.
 
 pub mod balance;
+pub mod decontaminate;
 pub mod dedup;
 pub mod filter;
 pub mod language;
@@ -163,6 +164,8 @@ stages! {
     Balance => balance,
     /// Keep rows in the wanted languages.
     Language => language,
+    /// Remove rows that share word n-grams with evaluation sets.
+    Decontaminate => decontaminate,
 }
 
 /// A kind of stage: implemented by its spec.
@@ -199,6 +202,12 @@ pub trait Planned {
 pub struct Check<'a> {
     /// The source's columns.
     pub schema: &'a SchemaRef,
+    /// The store, for stages that read other versions.
+    pub store: &'a Store,
+    /// The spec file's directory, which relative paths are resolved against;
+    /// `None` when a recorded spec is checked again (explain), and files
+    /// named by it need not still be there.
+    pub dir: Option<&'a std::path::Path>,
 }
 
 /// A stage parameter that does not hold.

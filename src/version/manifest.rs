@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::store::ObjectId;
-use crate::version::stats::{BalanceStats, DedupStats, LanguageStats, StageStats};
+use crate::version::stats::{
+    BalanceStats, DecontaminateStats, DedupStats, LanguageStats, StageStats,
+};
 
 /// The manifest format this build writes.
 pub const FORMAT: u32 = 1;
@@ -205,15 +207,23 @@ pub struct RecordWire {
     /// For a language stage: rows per detected language before and after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<LanguageStats>,
+    /// For a decontaminate stage: its index and the rows each eval set removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decontaminate: Option<DecontaminateStats>,
 }
 
 impl From<RecordWire> for StageRecord {
     fn from(w: RecordWire) -> StageRecord {
-        let stats = match (w.dedup, w.balance, w.language) {
-            (Some(d), _, _) => StageStats::Dedup(d),
-            (None, Some(b), _) => StageStats::Balance(b),
-            (None, None, Some(l)) => StageStats::Language(l),
-            (None, None, None) => StageStats::None,
+        let stats = if let Some(d) = w.dedup {
+            StageStats::Dedup(d)
+        } else if let Some(b) = w.balance {
+            StageStats::Balance(b)
+        } else if let Some(l) = w.language {
+            StageStats::Language(l)
+        } else if let Some(d) = w.decontaminate {
+            StageStats::Decontaminate(d)
+        } else {
+            StageStats::None
         };
         StageRecord {
             name: w.name,
@@ -234,12 +244,13 @@ impl From<RecordWire> for StageRecord {
 
 impl From<StageRecord> for RecordWire {
     fn from(r: StageRecord) -> RecordWire {
-        let (mut dedup, mut balance, mut language) = (None, None, None);
+        let (mut dedup, mut balance, mut language, mut decontaminate) = (None, None, None, None);
         match r.stats {
             StageStats::None => {}
             StageStats::Dedup(d) => dedup = Some(d),
             StageStats::Balance(b) => balance = Some(b),
             StageStats::Language(l) => language = Some(l),
+            StageStats::Decontaminate(d) => decontaminate = Some(d),
         }
         RecordWire {
             name: r.name,
@@ -256,6 +267,7 @@ impl From<StageRecord> for RecordWire {
             dedup,
             balance,
             language,
+            decontaminate,
         }
     }
 }

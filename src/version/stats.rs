@@ -20,6 +20,7 @@ pub enum StageStats {
     Dedup(DedupStats),
     Balance(BalanceStats),
     Language(LanguageStats),
+    Decontaminate(DecontaminateStats),
 }
 
 impl StageStats {
@@ -27,6 +28,7 @@ impl StageStats {
     pub fn objects(&self) -> Vec<(ObjectId, &'static str)> {
         match self {
             StageStats::None | StageStats::Language(_) => vec![],
+            StageStats::Decontaminate(d) => vec![(d.index, "decontamination index")],
             StageStats::Dedup(d) => vec![(d.details, "dedup details")],
             StageStats::Balance(b) => std::iter::once((b.details, "balance details"))
                 .chain(b.repeats.map(|r| (r, "balance repeat counts")))
@@ -45,7 +47,7 @@ impl StageStats {
     /// The object listing each removed row with its evidence, for explain.
     pub fn details(&self) -> Option<ObjectId> {
         match self {
-            StageStats::None | StageStats::Language(_) => None,
+            StageStats::None | StageStats::Language(_) | StageStats::Decontaminate(_) => None,
             StageStats::Dedup(d) => Some(d.details),
             StageStats::Balance(b) => Some(b.details),
         }
@@ -128,4 +130,27 @@ pub struct LanguageStats {
 pub struct LanguageCount {
     pub before: u64,
     pub after: u64,
+}
+
+/// Stats of a decontaminate stage.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecontaminateStats {
+    /// Words per n-gram.
+    pub ngram: usize,
+    /// The n-gram index of the eval sets (an object, reused across runs).
+    pub index: ObjectId,
+    /// Per eval set, by name, in spec order.
+    pub benchmarks: IndexMap<String, Benchmark>,
+}
+
+/// One eval set's part in a decontamination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Benchmark {
+    pub eval_rows: u64,
+    /// Eval rows of fewer words than an n-gram, which can match nothing.
+    pub too_short: u64,
+    /// Rows removed whose first shared n-gram is in this set.
+    pub rows_removed: u64,
 }

@@ -1,4 +1,5 @@
 mod balance;
+mod decontaminate;
 mod dedup;
 mod diff;
 mod errors;

@@ -1,0 +1,565 @@
+//! The decontaminate stage: remove training rows that share word n-grams
+//! with evaluation sets.
+//!
+//! ```text
+//! eval sets (versions, or files imported as versions) ─▶ normalized word n-grams (xxh3-64)
+//!     ─▶ index object, content-addressed and cached by (eval content ids, columns, n)
+//! each row ─▶ its n-grams ─▶ hits in the index ─▶ removed when `any` hit (or the
+//!     fraction of its n-grams that hit is above `max_overlap`)
+//! ```
+//!
+//! Text is normalized as dedup normalizes it. An eval row of fewer than
+//! `ngram` words yields no n-gram, so it can match nothing; the stats count
+//! such rows. An eval set named by a version and the same rows named by a
+//! file give the same index.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use indexmap::IndexMap;
+use roaring::RoaringBitmap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::dedup::{Shingle, normalize, shingles};
+use super::{
+    Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
+};
+use crate::source::Source;
+use crate::store::shard::ShardOptions;
+use crate::store::{ObjectId, Store, codec};
+use crate::version::import::{ImportError, ImportInfo, import};
+use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::stats::{Benchmark, DecontaminateStats};
+use crate::version::{self, Version};
+
+/// A decontaminate stage's spec.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// A name for stats and `sift explain` (default: the kind and position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The text column of the rows to check (default `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The evaluation sets: `{ version = "mmlu-test", column = "question" }` or `{ path = "evals/*.jsonl" }`.
+    pub against: Vec<Against>,
+    /// Words per n-gram (default 13, as GPT-3; datatrove uses 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ngram: Option<usize>,
+    /// `any` (default): one shared n-gram removes a row; `fraction`: more than `max_overlap` of its n-grams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// With `mode = "fraction"`: the share of a row's n-grams that may be shared, in [0, 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_overlap: Option<f64>,
+}
+
+/// One evaluation set.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Against {
+    /// A version in the store: tag, id or id prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Or files: a path or glob, relative to the spec file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The eval text column (default `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The name stats and explain use (default: the version or path as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// How a row is judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Any,
+    Fraction,
+}
+
+/// Where an eval set's rows are.
+#[derive(Debug)]
+enum EvalRows {
+    Version(Box<Version>),
+    Files(Vec<PathBuf>),
+    /// Checked again from a recorded spec: the stats name its index.
+    Recorded,
+}
+
+#[derive(Debug)]
+struct Eval {
+    name: String,
+    column: String,
+    rows: EvalRows,
+}
+
+/// A validated decontaminate stage.
+#[derive(Debug)]
+pub struct Plan {
+    column: String,
+    evals: Vec<Eval>,
+    ngram: usize,
+    mode: Mode,
+    max_overlap: f64,
+}
+
+fn text_type(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+impl Kind for Spec {
+    const NAME: &'static str = "decontaminate";
+    type Plan = Plan;
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn validate(&self, cx: &Check) -> Result<Plan, Invalid> {
+        let column = self.column.clone().unwrap_or_else(|| "text".into());
+        match cx.schema.field_with_name(&column) {
+            Ok(f) if text_type(f.data_type()) => {}
+            Ok(f) => {
+                return Err(Invalid::new(
+                    "column",
+                    format!("column '{column}' is {}, not text", f.data_type()),
+                ));
+            }
+            Err(_) => {
+                return Err(Invalid::new(
+                    "column",
+                    format!("the source has no column '{column}'"),
+                ));
+            }
+        }
+        let ngram = self.ngram.unwrap_or(13);
+        if ngram == 0 {
+            return Err(Invalid::new("ngram", "ngram must be at least 1"));
+        }
+        let mode = self.mode.unwrap_or_default();
+        let max_overlap = match (mode, self.max_overlap) {
+            (Mode::Any, None) => 0.0,
+            (Mode::Any, Some(_)) => {
+                return Err(Invalid::new(
+                    "max_overlap",
+                    "`max_overlap` applies to mode = \"fraction\"",
+                ));
+            }
+            (Mode::Fraction, Some(f)) if (0.0..1.0).contains(&f) => f,
+            (Mode::Fraction, Some(f)) => {
+                return Err(Invalid::new(
+                    "max_overlap",
+                    format!("max_overlap must be in [0, 1), got {f}"),
+                ));
+            }
+            (Mode::Fraction, None) => {
+                return Err(
+                    Invalid::new("max_overlap", "mode = \"fraction\" needs `max_overlap`")
+                        .hint("e.g. max_overlap = 0.1"),
+                );
+            }
+        };
+        if self.against.is_empty() {
+            return Err(Invalid::new("against", "name at least one evaluation set")
+                .hint("against = [{ version = \"mmlu-test\", column = \"question\" }]"));
+        }
+        let mut evals = Vec::new();
+        for (i, a) in self.against.iter().enumerate() {
+            let field = |f: &str| format!("against[{i}].{f}");
+            let col = a.column.clone().unwrap_or_else(|| "text".into());
+            let (name, rows, schema) = match (&a.version, &a.path) {
+                (Some(r), None) => {
+                    let v = version::resolve(cx.store, r).map_err(|e| Invalid {
+                        field: field("version"),
+                        message: e.to_string(),
+                        hint: e.hint(),
+                    })?;
+                    let schema = v
+                        .schema()
+                        .map_err(|e| Invalid::new(field("version"), e.to_string()))?;
+                    (r.clone(), EvalRows::Version(Box::new(v)), Some(schema))
+                }
+                (None, Some(p)) => match cx.dir {
+                    None => (p.clone(), EvalRows::Recorded, None),
+                    Some(dir) => {
+                        let full = dir.join(p);
+                        let mut paths: Vec<PathBuf> = glob::glob(&full.to_string_lossy())
+                            .map_err(|e| Invalid::new(field("path"), format!("bad glob: {e}")))?
+                            .filter_map(Result::ok)
+                            .filter(|p| p.is_file())
+                            .collect();
+                        paths.sort();
+                        if paths.is_empty() {
+                            return Err(Invalid::new(
+                                field("path"),
+                                format!("no file matches {}", full.display()),
+                            )
+                            .hint("paths are relative to the spec file's directory"));
+                        }
+                        let src = Source::open(&paths, None, None).map_err(|e| Invalid {
+                            field: field("path"),
+                            message: e.to_string(),
+                            hint: e.hint(),
+                        })?;
+                        (p.clone(), EvalRows::Files(paths), Some(src.schema()))
+                    }
+                },
+                _ => {
+                    return Err(Invalid::new(
+                        field("version"),
+                        "give exactly one of `version` or `path`",
+                    ));
+                }
+            };
+            if let Some(schema) = schema {
+                match schema.field_with_name(&col) {
+                    Ok(f) if text_type(f.data_type()) => {}
+                    _ => {
+                        let cols: Vec<&str> =
+                            schema.fields().iter().map(|f| f.name().as_str()).collect();
+                        return Err(Invalid::new(
+                            field("column"),
+                            format!("the eval set has no text column '{col}'"),
+                        )
+                        .hint(format!("its columns are: {}", cols.join(", "))));
+                    }
+                }
+            }
+            evals.push(Eval {
+                name: a.name.clone().unwrap_or(name),
+                column: col,
+                rows,
+            });
+        }
+        Ok(Plan {
+            column,
+            evals,
+            ngram,
+            mode,
+            max_overlap,
+        })
+    }
+}
+
+/// A contaminated row's evidence: the eval set, its row and the shared n-gram.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Detail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<String>,
+    /// The eval row (0-based, in its version's order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_row: Option<u64>,
+    /// The first shared n-gram, normalized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ngram: Option<String>,
+    /// Shared n-grams over the row's n-grams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<f64>,
+}
+
+const INDEX_MAGIC: &[u8; 8] = b"SIFTDCN1";
+
+/// n-gram hash → (eval set, eval row) of its first occurrence.
+type Index = HashMap<u64, (u32, u32)>;
+
+fn texts<'a>(batch: &'a RecordBatch, column: &str) -> Vec<&'a str> {
+    let col = batch.column_by_name(column).expect("validated column");
+    match col.data_type() {
+        DataType::Utf8 => col
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        DataType::LargeUtf8 => col
+            .as_string::<i64>()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        DataType::Utf8View => col
+            .as_string_view()
+            .iter()
+            .map(|v| v.unwrap_or(""))
+            .collect(),
+        _ => vec![""; col.len()],
+    }
+}
+
+/// The n-gram hashes of a text; none when it has fewer than `n` words.
+fn ngrams(text: &str, n: usize, out: &mut Vec<u64>) -> String {
+    let norm = normalize(text);
+    out.clear();
+    if norm.split(' ').filter(|w| !w.is_empty()).count() >= n {
+        shingles(&norm, Shingle::Word, n, out);
+    }
+    norm
+}
+
+impl Plan {
+    /// The eval sets as versions (files are imported, reusing an earlier import).
+    fn eval_versions(&self, store: &Store) -> Result<Vec<Version>, RunError> {
+        let mut out = Vec::new();
+        for e in &self.evals {
+            out.push(match &e.rows {
+                EvalRows::Version(v) => v.as_ref().clone(),
+                EvalRows::Files(paths) => {
+                    let src = Source::open(paths, None, None).map_err(ImportError::from)?;
+                    let info = ImportInfo {
+                        inputs: paths.iter().map(|p| p.display().to_string()).collect(),
+                        message: Some(format!("eval set {}", e.name)),
+                        tags: vec![],
+                        reuse: true,
+                    };
+                    let opts = ShardOptions {
+                        target: crate::store::shard::DEFAULT_SHARD_SIZE,
+                        threads: 1,
+                    };
+                    import(store, src, opts, info)?
+                }
+                EvalRows::Recorded => {
+                    return Err(RunError::Recorded {
+                        stage: 0,
+                        name: String::new(),
+                        message: format!(
+                            "eval set {} is only known from the recorded stats",
+                            e.name
+                        ),
+                    });
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// The index of the eval sets (built once per eval content ids and params, then cached),
+    /// and per set its rows and rows too short for an n-gram.
+    fn index(&self, cx: &Context) -> Result<(ObjectId, Vec<(u64, u64)>), RunError> {
+        let evals = self.eval_versions(cx.store)?;
+        let key_text: Vec<String> = evals
+            .iter()
+            .zip(&self.evals)
+            .map(|(v, e)| format!("{}:{}", v.manifest.content_id, e.column))
+            .collect();
+        let key = format!(
+            "decontaminate-index\n{}\nngram {}\nsift {}",
+            key_text.join("\n"),
+            self.ngram,
+            env!("CARGO_PKG_VERSION")
+        );
+        let key = blake3::hash(key.as_bytes()).to_hex().to_string();
+        let counts_key = format!("{key}:counts");
+        let catalog = cx.store.catalog()?;
+        if let (Some((id, _, _)), Some((_, counts, _))) = (
+            catalog.cached_stage(&key)?,
+            catalog.cached_stage(&counts_key)?,
+        ) && cx.store.objects().contains(&id)
+        {
+            let counts = (0..evals.len())
+                .map(|i| {
+                    (
+                        counts.get(&format!("rows{i}")).copied().unwrap_or(0),
+                        counts.get(&format!("short{i}")).copied().unwrap_or(0),
+                    )
+                })
+                .collect();
+            return Ok((id, counts));
+        }
+        drop(catalog);
+        let mut records: Vec<(u64, u32, u32)> = Vec::new();
+        let mut counts = Vec::new();
+        let mut grams = Vec::new();
+        for (ei, (v, e)) in evals.iter().zip(&self.evals).enumerate() {
+            let (mut rows, mut short, mut row) = (0u64, 0u64, 0u32);
+            for batch in version::columns(cx.store, v, std::slice::from_ref(&e.column))? {
+                for text in texts(&batch, &e.column) {
+                    ngrams(text, self.ngram, &mut grams);
+                    if grams.is_empty() {
+                        short += 1;
+                    }
+                    records.extend(grams.iter().map(|&h| (h, ei as u32, row)));
+                    row += 1;
+                    rows += 1;
+                }
+            }
+            counts.push((rows, short));
+        }
+        records.sort_unstable();
+        records.dedup_by_key(|r| r.0);
+        let bytes = codec::encode_records(
+            INDEX_MAGIC,
+            records
+                .iter()
+                .map(|(h, e, r)| codec::u32s::<4, 16>([*h as u32, (*h >> 32) as u32, *e, *r])),
+        );
+        let id = cx.store.objects().put(&bytes)?.id;
+        let mut count_map = IndexMap::new();
+        for (i, (rows, short)) in counts.iter().enumerate() {
+            count_map.insert(format!("rows{i}"), *rows);
+            count_map.insert(format!("short{i}"), *short);
+        }
+        let catalog = cx.store.catalog()?;
+        catalog.cache_stage(&key, &id, &IndexMap::new(), None)?;
+        catalog.cache_stage(&counts_key, &id, &count_map, None)?;
+        Ok((id, counts))
+    }
+}
+
+fn load_index(store: &Store, id: &ObjectId) -> Result<Index, crate::store::Error> {
+    let bytes = store.objects().get(id)?;
+    let records = codec::decode_records::<16>(INDEX_MAGIC, &bytes).map_err(|reason| {
+        crate::store::Error::BadObject {
+            id: *id,
+            what: "decontamination index",
+            reason: reason.into(),
+        }
+    })?;
+    Ok(records
+        .map(|c| {
+            let h = codec::u32_at(&c, 0) as u64 | ((codec::u32_at(&c, 1) as u64) << 32);
+            (h, (codec::u32_at(&c, 2), codec::u32_at(&c, 3)))
+        })
+        .collect())
+}
+
+/// The row's first hit and its shared fraction, if it is contaminated.
+fn judge(plan: &Plan, index: &Index, grams: &[u64]) -> Option<(usize, (u32, u32), f64)> {
+    let hits: Vec<usize> = (0..grams.len())
+        .filter(|&k| index.contains_key(&grams[k]))
+        .collect();
+    let first = *hits.first()?;
+    let overlap = hits.len() as f64 / grams.len() as f64;
+    let contaminated = match plan.mode {
+        Mode::Any => true,
+        Mode::Fraction => overlap > plan.max_overlap,
+    };
+    contaminated.then(|| (first, index[&grams[first]], overlap))
+}
+
+impl Planned for Plan {
+    type Detail = Detail;
+
+    fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
+        let (index_id, counts) = self.index(cx)?;
+        let index = load_index(cx.store, &index_id)?;
+        let segments = &cx.source.manifest.segments;
+        let per_segment = crate::par::map_ordered(cx.threads, segments.len(), |i| {
+            let mut kept = RoaringBitmap::new();
+            let mut hits = vec![0u64; self.evals.len()];
+            let mut grams = Vec::new();
+            for (ids, batch) in segment_batches(cx.store, &segments[i], &input.0[i])? {
+                for (row, text) in ids.iter().zip(texts(&batch, &self.column)) {
+                    ngrams(text, self.ngram, &mut grams);
+                    match judge(self, &index, &grams) {
+                        None => {
+                            kept.insert(*row);
+                        }
+                        Some((_, (eval, _), _)) => hits[eval as usize] += 1,
+                    }
+                }
+                cx.observer.rows_done(batch.num_rows() as u64);
+            }
+            Ok::<_, RunError>((kept, hits))
+        })?;
+        let mut kept = Vec::new();
+        let mut hits = vec![0u64; self.evals.len()];
+        for (k, h) in per_segment {
+            kept.push(k);
+            for (a, b) in hits.iter_mut().zip(h) {
+                *a += b;
+            }
+        }
+        let mut removed = IndexMap::new();
+        removed.insert("contaminated".to_string(), hits.iter().sum());
+        let benchmarks = self
+            .evals
+            .iter()
+            .zip(&counts)
+            .zip(&hits)
+            .map(|((e, (rows, short)), h)| {
+                (
+                    e.name.clone(),
+                    Benchmark {
+                        eval_rows: *rows,
+                        too_short: *short,
+                        rows_removed: *h,
+                    },
+                )
+            })
+            .collect();
+        Ok(Outcome {
+            kept: SelectionSet(kept),
+            removed,
+            stats: StageStats::Decontaminate(DecontaminateStats {
+                ngram: self.ngram,
+                index: index_id,
+                benchmarks,
+            }),
+        })
+    }
+
+    fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
+        let StageStats::Decontaminate(stats) = cx.stats else {
+            return Ok(Reason::recorded());
+        };
+        let index = load_index(cx.store, &stats.index)?;
+        let (seg, shard_row) = cx.at;
+        let mut one = RoaringBitmap::new();
+        one.insert(shard_row);
+        let batches = segment_batches(cx.store, &cx.source.manifest.segments[seg], &one)?;
+        let Some((_, batch)) = batches.first() else {
+            return Ok(Reason::recorded());
+        };
+        let text = texts(batch, &self.column).first().copied().unwrap_or("");
+        let mut grams = Vec::new();
+        let norm = ngrams(text, self.ngram, &mut grams);
+        let Some((k, (eval, eval_row), overlap)) = judge(self, &index, &grams) else {
+            return Ok(Reason::recorded());
+        };
+        let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+        let shared = words[k..k + self.ngram].join(" ");
+        let bench = stats
+            .benchmarks
+            .get_index(eval as usize)
+            .map_or_else(|| format!("eval set {}", eval + 1), |(n, _)| n.clone());
+        Ok(Reason {
+            rule: Some("contaminated".into()),
+            expr: None,
+            because: format!(
+                "shares the {}-gram \"{shared}\" with row {eval_row} of {bench} ({:.0}% of its {}-grams are shared)",
+                self.ngram,
+                overlap * 100.0,
+                self.ngram
+            ),
+            detail: Detail {
+                benchmark: Some(bench),
+                eval_row: Some(eval_row as u64),
+                ngram: Some(shared),
+                overlap: Some(overlap),
+            },
+        })
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let names: Vec<&str> = self.evals.iter().map(|e| e.name.as_str()).collect();
+        vec![format!(
+            "remove `{}` rows sharing {} {}-grams with {}",
+            self.column,
+            match self.mode {
+                Mode::Any => "any".to_string(),
+                Mode::Fraction => format!("more than {} of their", self.max_overlap),
+            },
+            self.ngram,
+            names.join(", ")
+        )]
+    }
+}
