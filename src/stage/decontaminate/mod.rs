@@ -13,7 +13,10 @@
 //! such rows. An eval set named by a version and the same rows named by a
 //! file give the same index.
 
-use std::collections::HashMap;
+mod index;
+
+use index::{Index, load_index};
+
 use std::path::PathBuf;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -28,9 +31,6 @@ use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
 };
 use crate::source::Source;
-use crate::store::shard::ShardOptions;
-use crate::store::{ObjectId, Store, codec};
-use crate::version::import::{ImportError, ImportInfo, import};
 use crate::version::selection::{SelectionSet, segment_batches};
 use crate::version::stats::{Benchmark, DecontaminateStats};
 use crate::version::{self, Version};
@@ -268,11 +268,6 @@ pub struct Detail {
     pub overlap: Option<f64>,
 }
 
-const INDEX_MAGIC: &[u8; 8] = b"SIFTDCN1";
-
-/// n-gram hash → (eval set, eval row) of its first occurrence.
-type Index = HashMap<u64, (u32, u32)>;
-
 fn texts<'a>(batch: &'a RecordBatch, column: &str) -> Vec<&'a str> {
     let col = batch.column_by_name(column).expect("validated column");
     match col.data_type() {
@@ -303,132 +298,6 @@ fn ngrams(text: &str, n: usize, out: &mut Vec<u64>) -> String {
         shingles(&norm, Shingle::Word, n, out);
     }
     norm
-}
-
-impl Plan {
-    /// The eval sets as versions (files are imported, reusing an earlier import).
-    fn eval_versions(&self, store: &Store) -> Result<Vec<Version>, RunError> {
-        let mut out = Vec::new();
-        for e in &self.evals {
-            out.push(match &e.rows {
-                EvalRows::Version(v) => v.as_ref().clone(),
-                EvalRows::Files(paths) => {
-                    let src = Source::open(paths, None, None).map_err(ImportError::from)?;
-                    let info = ImportInfo {
-                        inputs: paths.iter().map(|p| p.display().to_string()).collect(),
-                        message: Some(format!("eval set {}", e.name)),
-                        tags: vec![],
-                        reuse: true,
-                    };
-                    let opts = ShardOptions {
-                        target: crate::store::shard::DEFAULT_SHARD_SIZE,
-                        threads: 1,
-                    };
-                    import(store, src, opts, info)?
-                }
-                EvalRows::Recorded => {
-                    return Err(RunError::Recorded {
-                        stage: 0,
-                        name: String::new(),
-                        message: format!(
-                            "eval set {} is only known from the recorded stats",
-                            e.name
-                        ),
-                    });
-                }
-            });
-        }
-        Ok(out)
-    }
-
-    /// The index of the eval sets (built once per eval content ids and params, then cached),
-    /// and per set its rows and rows too short for an n-gram.
-    fn index(&self, cx: &Context) -> Result<(ObjectId, Vec<(u64, u64)>), RunError> {
-        let evals = self.eval_versions(cx.store)?;
-        let key_text: Vec<String> = evals
-            .iter()
-            .zip(&self.evals)
-            .map(|(v, e)| format!("{}:{}", v.manifest.content_id, e.column))
-            .collect();
-        let key = format!(
-            "decontaminate-index\n{}\nngram {}\nsift {}",
-            key_text.join("\n"),
-            self.ngram,
-            env!("CARGO_PKG_VERSION")
-        );
-        let key = blake3::hash(key.as_bytes()).to_hex().to_string();
-        let counts_key = format!("{key}:counts");
-        let catalog = cx.store.catalog()?;
-        if let (Some((id, _, _)), Some((_, counts, _))) = (
-            catalog.cached_stage(&key)?,
-            catalog.cached_stage(&counts_key)?,
-        ) && cx.store.objects().contains(&id)
-        {
-            let counts = (0..evals.len())
-                .map(|i| {
-                    (
-                        counts.get(&format!("rows{i}")).copied().unwrap_or(0),
-                        counts.get(&format!("short{i}")).copied().unwrap_or(0),
-                    )
-                })
-                .collect();
-            return Ok((id, counts));
-        }
-        drop(catalog);
-        let mut records: Vec<(u64, u32, u32)> = Vec::new();
-        let mut counts = Vec::new();
-        let mut grams = Vec::new();
-        for (ei, (v, e)) in evals.iter().zip(&self.evals).enumerate() {
-            let (mut rows, mut short, mut row) = (0u64, 0u64, 0u32);
-            for batch in version::columns(cx.store, v, std::slice::from_ref(&e.column))? {
-                for text in texts(&batch, &e.column) {
-                    ngrams(text, self.ngram, &mut grams);
-                    if grams.is_empty() {
-                        short += 1;
-                    }
-                    records.extend(grams.iter().map(|&h| (h, ei as u32, row)));
-                    row += 1;
-                    rows += 1;
-                }
-            }
-            counts.push((rows, short));
-        }
-        records.sort_unstable();
-        records.dedup_by_key(|r| r.0);
-        let bytes = codec::encode_records(
-            INDEX_MAGIC,
-            records
-                .iter()
-                .map(|(h, e, r)| codec::u32s::<4, 16>([*h as u32, (*h >> 32) as u32, *e, *r])),
-        );
-        let id = cx.store.objects().put(&bytes)?.id;
-        let mut count_map = IndexMap::new();
-        for (i, (rows, short)) in counts.iter().enumerate() {
-            count_map.insert(format!("rows{i}"), *rows);
-            count_map.insert(format!("short{i}"), *short);
-        }
-        let catalog = cx.store.catalog()?;
-        catalog.cache_stage(&key, &id, &IndexMap::new(), None)?;
-        catalog.cache_stage(&counts_key, &id, &count_map, None)?;
-        Ok((id, counts))
-    }
-}
-
-fn load_index(store: &Store, id: &ObjectId) -> Result<Index, crate::store::Error> {
-    let bytes = store.objects().get(id)?;
-    let records = codec::decode_records::<16>(INDEX_MAGIC, &bytes).map_err(|reason| {
-        crate::store::Error::BadObject {
-            id: *id,
-            what: "decontamination index",
-            reason: reason.into(),
-        }
-    })?;
-    Ok(records
-        .map(|c| {
-            let h = codec::u32_at(&c, 0) as u64 | ((codec::u32_at(&c, 1) as u64) << 32);
-            (h, (codec::u32_at(&c, 2), codec::u32_at(&c, 3)))
-        })
-        .collect())
 }
 
 /// The row's first hit and its shared fraction, if it is contaminated.
