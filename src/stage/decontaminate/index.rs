@@ -3,6 +3,7 @@
 //! found again through the catalog's stage cache.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use indexmap::IndexMap;
 
@@ -17,7 +18,28 @@ use crate::version::{self, Version};
 pub(super) const INDEX_MAGIC: &[u8; 8] = b"SIFTDCN1";
 
 /// n-gram hash → (eval set, eval row) of its first occurrence.
-pub(super) type Index = HashMap<u64, (u32, u32)>;
+pub(super) type Index = HashMap<u64, (u32, u32), BuildHasherDefault<KeyHasher>>;
+
+/// The keys are xxh3 hashes already, so the map uses them as they are.
+#[derive(Default)]
+pub(super) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed; fold anything else in anyway.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 impl Plan {
     /// The eval sets as versions (files are imported, reusing an earlier import).

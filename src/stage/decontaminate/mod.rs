@@ -302,16 +302,29 @@ fn ngrams(text: &str, n: usize, out: &mut Vec<u64>) -> String {
 
 /// The row's first hit and its shared fraction, if it is contaminated.
 fn judge(plan: &Plan, index: &Index, grams: &[u64]) -> Option<(usize, (u32, u32), f64)> {
-    let hits: Vec<usize> = (0..grams.len())
-        .filter(|&k| index.contains_key(&grams[k]))
-        .collect();
-    let first = *hits.first()?;
-    let overlap = hits.len() as f64 / grams.len() as f64;
-    let contaminated = match plan.mode {
-        Mode::Any => true,
-        Mode::Fraction => overlap > plan.max_overlap,
+    let first = grams.iter().position(|g| index.contains_key(g))?;
+    let overlap = || {
+        let hits = grams[first..]
+            .iter()
+            .filter(|g| index.contains_key(g))
+            .count();
+        hits as f64 / grams.len() as f64
     };
-    contaminated.then(|| (first, index[&grams[first]], overlap))
+    let hit = index[&grams[first]];
+    match plan.mode {
+        // One shared n-gram decides; the overlap is worked out only to say how much.
+        Mode::Any => Some((first, hit, f64::NAN)),
+        Mode::Fraction => {
+            let o = overlap();
+            (o > plan.max_overlap).then_some((first, hit, o))
+        }
+    }
+}
+
+/// The overlap of a row already judged contaminated, for explain.
+fn overlap_of(index: &Index, grams: &[u64]) -> f64 {
+    let hits = grams.iter().filter(|g| index.contains_key(g)).count();
+    hits as f64 / grams.len().max(1) as f64
 }
 
 impl Planned for Plan {
@@ -391,9 +404,10 @@ impl Planned for Plan {
         let text = texts(batch, &self.column).first().copied().unwrap_or("");
         let mut grams = Vec::new();
         let norm = ngrams(text, self.ngram, &mut grams);
-        let Some((k, (eval, eval_row), overlap)) = judge(self, &index, &grams) else {
+        let Some((k, (eval, eval_row), _)) = judge(self, &index, &grams) else {
             return Ok(Reason::recorded());
         };
+        let overlap = overlap_of(&index, &grams);
         let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
         let shared = words[k..k + self.ngram].join(" ");
         let bench = stats
