@@ -119,12 +119,7 @@ pub fn dry_run(
     let sample_version = version::commit(&scratch.store, draft, &[])?;
     let (stages, kept, repeats) =
         run_stages(&scratch.store, plan, &sample_version, opts, observer)?;
-    let extra: u64 = repeats
-        .iter()
-        .flatten()
-        .flat_map(|r| r.values())
-        .map(|&n| n as u64 - 1)
-        .sum();
+    let extra = super::extra_copies(&repeats);
     Ok(DryRun {
         sampled,
         source_rows: total,

@@ -230,12 +230,7 @@ pub(crate) fn run_stages(
             Some(id) => Some(version::load_repeat_set(store, &id)?),
             None => None,
         };
-        let extra: u64 = repeats
-            .iter()
-            .flatten()
-            .flat_map(|r| r.values())
-            .map(|&n| n as u64 - 1)
-            .sum();
+        let extra = extra_copies(&repeats);
         let record = record(
             stage, &current, current_id, &outcome, output_id, extra, started, cached,
         );
@@ -246,6 +241,16 @@ pub(crate) fn run_stages(
     }
 
     Ok((records, current, repeats))
+}
+
+/// Rows that repeat counts add beyond each row's first copy.
+pub(crate) fn extra_copies(repeats: &Option<Vec<Repeats>>) -> u64 {
+    repeats
+        .iter()
+        .flatten()
+        .flat_map(|r| r.values())
+        .map(|&n| n as u64 - 1)
+        .sum()
 }
 
 /// What the stages did, the final selection, and any repeat counts.

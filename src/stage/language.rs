@@ -11,7 +11,6 @@
 //! is in the stage hash. `language(text)` and `language_score(text)` are
 //! UDFs for any filter and for `sift query`.
 
-use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
@@ -19,6 +18,7 @@ use roaring::RoaringBitmap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::dedup::texts;
 use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
 };
@@ -256,29 +256,6 @@ fn verdict(plan: &Plan, found: Option<(&'static str, f64)>) -> Option<&'static s
         Some((l, _)) if !plan.languages.contains(&l) => Some("other_language"),
         Some((_, s)) if s < plan.min_score => Some("low_score"),
         Some(_) => None,
-    }
-}
-
-/// The text of each row (null → empty).
-fn texts<'a>(batch: &'a RecordBatch, column: &str) -> Vec<&'a str> {
-    let col = batch.column_by_name(column).expect("validated column");
-    match col.data_type() {
-        DataType::Utf8 => col
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.unwrap_or(""))
-            .collect(),
-        DataType::LargeUtf8 => col
-            .as_string::<i64>()
-            .iter()
-            .map(|v| v.unwrap_or(""))
-            .collect(),
-        DataType::Utf8View => col
-            .as_string_view()
-            .iter()
-            .map(|v| v.unwrap_or(""))
-            .collect(),
-        _ => vec![""; col.len()],
     }
 }
 

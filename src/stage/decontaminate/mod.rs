@@ -19,13 +19,13 @@ use index::{Index, load_index};
 
 use std::path::PathBuf;
 
-use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub(super) use super::dedup::texts;
 use super::dedup::{Shingle, normalize, shingles};
 use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
@@ -266,28 +266,6 @@ pub struct Detail {
     /// Shared n-grams over the row's n-grams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap: Option<f64>,
-}
-
-fn texts<'a>(batch: &'a RecordBatch, column: &str) -> Vec<&'a str> {
-    let col = batch.column_by_name(column).expect("validated column");
-    match col.data_type() {
-        DataType::Utf8 => col
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.unwrap_or(""))
-            .collect(),
-        DataType::LargeUtf8 => col
-            .as_string::<i64>()
-            .iter()
-            .map(|v| v.unwrap_or(""))
-            .collect(),
-        DataType::Utf8View => col
-            .as_string_view()
-            .iter()
-            .map(|v| v.unwrap_or(""))
-            .collect(),
-        _ => vec![""; col.len()],
-    }
 }
 
 /// The n-gram hashes of a text; none when it has fewer than `n` words.

@@ -32,7 +32,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use cluster::{Removal, decode_details};
-pub use normalize::{normalize, shingles};
+pub use normalize::{normalize, shingles, texts};
 
 use super::{Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError};
 use crate::gpu::DeviceChoice;
