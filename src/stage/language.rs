@@ -11,7 +11,6 @@
 //! is in the stage hash. `language(text)` and `language_score(text)` are
 //! UDFs for any filter and for `sift query`.
 
-use arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
@@ -168,32 +167,7 @@ impl Kind for Spec {
 
     fn validate(&self, cx: &Check) -> Result<Plan, Invalid> {
         let column = self.column.clone().unwrap_or_else(|| "text".into());
-        match cx.schema.field_with_name(&column) {
-            Err(_) => {
-                let columns: Vec<&str> = cx
-                    .schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().as_str())
-                    .collect();
-                return Err(
-                    Invalid::new("column", format!("the source has no column '{column}'"))
-                        .hint(format!("the source's columns are: {}", columns.join(", "))),
-                );
-            }
-            Ok(f)
-                if !matches!(
-                    f.data_type(),
-                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-                ) =>
-            {
-                return Err(Invalid::new(
-                    "column",
-                    format!("column '{column}' is {}, not text", f.data_type()),
-                ));
-            }
-            Ok(_) => {}
-        }
+        cx.text_column("column", &column)?;
         if self.languages.is_empty() {
             return Err(
                 Invalid::new("languages", "name at least one language to keep")

@@ -210,6 +210,33 @@ pub struct Check<'a> {
     pub dir: Option<&'a std::path::Path>,
 }
 
+impl Check<'_> {
+    /// That `column` is a text column of the source; an error names `field`.
+    pub fn text_column(&self, field: &str, column: &str) -> Result<(), Invalid> {
+        use arrow::datatypes::DataType::{LargeUtf8, Utf8, Utf8View};
+        match self.schema.field_with_name(column) {
+            Ok(f) if matches!(f.data_type(), Utf8 | LargeUtf8 | Utf8View) => Ok(()),
+            Ok(f) => Err(Invalid::new(
+                field,
+                format!("column '{column}' is {}, not text", f.data_type()),
+            )
+            .hint("this stage reads a string column")),
+            Err(_) => {
+                let columns: Vec<&str> = self
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
+                Err(
+                    Invalid::new(field, format!("the source has no column '{column}'"))
+                        .hint(format!("the source's columns are: {}", columns.join(", "))),
+                )
+            }
+        }
+    }
+}
+
 /// A stage parameter that does not hold.
 #[derive(Debug)]
 pub struct Invalid {

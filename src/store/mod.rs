@@ -254,8 +254,11 @@ impl Store {
         loop {
             match config.open() {
                 Ok(db) => return Catalog::new(db, lock, self.root.join("refs.log")),
+                // sled reports its file lock as an `Other` error that wraps
+                // the WouldBlock, so the message is what tells it apart.
                 Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock
+                    if (e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("could not acquire lock"))
                         && start.elapsed() < Duration::from_secs(30) =>
                 {
                     std::thread::sleep(Duration::from_millis(10));

@@ -128,21 +128,7 @@ impl Kind for Spec {
 
     fn validate(&self, cx: &Check) -> Result<Plan, Invalid> {
         let column = self.column.clone().unwrap_or_else(|| "text".into());
-        match cx.schema.field_with_name(&column) {
-            Ok(f) if text_type(f.data_type()) => {}
-            Ok(f) => {
-                return Err(Invalid::new(
-                    "column",
-                    format!("column '{column}' is {}, not text", f.data_type()),
-                ));
-            }
-            Err(_) => {
-                return Err(Invalid::new(
-                    "column",
-                    format!("the source has no column '{column}'"),
-                ));
-            }
-        }
+        cx.text_column("column", &column)?;
         let ngram = self.ngram.unwrap_or(13);
         if ngram == 0 {
             return Err(Invalid::new("ngram", "ngram must be at least 1"));

@@ -189,11 +189,6 @@ fn method_name(m: Method) -> &'static str {
     }
 }
 
-fn text_type(dt: &arrow::datatypes::DataType) -> bool {
-    use arrow::datatypes::DataType::{LargeUtf8, Utf8, Utf8View};
-    matches!(dt, Utf8 | LargeUtf8 | Utf8View)
-}
-
 impl Kind for Spec {
     const NAME: &'static str = "dedup";
     const NEUTRAL: &'static [&'static str] = &["device"];
@@ -211,22 +206,7 @@ impl Kind for Spec {
         })?;
         let column = self.column.clone().unwrap_or_else(|| "text".into());
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        match schema.field_with_name(&column) {
-            Err(_) => {
-                return Err(
-                    Invalid::new("column", format!("the source has no column '{column}'"))
-                        .hint(format!("the source's columns are: {}", columns.join(", "))),
-                );
-            }
-            Ok(f) if !text_type(f.data_type()) => {
-                return Err(Invalid::new(
-                    "column",
-                    format!("column '{column}' is {}, not text", f.data_type()),
-                )
-                .hint("dedup reads a string column"));
-            }
-            Ok(_) => {}
-        }
+        cx.text_column("column", &column)?;
         let ngram = self.ngram.unwrap_or(5);
         if ngram == 0 {
             return Err(Invalid::new("ngram", "ngram must be at least 1"));
