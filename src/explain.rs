@@ -190,10 +190,7 @@ pub fn explain(store: &Store, v: &Version, row: &RowRef) -> Result<Vec<Explanati
             break;
         }
         if explanation.kept {
-            let position: u64 = last.0[..seg].iter().map(|b| b.len()).sum::<u64>()
-                + last.0[seg].rank(shard_row)
-                - 1;
-            explanation.position = Some(position);
+            explanation.position = Some(last.position(seg, shard_row));
         }
         out.push(explanation);
     }

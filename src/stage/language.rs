@@ -299,13 +299,10 @@ impl Planned for Plan {
     }
 
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
-        let (seg, shard_row) = cx.at;
-        let mut one = RoaringBitmap::new();
-        one.insert(shard_row);
-        let batches = segment_batches(cx.store, &cx.source.manifest.segments[seg], &one)?;
-        let Some((_, batch)) = batches.first() else {
+        let Some(batch) = cx.row()? else {
             return Ok(Reason::recorded());
         };
+        let batch = &batch;
         let text = texts(batch, &self.column).first().copied().unwrap_or("");
         let found = detect(text);
         let Some(rule) = verdict(self, found) else {

@@ -339,17 +339,20 @@ pub struct ExplainContext<'a> {
 impl ExplainContext<'_> {
     /// The index among the source's rows of (segment, shard row).
     pub fn source_row(&self, (seg, row): (u32, u32)) -> u64 {
-        let seg = seg as usize;
-        let before: u64 = self.base.0[..seg.min(self.base.0.len())]
-            .iter()
-            .map(|b| b.len())
-            .sum();
-        before
-            + self
-                .base
-                .0
-                .get(seg)
-                .map_or(0, |b| b.rank(row).saturating_sub(1))
+        self.base.position(seg as usize, row)
+    }
+
+    /// The row being explained, as a one-row batch (`None` if its shard no longer has it).
+    pub fn row(&self) -> Result<Option<arrow::array::RecordBatch>, RunError> {
+        let (seg, shard_row) = self.at;
+        let mut one = roaring::RoaringBitmap::new();
+        one.insert(shard_row);
+        let batches = crate::version::selection::segment_batches(
+            self.store,
+            &self.source.manifest.segments[seg],
+            &one,
+        )?;
+        Ok(batches.into_iter().next().map(|(_, b)| b))
     }
 }
 

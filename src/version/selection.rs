@@ -34,6 +34,16 @@ impl SelectionSet {
         self.0.iter().map(|b| b.len()).sum()
     }
 
+    /// The position among the selected rows of (segment, shard row), which
+    /// must be selected.
+    pub fn position(&self, seg: usize, row: u32) -> u64 {
+        let before: u64 = self.0[..seg.min(self.0.len())]
+            .iter()
+            .map(|b| b.len())
+            .sum();
+        before + self.0.get(seg).map_or(0, |b| b.rank(row).saturating_sub(1))
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let parts: Vec<Vec<u8>> = self
             .0

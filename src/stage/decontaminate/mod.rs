@@ -358,13 +358,10 @@ impl Planned for Plan {
             return Ok(Reason::recorded());
         };
         let index = load_index(cx.store, &stats.index)?;
-        let (seg, shard_row) = cx.at;
-        let mut one = RoaringBitmap::new();
-        one.insert(shard_row);
-        let batches = segment_batches(cx.store, &cx.source.manifest.segments[seg], &one)?;
-        let Some((_, batch)) = batches.first() else {
+        let Some(batch) = cx.row()? else {
             return Ok(Reason::recorded());
         };
+        let batch = &batch;
         let text = texts(batch, &self.column).first().copied().unwrap_or("");
         let mut grams = Vec::new();
         let norm = ngrams(text, self.ngram, &mut grams);

@@ -137,13 +137,10 @@ impl Planned for Plan {
     }
 
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
-        let (seg, shard_row) = cx.at;
-        let mut one = RoaringBitmap::new();
-        one.insert(shard_row);
-        let batches = segment_batches(cx.store, &cx.source.manifest.segments[seg], &one)?;
-        let Some((_, batch)) = batches.first() else {
+        let Some(batch) = cx.row()? else {
             return Ok(Reason::recorded());
         };
+        let batch = &batch;
         let verdicts =
             evaluate(&self.rules, OnError::Drop, batch).map_err(|e| RunError::Recorded {
                 stage: 0,
@@ -235,7 +232,7 @@ impl Plan {
                     name: cx.name.to_string(),
                     rule: rule.name.clone(),
                     expr: rule.expr.clone(),
-                    row: source_row(cx, seg_index, ids[e.row]),
+                    row: cx.base.position(seg_index, ids[e.row]),
                     message: e.message,
                 }
             })?;
@@ -257,19 +254,6 @@ impl Plan {
         }
         Ok((kept, removed))
     }
-}
-
-/// The index among the source's rows of a shard row of segment `seg`.
-fn source_row(cx: &Context, seg: usize, row: u32) -> u64 {
-    let before: u64 = cx.base.0[..seg.min(cx.base.0.len())]
-        .iter()
-        .map(|b| b.len())
-        .sum();
-    before
-        + cx.base
-            .0
-            .get(seg)
-            .map_or(0, |b| b.rank(row).saturating_sub(1))
 }
 
 /// A rule set's verdict: `None` keeps, `Some(reason)` drops.
