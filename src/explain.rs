@@ -7,8 +7,10 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::stage::{Check, Detail, ExplainContext, Reason, RunError, StageSpec};
+use crate::stage::transform::{Edit, Origins, follow};
+use crate::stage::{Check, Detail, ExplainContext, Reason, RunError, StagePlan, StageSpec};
 use crate::store::{self, Store};
+use crate::version::manifest::StageRecord;
 use crate::version::selection::SelectionSet;
 use crate::version::{self, Version};
 
@@ -30,6 +32,20 @@ pub struct Explanation {
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason<Detail>>,
+    /// What transform stages rewrote in the row, stage by stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+}
+
+/// What one transform stage rewrote in a row.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Change {
+    /// The stage (1-based), its name and kind.
+    pub stage: usize,
+    pub stage_name: String,
+    pub kind: String,
+    /// Each edit, in the order the stage made them.
+    pub edits: Vec<Edit>,
 }
 
 /// How a row is named: by index, or by a column's value.
@@ -134,67 +150,100 @@ pub fn explain(store: &Store, v: &Version, row: &RowRef) -> Result<Vec<Explanati
             found
         }
     };
-    let schema = source.schema()?;
     let mut out = Vec::new();
     for global in rows {
-        let (seg, shard_row) = locate(&base, global);
-        let mut explanation = Explanation {
-            row: global,
-            kept: true,
-            position: None,
-            stage: None,
-            stage_name: None,
-            kind: None,
-            reason: None,
-        };
-        let mut last = base.clone();
-        for (k, st) in p.stages.iter().enumerate() {
-            let output = SelectionSet::load(store, &st.output)?;
-            if output.0[seg].contains(shard_row) {
-                last = output;
-                continue;
-            }
-            let recorded = |message: String| RunError::Recorded {
-                stage: k + 1,
-                name: st.name.clone(),
-                message,
-            };
-            let spec = recorded_spec(&st.kind, &st.spec).map_err(recorded)?;
-            let plan = spec
-                .validate(&Check {
-                    schema: &schema,
-                    store,
-                    dir: None,
-                })
-                .map_err(|e| recorded(format!("field `{}`: {}", e.field, e.message)))?;
-            let cx = ExplainContext {
-                store,
-                source: &source,
-                base: &base,
-                stats: &st.stats,
-                at: (seg, shard_row),
-            };
-            let reason = plan.explain(&cx).map_err(|e| match e {
-                RunError::Recorded { message, .. } => recorded(message),
-                e => e,
-            })?;
-            explanation = Explanation {
-                row: global,
-                kept: false,
-                position: None,
-                stage: Some(k + 1),
-                stage_name: Some(st.name.clone()),
-                kind: Some(st.kind.clone()),
-                reason: Some(reason),
-            };
-            break;
-        }
-        if explanation.kept {
-            explanation.position = Some(last.position(seg, shard_row));
-        }
-        out.push(explanation);
+        out.push(explain_row(store, &source, &base, &p.stages, global)?);
     }
     Ok(out)
+}
+
+/// Follows source row `global` through `stages`.
+fn explain_row(
+    store: &Store,
+    source: &Version,
+    base: &SelectionSet,
+    stages: &[StageRecord],
+    global: u64,
+) -> Result<Explanation, ExplainError> {
+    let mut at = locate(base, global);
+    let mut explanation = Explanation {
+        row: global,
+        kept: true,
+        position: None,
+        stage: None,
+        stage_name: None,
+        kind: None,
+        reason: None,
+        changes: vec![],
+    };
+    // The rows the stage reads: the source's, until a transform passes on its own.
+    let mut rows = source.clone();
+    let mut origins = Origins::default();
+    let mut last = base.clone();
+    for (k, st) in stages.iter().enumerate() {
+        let output = SelectionSet::load(store, &st.output)?;
+        let kept = output.0[at.0].contains(at.1);
+        let rewritten = st.stats.rewritten().filter(|_| kept);
+        if kept && rewritten.is_none() {
+            last = output;
+            continue;
+        }
+        let recorded = |message: String| RunError::Recorded {
+            stage: k + 1,
+            name: st.name.clone(),
+            message,
+        };
+        let plan = recorded_plan(store, &rows, st).map_err(recorded)?;
+        let cx = ExplainContext {
+            store,
+            source: &rows,
+            base,
+            origins: &origins,
+            stats: &st.stats,
+            at,
+        };
+        if let Some(t) = rewritten {
+            let changed = SelectionSet::load(store, &t.changed)?;
+            if changed.0[at.0].contains(at.1) {
+                explanation.changes.push(Change {
+                    stage: k + 1,
+                    stage_name: st.name.clone(),
+                    kind: st.kind.clone(),
+                    edits: plan.edits(&cx)?,
+                });
+            }
+            let next = version::load(store, &t.version)?;
+            at = follow(&next, &output, &changed, at);
+            rows = next;
+            last = SelectionSet::of_version(store, &rows)?;
+            origins.push(rows.clone(), output, changed);
+            continue;
+        }
+        let reason = plan.explain(&cx).map_err(|e| match e {
+            RunError::Recorded { message, .. } => recorded(message),
+            e => e,
+        })?;
+        explanation.kept = false;
+        explanation.stage = Some(k + 1);
+        explanation.stage_name = Some(st.name.clone());
+        explanation.kind = Some(st.kind.clone());
+        explanation.reason = Some(reason);
+        return Ok(explanation);
+    }
+    explanation.position = Some(last.position(at.0, at.1));
+    Ok(explanation)
+}
+
+/// A recorded stage's plan, validated again against the rows it read.
+fn recorded_plan(store: &Store, rows: &Version, st: &StageRecord) -> Result<StagePlan, String> {
+    let spec = recorded_spec(&st.kind, &st.spec)?;
+    let schema = rows.schema().map_err(|e| e.to_string())?;
+    spec.validate(&Check {
+        schema: &schema,
+        store,
+        dir: None,
+    })
+    .map_err(|e| format!("field `{}`: {}", e.field, e.message))
 }
 
 /// A stage spec as a manifest recorded it. Fields this sift no longer

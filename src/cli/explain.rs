@@ -70,6 +70,23 @@ pub fn run(g: &Global, a: ExplainArgs) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        for c in &e.changes {
+            say!(
+                pr,
+                "  rewritten by stage {} ({}, {}):",
+                c.stage,
+                c.stage_name,
+                c.kind
+            );
+            for ed in &c.edits {
+                let after = if ed.after.is_empty() {
+                    "(removed)".to_string()
+                } else {
+                    format!("{:?}", ed.after)
+                };
+                say!(pr, "    {:<18} {:?} → {after}", ed.rule, ed.before);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -246,6 +246,25 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
                 .collect();
             out += &format!("{}: {}-grams: {}\n", s.name, d.ngram, b.join(", "));
         }
+        if let StageStats::Transform(t) = &s.stats {
+            let edits: Vec<String> = t
+                .edits
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(rule, n)| format!("{rule} {}", ui::count(*n)))
+                .collect();
+            out += &format!(
+                "{}: rewrote {} rows ({} new): {}\n",
+                s.name,
+                ui::count(t.rows_changed),
+                ui::bytes(t.new_bytes),
+                if edits.is_empty() {
+                    "no edits".into()
+                } else {
+                    edits.join(", ")
+                }
+            );
+        }
         if let StageStats::Language(l) = &s.stats {
             let langs: Vec<String> = l
                 .languages

@@ -117,8 +117,12 @@ pub fn dry_run(
     let mut draft = Draft::new(schema, segments, "import", vec![]);
     draft.content_id = Some(written.content_id.clone());
     let sample_version = version::commit(&scratch.store, draft, &[])?;
-    let (stages, kept, repeats) =
-        run_stages(&scratch.store, plan, &sample_version, opts, observer)?;
+    let super::Stages {
+        records: stages,
+        kept,
+        repeats,
+        ..
+    } = run_stages(&scratch.store, plan, &sample_version, opts, observer)?;
     let extra = super::extra_copies(&repeats);
     Ok(DryRun {
         sampled,

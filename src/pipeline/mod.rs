@@ -137,7 +137,12 @@ pub fn run(
         }
     };
 
-    let (records, current, repeats) = run_stages(store, plan, &source, opts, observer)?;
+    let Stages {
+        records,
+        rows,
+        kept: current,
+        repeats,
+    } = run_stages(store, plan, &source, opts, observer)?;
     if current.rows() == 0 && !plan.allow_empty {
         let last = records
             .iter()
@@ -150,7 +155,7 @@ pub fn run(
     let all_cached = records.iter().all(|r| r.cached);
     let stages = records.clone();
     let mut draft = draft(
-        store, plan, &source, &current, repeats, records, shard_opts, opts,
+        store, plan, &source, &rows, &current, repeats, records, shard_opts, opts,
     )?;
     let mut tags: Vec<String> = plan.tag.iter().cloned().collect();
     tags.extend(opts.tags.iter().cloned());
@@ -176,7 +181,9 @@ pub fn run(
 pub use dry_run::{DryRun, dry_run};
 
 /// Runs the plan's stages over `source`, through the stage cache: what each
-/// stage did, the final selection, and any repeat counts.
+/// stage did, the rows the last one read, the final selection over them, and
+/// any repeat counts. A transform stage hands the stages after it the
+/// manifest of the rows it rewrote (see [`crate::stage::transform`]).
 pub(crate) fn run_stages(
     store: &Store,
     plan: &Plan,
@@ -185,9 +192,10 @@ pub(crate) fn run_stages(
     observer: &dyn Observer,
 ) -> Result<Stages, RunError> {
     let threads = opts.threads.max(1);
-    let source = source.clone();
-    let base = SelectionSet::of_version(store, &source)?;
-    let mut current = base.clone();
+    let mut rows = source.clone();
+    let source_base = SelectionSet::of_version(store, &rows)?;
+    let mut origins = crate::stage::transform::Origins::default();
+    let mut current = source_base.clone();
     let mut current_id = current.put(store)?;
     let mut records = Vec::new();
     let mut repeats: Option<Vec<Repeats>> = None;
@@ -196,7 +204,7 @@ pub(crate) fn run_stages(
         let key = blake3::hash(
             format!(
                 "{}\n{}\n{}",
-                stage.hash, current_id, source.manifest.content_id
+                stage.hash, current_id, rows.manifest.content_id
             )
             .as_bytes(),
         )
@@ -208,9 +216,11 @@ pub(crate) fn run_stages(
             None => {
                 let cx = Context {
                     store,
-                    source: &source,
-                    base: &base,
+                    source: &rows,
+                    base: &source_base,
+                    origins: &origins,
                     threads,
+                    shard_size: plan.shard_size,
                     device: opts.device,
                     observer,
                     index: stage.index,
@@ -236,11 +246,25 @@ pub(crate) fn run_stages(
         );
         observer.stage_finished(&record);
         records.push(record);
-        current = outcome.kept;
-        current_id = output_id;
+        if let Some(t) = outcome.stats.rewritten() {
+            // The stages after a transform read the rows it passed on, all of them.
+            rows = version::load(store, &t.version)?;
+            let changed = SelectionSet::load(store, &t.changed)?;
+            origins.push(rows.clone(), outcome.kept, changed);
+            current = SelectionSet::of_version(store, &rows)?;
+            current_id = current.put(store)?;
+        } else {
+            current = outcome.kept;
+            current_id = output_id;
+        }
     }
 
-    Ok((records, current, repeats))
+    Ok(Stages {
+        records,
+        rows,
+        kept: current,
+        repeats,
+    })
 }
 
 /// Rows that repeat counts add beyond each row's first copy.
@@ -253,8 +277,14 @@ pub(crate) fn extra_copies(repeats: &Option<Vec<Repeats>>) -> u64 {
         .sum()
 }
 
-/// What the stages did, the final selection, and any repeat counts.
-type Stages = (Vec<StageRecord>, SelectionSet, Option<Vec<Repeats>>);
+/// What the stages did, the rows the last one read, the final selection
+/// over them, and any repeat counts.
+pub(crate) struct Stages {
+    pub records: Vec<StageRecord>,
+    pub rows: Version,
+    pub kept: SelectionSet,
+    pub repeats: Option<Vec<Repeats>>,
+}
 
 /// A cached stage output, if its entry and everything it names are still there
 /// (`sift gc` may have deleted an unused entry's objects).
@@ -310,13 +340,15 @@ fn record(
     }
 }
 
-/// The result: the source's shards under the final selections, compacted
-/// where they keep few rows.
+/// The result: the shards of the rows the last stage read (the source's,
+/// and any a transform wrote) under the final selections, compacted where
+/// they keep few rows.
 #[allow(clippy::too_many_arguments)]
 fn draft(
     store: &Store,
     plan: &Plan,
     source: &Version,
+    rows_read: &Version,
     selection: &SelectionSet,
     repeats: Option<Vec<Repeats>>,
     records: Vec<StageRecord>,
@@ -324,7 +356,7 @@ fn draft(
     opts: &RunOptions,
 ) -> Result<Draft, RunError> {
     let mut segments = Vec::new();
-    for (i, (seg, sel)) in source
+    for (i, (seg, sel)) in rows_read
         .manifest
         .segments
         .iter()
@@ -351,10 +383,17 @@ fn draft(
         s.selected_rows = rows;
         segments.push(s);
     }
-    let schema = source.schema()?;
+    let schema = rows_read.schema()?;
     let compacted = compact_segments(store, &schema, segments, plan.compact_below, shard_opts)?;
+    // What transforms stored this run counts as new, as compaction does.
+    let transformed: u64 = records
+        .iter()
+        .filter(|r| !r.cached)
+        .filter_map(|r| r.stats.rewritten())
+        .map(|t| t.new_bytes)
+        .sum();
     let mut draft = Draft::new(schema, compacted.segments, "run", vec![source.id]);
-    draft.new_bytes = compacted.new_bytes;
+    draft.new_bytes = compacted.new_bytes + transformed;
     draft.message = opts.message.clone().or_else(|| plan.message.clone());
     draft.lineage.pipeline = Some(PipelineLineage {
         spec_file: plan.parsed.path.display().to_string(),

@@ -20,7 +20,11 @@ pub mod decontaminate;
 pub mod dedup;
 pub mod filter;
 pub mod language;
+pub mod lines;
+pub mod normalize;
+pub mod pii;
 pub mod quality;
+pub mod transform;
 
 use arrow::datatypes::SchemaRef;
 use indexmap::IndexMap;
@@ -145,6 +149,13 @@ macro_rules! stages {
                 }
             }
 
+            /// What a transform stage changed in the row at `cx.at` (nothing for other kinds).
+            pub fn edits(&self, cx: &ExplainContext) -> Result<Vec<transform::Edit>, RunError> {
+                match self {
+                    $(StagePlan::$variant(p) => p.edits(cx),)*
+                }
+            }
+
             /// Whether no stage may follow this one.
             pub fn must_be_last(&self) -> bool {
                 match self {
@@ -166,6 +177,12 @@ stages! {
     Language => language,
     /// Remove rows that share word n-grams with evaluation sets.
     Decontaminate => decontaminate,
+    /// Replace emails, IP addresses, phone and card numbers, IBANs and URLs.
+    Pii => pii,
+    /// Drop lines by named rules, SQL or the C4 preset; remove rows left empty.
+    Lines => lines,
+    /// Repair mojibake, unify line endings, drop controls, NFC/NFKC, collapse whitespace.
+    Normalize => normalize,
 }
 
 /// A kind of stage: implemented by its spec.
@@ -195,6 +212,10 @@ pub trait Planned {
     }
     fn must_be_last(&self) -> bool {
         false
+    }
+    /// What a transform changed in the row at `cx.at`, for explain.
+    fn edits(&self, _cx: &ExplainContext) -> Result<Vec<transform::Edit>, RunError> {
+        Ok(vec![])
     }
 }
 
@@ -308,13 +329,25 @@ pub struct Context<'a> {
     pub source: &'a Version,
     /// Every row of the source once (to map shard rows to source rows).
     pub base: &'a SelectionSet,
+    /// How the rows the stage reads came from the source's (through transforms).
+    pub origins: &'a transform::Origins,
     pub threads: usize,
+    /// Target bytes of a shard, for stages that write rows.
+    pub shard_size: u64,
     /// The run's device override for GPU-capable stages.
     pub device: Option<DeviceChoice>,
     pub observer: &'a dyn Observer,
     /// 0-based position of the stage in the pipeline, and its name.
     pub index: usize,
     pub name: &'a str,
+}
+
+impl Context<'_> {
+    /// The index among the source's rows of (segment, shard row) of the rows the stage reads.
+    pub fn source_row(&self, seg: usize, row: u32) -> u64 {
+        let (s, r) = self.origins.to_source((seg, row));
+        self.base.position(s, r)
+    }
 }
 
 /// What a stage returns: the rows it kept, removals per rule, its stats.
@@ -329,8 +362,12 @@ pub struct Outcome {
 /// What explain gives a stage: the row it removed and what it recorded.
 pub struct ExplainContext<'a> {
     pub store: &'a Store,
+    /// The rows the stage read (the source's, or a transform's output).
     pub source: &'a Version,
+    /// Every row of the pipeline's source once.
     pub base: &'a SelectionSet,
+    /// How the rows the stage read came from the source's.
+    pub origins: &'a transform::Origins,
     pub stats: &'a StageStats,
     /// (segment, shard row) of the row.
     pub at: (usize, u32),
@@ -339,7 +376,8 @@ pub struct ExplainContext<'a> {
 impl ExplainContext<'_> {
     /// The index among the source's rows of (segment, shard row).
     pub fn source_row(&self, (seg, row): (u32, u32)) -> u64 {
-        self.base.position(seg as usize, row)
+        let (s, r) = self.origins.to_source((seg as usize, row));
+        self.base.position(s, r)
     }
 
     /// The row being explained, as a one-row batch (`None` if its shard no longer has it).

@@ -118,15 +118,11 @@ pub fn existing(store: &Store, draft: &Draft) -> Result<Option<Version>, store::
     Ok(None)
 }
 
-/// Computes the draft's stats, content id and time, stores its manifest,
-/// then indexes it and sets `tags` (in that order).
-pub fn commit(store: &Store, draft: Draft, tags: &[String]) -> Result<Version, store::Error> {
-    for t in tags {
-        store::catalog::validate_tag(t)?;
-    }
+/// The manifest a draft becomes, at time `created`.
+fn manifest_of(store: &Store, draft: Draft, created: String) -> Result<Manifest, store::Error> {
     let content_id = draft.content_id(store)?;
     let segments = draft.segments;
-    let manifest = Manifest {
+    Ok(Manifest {
         format: manifest::FORMAT,
         content_id,
         schema: manifest::columns(&draft.schema),
@@ -139,9 +135,31 @@ pub fn commit(store: &Store, draft: Draft, tags: &[String]) -> Result<Version, s
         segments,
         lineage: draft.lineage,
         message: draft.message,
-        created: crate::now(),
+        created,
         quarantine: draft.quarantine,
-    };
+    })
+}
+
+/// Stores the rows a transform stage passes on as a manifest of command
+/// `stage`: not indexed, not tagged, and with a fixed time, so the same
+/// rows from the same input are the same object.
+pub fn stage_rows(store: &Store, mut draft: Draft) -> Result<Version, store::Error> {
+    draft.lineage.command = manifest::STAGE_COMMAND.into();
+    let manifest = manifest_of(store, draft, "1970-01-01T00:00:00Z".into())?;
+    let put = store.objects().put(&manifest.to_bytes())?;
+    Ok(Version {
+        id: put.id,
+        manifest,
+    })
+}
+
+/// Computes the draft's stats, content id and time, stores its manifest,
+/// then indexes it and sets `tags` (in that order).
+pub fn commit(store: &Store, draft: Draft, tags: &[String]) -> Result<Version, store::Error> {
+    for t in tags {
+        store::catalog::validate_tag(t)?;
+    }
+    let manifest = manifest_of(store, draft, crate::now())?;
     // Under the lock, so that `sift gc` cannot run between the check and the index.
     let catalog = store.catalog()?;
     for (id, what) in manifest.objects() {

@@ -62,6 +62,8 @@ pub fn gc(
     // Ancestors, and everything the kept versions name.
     let mut kept: BTreeSet<ObjectId> = BTreeSet::new();
     let mut live: HashSet<ObjectId> = HashSet::new();
+    // Manifests of a transform stage's rows are kept with their run, but are not versions.
+    let mut stage_rows = 0u64;
     while let Some(id) = roots.pop() {
         if !kept.insert(id) {
             continue;
@@ -70,14 +72,20 @@ pub fn gc(
         // A manifest that cannot be read keeps what it would name unknown;
         // refuse rather than delete blindly.
         let v = super::load(store, &id)?;
+        if v.manifest.is_stage_rows() {
+            stage_rows += 1;
+        }
         for (o, what) in v.manifest.objects() {
             live.insert(o);
-            if matches!(what, "parent manifest" | "source manifest") {
+            if matches!(
+                what,
+                "parent manifest" | "source manifest" | "stage rows manifest"
+            ) {
                 roots.push(o);
             }
         }
     }
-    report.versions_kept = kept.len() as u64;
+    report.versions_kept = kept.len() as u64 - stage_rows;
 
     // What is neither live nor young (files that are not objects are not ours to delete).
     let mut garbage: Vec<(ObjectId, std::path::PathBuf, u64)> = Vec::new();

@@ -10,8 +10,11 @@ use std::sync::Arc;
 
 use crate::store::ObjectId;
 use crate::version::stats::{
-    BalanceStats, DecontaminateStats, DedupStats, LanguageStats, StageStats,
+    BalanceStats, DecontaminateStats, DedupStats, LanguageStats, StageStats, TransformStats,
 };
+
+/// The `lineage.command` of a transform stage's output rows.
+pub const STAGE_COMMAND: &str = "stage";
 
 /// The manifest format this build writes.
 pub const FORMAT: u32 = 1;
@@ -210,6 +213,9 @@ pub struct RecordWire {
     /// For a decontaminate stage: its index and the rows each eval set removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decontaminate: Option<DecontaminateStats>,
+    /// For a stage that rewrites rows (pii, normalize, lines): its output rows and edits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<TransformStats>,
 }
 
 impl From<RecordWire> for StageRecord {
@@ -222,6 +228,8 @@ impl From<RecordWire> for StageRecord {
             StageStats::Language(l)
         } else if let Some(d) = w.decontaminate {
             StageStats::Decontaminate(d)
+        } else if let Some(t) = w.transform {
+            StageStats::Transform(t)
         } else {
             StageStats::None
         };
@@ -244,13 +252,15 @@ impl From<RecordWire> for StageRecord {
 
 impl From<StageRecord> for RecordWire {
     fn from(r: StageRecord) -> RecordWire {
-        let (mut dedup, mut balance, mut language, mut decontaminate) = (None, None, None, None);
+        let (mut dedup, mut balance, mut language, mut decontaminate, mut transform) =
+            (None, None, None, None, None);
         match r.stats {
             StageStats::None => {}
             StageStats::Dedup(d) => dedup = Some(d),
             StageStats::Balance(b) => balance = Some(b),
             StageStats::Language(l) => language = Some(l),
             StageStats::Decontaminate(d) => decontaminate = Some(d),
+            StageStats::Transform(t) => transform = Some(t),
         }
         RecordWire {
             name: r.name,
@@ -268,6 +278,7 @@ impl From<StageRecord> for RecordWire {
             balance,
             language,
             decontaminate,
+            transform,
         }
     }
 }
@@ -313,6 +324,12 @@ impl Manifest {
         out.sort();
         out.dedup_by_key(|o| o.0);
         out
+    }
+
+    /// Whether this is the output of a transform stage inside a run rather
+    /// than a version of its own (no catalog entry, no tags, not in `sift log`).
+    pub fn is_stage_rows(&self) -> bool {
+        self.lineage.command == STAGE_COMMAND
     }
 
     /// The Arrow schema of the version's rows.

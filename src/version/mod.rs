@@ -24,7 +24,7 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use roaring::RoaringBitmap;
 
-pub use commit::{Draft, commit, existing};
+pub use commit::{Draft, commit, existing, stage_rows};
 pub use manifest::{Manifest, Segment};
 pub use stats::StageStats;
 

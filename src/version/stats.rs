@@ -21,6 +21,8 @@ pub enum StageStats {
     Balance(BalanceStats),
     Language(LanguageStats),
     Decontaminate(DecontaminateStats),
+    /// A stage that rewrites rows (pii, normalize, lines).
+    Transform(TransformStats),
 }
 
 impl StageStats {
@@ -28,6 +30,10 @@ impl StageStats {
     pub fn objects(&self) -> Vec<(ObjectId, &'static str)> {
         match self {
             StageStats::None | StageStats::Language(_) => vec![],
+            StageStats::Transform(t) => vec![
+                (t.version, "stage rows manifest"),
+                (t.changed, "stage changed rows"),
+            ],
             StageStats::Decontaminate(d) => vec![(d.index, "decontamination index")],
             StageStats::Dedup(d) => vec![(d.details, "dedup details")],
             StageStats::Balance(b) => std::iter::once((b.details, "balance details"))
@@ -44,10 +50,21 @@ impl StageStats {
         }
     }
 
+    /// The rows a transform stage left for the stages after it.
+    pub fn rewritten(&self) -> Option<&TransformStats> {
+        match self {
+            StageStats::Transform(t) => Some(t),
+            _ => None,
+        }
+    }
+
     /// The object listing each removed row with its evidence, for explain.
     pub fn details(&self) -> Option<ObjectId> {
         match self {
-            StageStats::None | StageStats::Language(_) | StageStats::Decontaminate(_) => None,
+            StageStats::None
+            | StageStats::Language(_)
+            | StageStats::Decontaminate(_)
+            | StageStats::Transform(_) => None,
             StageStats::Dedup(d) => Some(d.details),
             StageStats::Balance(b) => Some(b.details),
         }
@@ -153,4 +170,25 @@ pub struct Benchmark {
     pub too_short: u64,
     /// Rows removed whose first shared n-gram is in this set.
     pub rows_removed: u64,
+}
+
+/// Stats of a stage that rewrites rows (pii, normalize, lines).
+///
+/// The rows it changed are written as new shards; the rows it left alone
+/// stay segments of their shards. `version` is a manifest of the stage's
+/// output rows (not a version of its own: `sift log` does not list it),
+/// which the stages after it read and `sift explain` follows.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransformStats {
+    /// The manifest of the rows the stage passed on.
+    pub version: ObjectId,
+    /// Selection set over the stage's input: the rows it rewrote.
+    pub changed: ObjectId,
+    /// Rows rewritten (and kept).
+    pub rows_changed: u64,
+    /// Bytes of new shards and sidecars the stage stored.
+    pub new_bytes: u64,
+    /// Edits per rule or entity (replacements, lines dropped, fixes), in spec order.
+    pub edits: IndexMap<String, u64>,
 }

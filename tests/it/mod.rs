@@ -14,4 +14,5 @@ mod schemas;
 mod sharding;
 mod snapshots;
 mod spine;
+mod transform;
 pub mod util;

@@ -39,6 +39,16 @@ fn bundled_pipelines_keep_their_content_ids() {
             158,
         ),
         (
+            "pii.toml",
+            "1e7eaf42492e3bad3c087057ef13801f149ee93295d8d7c5364804b35a174d9c",
+            412,
+        ),
+        (
+            "forum_clean.toml",
+            "e8b10e330f44c629a6c2f9696b0b3e4662e533762b24b0a77e39ec0e3a9aeca0",
+            410,
+        ),
+        (
             "web_quality.toml",
             "97be625932b23f8e551cd3dcc801c3855a5c3a4512a2af136012eeffebcf4b2a",
             249,

@@ -232,7 +232,7 @@ impl Plan {
                     name: cx.name.to_string(),
                     rule: rule.name.clone(),
                     expr: rule.expr.clone(),
-                    row: cx.base.position(seg_index, ids[e.row]),
+                    row: cx.source_row(seg_index, ids[e.row]),
                     message: e.message,
                 }
             })?;

@@ -96,6 +96,32 @@ pub fn c4_quality_reason(text: &str) -> Option<&'static str> {
 }
 
 pub(super) fn c4_reason(text: &str, require_terminal_punct: bool) -> Option<&'static str> {
+    c4_lines(text, require_terminal_punct).err()
+}
+
+/// What C4's line filter keeps of a document (datatrove's `C4QualityFilter`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct C4Lines<'t> {
+    /// The lines kept, stripped, citations deleted.
+    pub kept: Vec<String>,
+    /// The lines dropped, each with the rule that dropped it.
+    pub dropped: Vec<(&'static str, &'t str)>,
+    /// Lines whose citation markers were deleted.
+    pub cited: Vec<&'t str>,
+}
+
+impl C4Lines<'_> {
+    /// The document C4 writes: the kept lines joined by newlines, stripped.
+    pub fn text(&self) -> String {
+        py_strip(&self.kept.join("\n")).to_string()
+    }
+}
+
+/// C4's line filter with datatrove's defaults (5 sentences, 3 words per
+/// line, and terminal punctuation unless `require_terminal_punct` is false):
+/// the lines it keeps and drops, or the rule that drops the whole document
+/// (`lorem_ipsum`, `curly_bracket`, `too_few_sentences`).
+pub fn c4_lines(text: &str, require_terminal_punct: bool) -> Result<C4Lines<'_>, &'static str> {
     const POLICY: [&str; 6] = [
         "terms of use",
         "privacy policy",
@@ -105,45 +131,72 @@ pub(super) fn c4_reason(text: &str, require_terminal_punct: bool) -> Option<&'st
         "use cookies",
     ];
     let mut sentences = 0;
+    let mut out = C4Lines {
+        kept: Vec::new(),
+        dropped: Vec::new(),
+        cited: Vec::new(),
+    };
     for unit in splitlines(text) {
         let line = py_strip(unit);
         let words: Vec<&str> = line.split(is_py_space).filter(|w| !w.is_empty()).collect();
         if words.iter().any(|w| chars(w) > 1000) {
+            out.dropped.push(("too_long_word", unit));
             continue;
         }
-        let line = remove_citations(line);
+        let cleaned = remove_citations(line);
+        let cited = cleaned.len() != line.len();
+        let line = cleaned;
         if require_terminal_punct {
             let ends = [".", "?", "!", "\"", "'"].iter().any(|e| line.ends_with(e));
             if !ends || line.ends_with("...") {
+                out.dropped.push(("no_terminal_punct", unit));
                 continue;
             }
         }
         if words.len() < 3 {
+            out.dropped.push(("too_few_words", unit));
             continue;
         }
         let lower = line.to_lowercase();
         if lower.contains("lorem ipsum") {
-            return Some("lorem_ipsum");
+            return Err("lorem_ipsum");
         }
         if lower.contains("javascript") {
+            out.dropped.push(("javascript", unit));
             continue;
         }
         if line.contains('{') {
-            return Some("curly_bracket");
+            return Err("curly_bracket");
         }
         if POLICY.iter().any(|p| lower.contains(p)) {
+            out.dropped.push(("policy", unit));
             continue;
         }
         sentences += sentence_count(&line);
+        if cited {
+            out.cited.push(unit);
+        }
+        out.kept.push(line);
     }
     if sentences < 5 {
-        return Some("too_few_sentences");
+        return Err("too_few_sentences");
     }
-    None
+    Ok(out)
+}
+
+/// C4's paragraph filter (datatrove's `C4ParagraphFilter`, from mC4): at
+/// least 3 lines, and the 3 longest of at least 200 code points each.
+pub fn c4_paragraph(text: &str) -> bool {
+    let mut lens: Vec<usize> = text.split('\n').map(chars).collect();
+    if lens.len() < 3 {
+        return false;
+    }
+    lens.sort_unstable_by(|a, b| b.cmp(a));
+    lens[2] >= 200
 }
 
 /// Deletes `[digits]`, `[edit]` and `[citation needed]` (case-sensitive).
-pub(super) fn remove_citations(line: &str) -> String {
+pub fn remove_citations(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(i) = rest.find('[') {

@@ -36,7 +36,7 @@ pub fn splitlines(text: &str) -> Vec<&str> {
     out
 }
 
-pub(super) fn py_strip(s: &str) -> &str {
+pub fn py_strip(s: &str) -> &str {
     s.trim_matches(is_py_space)
 }
 

@@ -16,6 +16,7 @@
 //! | `sentence_count(text)` | int | C4 sentence count |
 //! | `lorem_ipsum`, `has_javascript`, `has_curly_brace` | bool | C4 flags |
 //! | `gopher_quality`, `gopher_repetition`, `c4_quality`, `fineweb_quality` | bool | true = keep |
+//! | `c4_paragraph(text)` | bool | mC4 paragraphs: ≥ 3 lines, the 3 longest ≥ 200 code points |
 //! | `…_reason(text)` of each rule set | string | why it drops, or null |
 //!
 //! A null text gives a null result.
@@ -186,6 +187,7 @@ pub fn all() -> Vec<ScalarUDF> {
             gopher_repetition_reason(t).is_none()
         }),
         bool1("c4_quality", |t| c4_quality_reason(t).is_none()),
+        bool1("c4_paragraph", c4_paragraph),
         bool1("fineweb_quality", |t| fineweb_quality_reason(t).is_none()),
         reason1("gopher_quality_reason", gopher_quality_reason),
         reason1("gopher_repetition_reason", gopher_repetition_reason),

@@ -254,6 +254,9 @@ pub fn rebuild_catalog(store: &Store) -> Result<Rebuilt, store::Error> {
         let Ok(v) = crate::version::load(store, &id) else {
             continue;
         };
+        if v.manifest.is_stage_rows() {
+            continue;
+        }
         catalog.add_version(&v.entry())?;
         present.insert(id);
         out.versions += 1;

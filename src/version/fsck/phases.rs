@@ -200,8 +200,8 @@ pub(super) fn check_catalog(
                         .versions = vec![e.id];
                 }
             }
-            for id in versions.keys() {
-                if !indexed.contains(id) {
+            for (id, v) in versions {
+                if !indexed.contains(id) && !v.is_stage_rows() {
                     report.add(
                         Severity::Warning,
                         3,

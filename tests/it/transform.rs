@@ -1,0 +1,295 @@
+//! Transform stages (pii, lines, normalize): rewritten rows as new shards,
+//! read by later stages, diffed as modified, explained before and after.
+
+use super::util::Env;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+fn count(env: &Env, sql: &str) -> u64 {
+    let out = env.ok(&["query", sql, "--format", "csv"]);
+    out.lines().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn pii_redacts_and_the_dedup_after_it_reads_the_redacted_text() {
+    let env = Env::new();
+    let spec = format!("{REPO}/pipelines/pii.toml");
+    let out = env.json(&["run", &spec, "--json"]);
+    let pii = &out["stages"][0];
+    let t = &pii["transform"];
+    assert_eq!(t["edits"]["email"], 40, "{t}");
+    assert_eq!(t["rows_changed"], 152, "{t}");
+    assert!(t["edits"]["phone"].as_u64().unwrap() > 0, "{t}");
+    // Twelve pairs of posts differ only by who signed them: one row each once redacted.
+    assert_eq!(out["stages"][1]["removed"]["exact_duplicate"], 12);
+    assert_eq!(out["rows"], 412);
+    // No email, public address or test card is left; private addresses are.
+    let q = |sql: &str| count(&env, sql);
+    assert_eq!(
+        q(
+            "SELECT count(*) FROM \"forum-redacted\" WHERE text LIKE '%@example%' OR text LIKE '%8.8.8.8%' OR text LIKE '%4111 1111%'"
+        ),
+        0
+    );
+    assert!(q("SELECT count(*) FROM \"forum-redacted\" WHERE text LIKE '%<EMAIL>%'") > 0);
+    assert!(q("SELECT count(*) FROM \"forum-redacted\" WHERE text LIKE '% 10.0.%'") > 0);
+    // The unchanged rows stay segments of the source's shard; only the
+    // rewritten ones are new.
+    let source = out["source"].as_str().unwrap();
+    let src_shards = env.shards(source);
+    let shards = env.shards("forum-redacted");
+    assert_eq!(shards[0], src_shards[0]);
+    assert!(shards.len() > 1 && !src_shards.contains(&shards[1]));
+    // diff pairs the rewritten rows by key as modified.
+    let d = env.json(&["diff", source, "forum-redacted", "--key", "id", "--json"]);
+    assert_eq!(d["keys"]["modified"], 140, "{}", d["keys"]);
+    assert_eq!(d["keys"]["removed"], 12);
+    assert_eq!(d["keys"]["changed_columns"]["text"], 140);
+    // explain shows the redaction, and the dedup decision on the redacted text.
+    let e = env.json(&["explain", "forum-redacted", "--key", "id", "450", "--json"]);
+    let e = &e[0];
+    assert_eq!(e["kept"], false);
+    assert_eq!(e["stage"], 2);
+    assert_eq!(e["changes"][0]["stage_name"], "redact");
+    assert_eq!(e["changes"][0]["edits"][0]["rule"], "email");
+    assert_eq!(e["changes"][0]["edits"][0]["after"], "<EMAIL>");
+    let text = env.ok(&["explain", "forum-redacted", "--key", "id", "450"]);
+    assert!(
+        text.contains("rewritten by stage 1 (redact, pii)") && text.contains("→ \"<EMAIL>\""),
+        "{text}"
+    );
+    // Its kept twin is named by its source row (id 400 is source row 400).
+    assert!(text.contains("of source row 400, which was kept"), "{text}");
+    // Unchanged, everything is cached and the same version answers.
+    let again = env.json(&["run", &spec, "--json"]);
+    assert_eq!(again["unchanged"], true);
+    assert_eq!(again["version"], out["version"]);
+}
+
+/// 5,000 rows of random words over several shards, 2% of them with an email.
+fn contacts(env: &Env) {
+    let rows: Vec<String> = super::util::jsonl_rows(11, 0, 5000)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if i % 50 == 7 {
+                r.replace(
+                    "\"text\": \"",
+                    &format!("\"text\": \"person{i}@mail.example.com "),
+                )
+                .replace(
+                    "\"text\":\"",
+                    &format!("\"text\":\"person{i}@mail.example.com "),
+                )
+            } else {
+                r
+            }
+        })
+        .collect();
+    env.write("data/contacts.jsonl", super::util::lines(&rows));
+    env.write(
+        "p.toml",
+        "[source]\npath = \"data/contacts.jsonl\"\n\n[[stage]]\nkind = \"pii\"\nentities = [\"email\"]\n\n[output]\ntag = \"r\"\nshard_size = \"256KiB\"\n",
+    );
+}
+
+#[test]
+fn a_transform_stores_only_the_rows_it_changed_and_its_result_does_not_depend_on_threads() {
+    let a = Env::new();
+    contacts(&a);
+    let one = a.json(&["run", "p.toml", "--json", "--threads", "1"]);
+    assert_eq!(one["stages"][0]["transform"]["rows_changed"], 100);
+    let source = a.json(&["show", one["source"].as_str().unwrap(), "--json"]);
+    let stored = source["stats"]["stored_bytes"].as_u64().unwrap();
+    let new = one["new_bytes"].as_u64().unwrap();
+    // 2% of the rows changed: the run stored a few percent of the source's bytes.
+    assert!(new * 20 < stored, "new {new} of {stored}");
+    let b = Env::new();
+    contacts(&b);
+    let three = b.json(&["run", "p.toml", "--json", "--threads", "3"]);
+    assert_eq!(one["content_id"], three["content_id"]);
+    // The same new shards, byte for byte.
+    assert_eq!(a.shards("r"), b.shards("r"));
+    // gc keeps what the run's explain needs; fsck finds nothing amiss, and
+    // the manifest of the stage's rows is not a version of its own.
+    a.ok(&["gc", "--grace", "0", "--keep-untagged", "0"]);
+    let f = a.json(&["fsck", "--json"]);
+    assert_eq!(f["findings"], serde_json::json!([]), "{f}");
+    let log = a.json(&["log", "--json"]);
+    assert_eq!(log.as_array().unwrap().len(), 2, "{log}");
+    let e = a.json(&["explain", "r", "57", "--json"]);
+    assert_eq!(e[0]["changes"][0]["edits"][0]["rule"], "email");
+    // A later stage sees the redacted text.
+    a.write(
+        "q.toml",
+        "[source]\npath = \"data/contacts.jsonl\"\n\n[[stage]]\nkind = \"pii\"\nentities = [\"email\"]\n\n[[stage]]\nkind = \"filter\"\nwhere = \"text NOT LIKE '%@%'\"\n\n[output]\ntag = \"s\"\nshard_size = \"256KiB\"\n",
+    );
+    let s = a.json(&["run", "q.toml", "--json"]);
+    assert_eq!(s["rows"], 5000);
+    assert!(s["stages"][0]["cached"].as_bool().unwrap());
+}
+
+#[test]
+fn lines_drop_boilerplate_and_a_row_left_empty_is_removed_with_its_reason() {
+    let env = Env::new();
+    env.write(
+        "data/pages.jsonl",
+        concat!(
+            "{\"id\": 1, \"text\": \"Home | About\\nThe river rose two metres overnight.\\nPlease enable JavaScript.\"}\n",
+            "{\"id\": 2, \"text\": \"Reply\\n----\"}\n",
+            "{\"id\": 3, \"text\": \"The council met on Tuesday and voted.\"}\n",
+        ),
+    );
+    env.write(
+        "p.toml",
+        "[source]\npath = \"data/pages.jsonl\"\n\n[[stage]]\nkind = \"lines\"\nname = \"clean\"\ndrop = [\"javascript\", \"symbols_only\"]\n[stage.drop_if]\nshort = \"word_count(line) < 3\"\n\n[output]\ntag = \"c\"\n",
+    );
+    let out = env.json(&["run", "p.toml", "--json"]);
+    let st = &out["stages"][0];
+    assert_eq!(st["removed"]["empty"], 1, "{st}");
+    assert_eq!(st["transform"]["edits"]["short"], 2);
+    assert_eq!(st["transform"]["edits"]["javascript"], 1);
+    assert_eq!(st["transform"]["edits"]["symbols_only"], 1);
+    let csv = env.ok(&[
+        "query",
+        "SELECT id, text FROM c ORDER BY id",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        csv,
+        "id,text\n1,The river rose two metres overnight.\n3,The council met on Tuesday and voted.\n"
+    );
+    let e = env.ok(&["explain", "c", "--key", "id", "2"]);
+    assert!(
+        e.contains(
+            "removed by stage 1 (clean, lines): every line was dropped (short 1, symbols_only 1)"
+        ),
+        "{e}"
+    );
+    let e = env.ok(&["explain", "c", "--key", "id", "1"]);
+    assert!(
+        e.contains("short") && e.contains("\"Home | About\" → (removed)"),
+        "{e}"
+    );
+    // A predicate that fails on a line names the rule and the row.
+    env.write(
+        "bad.toml",
+        "[source]\npath = \"data/pages.jsonl\"\n\n[[stage]]\nkind = \"lines\"\n[stage.drop_if]\nnumber = \"CAST(line AS INT) > 3\"\n",
+    );
+    let err = env.fail(&["run", "bad.toml"]);
+    assert!(
+        err.contains("rule `number` = `CAST(line AS INT) > 3` failed on source row 0")
+            && err.contains("on_error"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_c4_preset_rewrites_pages_as_datatrove_does() {
+    let env = Env::new();
+    let body = "It was big.[1] Yes it was. We went home. Then we slept. It rained all night.";
+    env.write(
+        "data/c4.jsonl",
+        format!(
+            "{{\"id\": 1, \"text\": \"Welcome to our site\\n{body}\\nThis site uses cookies for ads.\"}}\n{{\"id\": 2, \"text\": \"Ok then.\"}}\n{{\"id\": 3, \"text\": \"{body}\\nSome lorem ipsum text here.\"}}\n"
+        ),
+    );
+    env.write(
+        "p.toml",
+        "[source]\npath = \"data/c4.jsonl\"\n\n[[stage]]\nkind = \"lines\"\npreset = \"c4\"\n\n[output]\ntag = \"c4\"\n",
+    );
+    let out = env.json(&["run", "p.toml", "--json"]);
+    let st = &out["stages"][0];
+    assert_eq!(st["removed"]["too_few_sentences"], 1, "{st}");
+    assert_eq!(st["removed"]["lorem_ipsum"], 1, "{st}");
+    let csv = env.ok(&["query", "SELECT text FROM c4", "--format", "csv"]);
+    assert_eq!(
+        csv,
+        "text\nIt was big. Yes it was. We went home. Then we slept. It rained all night.\n"
+    );
+    // c4_paragraph is a filter function like the other rule sets.
+    assert_eq!(
+        count(&env, "SELECT count(*) FROM c4 WHERE c4_paragraph(text)"),
+        0
+    );
+}
+
+#[test]
+fn normalize_repairs_mojibake_line_endings_and_invisible_characters() {
+    let env = Env::new();
+    env.write(
+        "data/n.jsonl",
+        concat!(
+            "{\"id\": 1, \"text\": \"The cafÃ© doesnâ€™t open\\r\\nuntil nine.\"}\n",
+            "{\"id\": 2, \"text\": \"\\ufeffzero\\u200bwidth and e\\u0301\"}\n",
+            "{\"id\": 3, \"text\": \"Nothing to fix here.\"}\n",
+        ),
+    );
+    env.write(
+        "p.toml",
+        "[source]\npath = \"data/n.jsonl\"\n\n[[stage]]\nkind = \"normalize\"\nname = \"fix\"\n\n[output]\ntag = \"n\"\n",
+    );
+    let out = env.json(&["run", "p.toml", "--json"]);
+    let t = &out["stages"][0]["transform"];
+    assert_eq!(t["rows_changed"], 2, "{t}");
+    assert_eq!(t["edits"]["mojibake"], 1);
+    assert_eq!(t["edits"]["line_endings"], 1);
+    assert_eq!(t["edits"]["zero_width"], 1);
+    assert_eq!(t["edits"]["nfc"], 1);
+    let rows = env.ok(&["cat", "n", "--format", "jsonl"]);
+    assert!(
+        rows.contains("The café doesn’t open\\nuntil nine."),
+        "{rows}"
+    );
+    assert!(rows.contains("\"zerowidth and é\""), "{rows}");
+    let e = env.json(&["explain", "n", "--key", "id", "1", "--json"]);
+    let rules: Vec<&str> = e[0]["changes"][0]["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["mojibake", "line_endings"]);
+}
+
+#[test]
+fn bad_transform_specs_are_refused_at_check_with_the_field() {
+    let env = Env::new();
+    env.write("data/t.jsonl", "{\"id\": 1, \"text\": \"a b c\"}\n");
+    let head = "[source]\npath = \"data/t.jsonl\"\n\n[[stage]]\n";
+    for (stage, want) in [
+        (
+            "kind = \"pii\"\nentities = [\"ssn\"]\n",
+            "unknown variant `ssn`",
+        ),
+        (
+            "kind = \"pii\"\nentities = [\"email\"]\n[stage.replace]\nphone = \"<P>\"\n",
+            "field `replace.phone`: a placeholder for `phone`, which `entities` does not name",
+        ),
+        (
+            "kind = \"pii\"\ncolumn = \"id\"\n",
+            "column 'id' is Int64, not text",
+        ),
+        (
+            "kind = \"lines\"\n",
+            "name a preset, line rules or `drop_if`",
+        ),
+        (
+            "kind = \"lines\"\npreset = \"c4\"\ndrop = [\"short\"]\n",
+            "a preset is a whole line filter",
+        ),
+        (
+            "kind = \"lines\"\n[stage.drop_if]\nx = \"word_count(text) < 3\"\n",
+            "field `drop_if.x`",
+        ),
+        (
+            "kind = \"normalize\"\nform = \"none\"\nmojibake = false\nline_endings = false\ncontrols = false\nzero_width = false\n",
+            "every fix is switched off",
+        ),
+    ] {
+        env.write("p.toml", format!("{head}{stage}"));
+        let err = env.fail(&["check", "p.toml"]);
+        assert!(err.contains(want), "{stage}: {err}");
+    }
+}
