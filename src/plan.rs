@@ -211,9 +211,12 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
     };
 
     let mut stages = Vec::new();
+    // Each stage sees the columns the one before it passes on.
+    let mut columns = schema.clone();
     for (i, s) in p.stages.iter().enumerate() {
         let stages_len = p.stages.len();
-        let (name, plan) = validate_stage(store, &parsed, i, s, &schema)?;
+        let (name, plan) = validate_stage(store, &parsed, i, s, &columns)?;
+        columns = plan.schema_after(&columns);
         if plan.must_be_last() && i + 1 < stages_len {
             let label = format!("{}, field `strategy`", spec::stage_label(i, s));
             return Err(parsed.invalid(

@@ -21,6 +21,7 @@ pub mod dedup;
 pub mod filter;
 pub mod language;
 pub mod lines;
+pub mod map;
 pub mod normalize;
 pub mod pii;
 pub mod quality;
@@ -156,6 +157,13 @@ macro_rules! stages {
                 }
             }
 
+            /// The columns of the rows the stage passes on, given its input's.
+            pub fn schema_after(&self, input: &SchemaRef) -> SchemaRef {
+                match self {
+                    $(StagePlan::$variant(p) => p.schema_after(input),)*
+                }
+            }
+
             /// Whether no stage may follow this one.
             pub fn must_be_last(&self) -> bool {
                 match self {
@@ -183,6 +191,8 @@ stages! {
     Lines => lines,
     /// Repair mojibake, unify line endings, drop controls, NFC/NFKC, collapse whitespace.
     Normalize => normalize,
+    /// Compute, rewrite, drop and rename columns with SQL expressions.
+    Map => map,
 }
 
 /// A kind of stage: implemented by its spec.
@@ -212,6 +222,10 @@ pub trait Planned {
     }
     fn must_be_last(&self) -> bool {
         false
+    }
+    /// The columns of the rows it passes on (a map stage changes them).
+    fn schema_after(&self, input: &SchemaRef) -> SchemaRef {
+        input.clone()
     }
     /// What a transform changed in the row at `cx.at`, for explain.
     fn edits(&self, _cx: &ExplainContext) -> Result<Vec<transform::Edit>, RunError> {

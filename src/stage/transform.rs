@@ -79,6 +79,81 @@ pub trait TextRewrite: Sync {
     }
 }
 
+/// What a transform did to each row of a batch.
+pub struct Rewritten {
+    /// Per row: left alone, rewritten, or removed by a rule.
+    pub fates: Vec<Fate<()>>,
+    /// The rewritten rows, in order, in the stage's output schema.
+    pub rows: Option<RecordBatch>,
+}
+
+/// A transform of whole rows, a batch at a time.
+pub trait Rewrite: Sync {
+    /// The rules or entities it counts edits under, in spec order.
+    fn edit_rules(&self) -> Vec<String>;
+    /// The schema of the rows it passes on, given its input's.
+    fn output_schema(&self, input: &SchemaRef) -> SchemaRef {
+        input.clone()
+    }
+    /// Rewrites a batch, counting edits per rule into `edits`.
+    fn rewrite_batch(
+        &self,
+        batch: &RecordBatch,
+        edits: &mut [u64],
+    ) -> Result<Rewritten, RewriteError>;
+}
+
+impl<T: TextRewrite> Rewrite for T {
+    fn edit_rules(&self) -> Vec<String> {
+        self.rules()
+    }
+
+    fn rewrite_batch(
+        &self,
+        batch: &RecordBatch,
+        edits: &mut [u64],
+    ) -> Result<Rewritten, RewriteError> {
+        let col = batch
+            .schema()
+            .index_of(self.column())
+            .expect("validated column");
+        let texts = nullable_texts(batch.column(col));
+        let fates = self.rewrite_all(&texts, edits)?;
+        let mut values: Vec<Option<String>> = Vec::new();
+        let mut take: Vec<u32> = Vec::new();
+        let mut out = Vec::with_capacity(fates.len());
+        for (k, fate) in fates.into_iter().enumerate() {
+            out.push(match fate {
+                Fate::Same => Fate::Same,
+                Fate::Changed(v) => {
+                    values.push(Some(v.into_owned()));
+                    take.push(k as u32);
+                    Fate::Changed(())
+                }
+                Fate::Removed(rule) => Fate::Removed(rule),
+            });
+        }
+        if take.is_empty() {
+            return Ok(Rewritten {
+                fates: out,
+                rows: None,
+            });
+        }
+        let idx = arrow::array::UInt32Array::from(take);
+        let mut cols: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::take(c, &idx, None).expect("indexes in range"))
+            .collect();
+        cols[col] = text_array(batch.column(col).data_type(), values);
+        let rows = RecordBatch::try_new(batch.schema(), cols).expect("the batch's own schema");
+        Ok(Rewritten {
+            fates: out,
+            rows: Some(rows),
+        })
+    }
+}
+
 /// A rule that failed on a value, with `on_error = "fail"`.
 #[derive(Debug)]
 pub struct RewriteError {
@@ -101,10 +176,10 @@ struct SegmentOut {
 
 /// Runs a text transform over the rows of `input`: the rows it keeps,
 /// removals per rule, and stats naming the manifest of its output rows.
-pub fn run(cx: &Context, input: &SelectionSet, rw: &dyn TextRewrite) -> Result<Outcome, RunError> {
+pub fn run(cx: &Context, input: &SelectionSet, rw: &dyn Rewrite) -> Result<Outcome, RunError> {
     let segments = &cx.source.manifest.segments;
-    let schema = cx.source.schema()?;
-    let rules = rw.rules();
+    let schema = rw.output_schema(&cx.source.schema()?);
+    let rules = rw.edit_rules();
     let outs = crate::par::map_ordered(cx.threads, segments.len(), |i| {
         segment(cx, &schema, i, &input.0[i], rw, rules.len())
     })?;
@@ -174,7 +249,7 @@ fn segment(
     schema: &SchemaRef,
     index: usize,
     sel: &RoaringBitmap,
-    rw: &dyn TextRewrite,
+    rw: &dyn Rewrite,
     n_rules: usize,
 ) -> Result<SegmentOut, RunError> {
     let seg = &cx.source.manifest.segments[index];
@@ -188,13 +263,8 @@ fn segment(
     };
     let mut rewritten: Vec<RecordBatch> = Vec::new();
     for (ids, batch) in segment_batches(cx.store, seg, sel)? {
-        let col = batch
-            .schema()
-            .index_of(rw.column())
-            .expect("validated column");
-        let texts = nullable_texts(batch.column(col));
-        let fates = rw
-            .rewrite_all(&texts, &mut out.edits)
+        let r = rw
+            .rewrite_batch(&batch, &mut out.edits)
             .map_err(|e| RunError::Row {
                 stage: cx.index + 1,
                 name: cx.name.to_string(),
@@ -204,39 +274,21 @@ fn segment(
                 message: e.message,
             })?;
         cx.observer.rows_done(ids.len() as u64);
-        let mut values: Vec<Option<String>> = Vec::new();
-        let mut take: Vec<u32> = Vec::new();
-        for (k, (row, fate)) in ids.iter().zip(fates).enumerate() {
+        for (row, fate) in ids.iter().zip(r.fates) {
             match fate {
                 Fate::Same => {
                     out.kept.insert(*row);
                 }
-                Fate::Changed(v) => {
+                Fate::Changed(()) => {
                     out.kept.insert(*row);
                     out.changed.insert(*row);
-                    values.push(Some(v.into_owned()));
-                    take.push(k as u32);
                 }
                 Fate::Removed(rule) => {
                     *out.removed.entry(rule).or_insert(0) += 1;
                 }
             }
         }
-        if take.is_empty() {
-            continue;
-        }
-        let idx = arrow::array::UInt32Array::from(take);
-        let mut cols: Vec<ArrayRef> = batch
-            .columns()
-            .iter()
-            .map(|c| arrow::compute::take(c, &idx, None))
-            .collect::<Result<_, _>>()
-            .map_err(|e| RunError::Sample(e.to_string()))?;
-        cols[col] = text_array(batch.column(col).data_type(), values);
-        rewritten.push(
-            RecordBatch::try_new(batch.schema(), cols)
-                .map_err(|e| RunError::Sample(e.to_string()))?,
-        );
+        rewritten.extend(r.rows);
     }
     if rewritten.is_empty() {
         return Ok(out);

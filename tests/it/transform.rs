@@ -293,3 +293,95 @@ fn bad_transform_specs_are_refused_at_check_with_the_field() {
         assert!(err.contains(want), "{stage}: {err}");
     }
 }
+
+#[test]
+fn map_computes_rewrites_drops_and_renames_columns_and_later_stages_see_them() {
+    let env = Env::new();
+    env.write(
+        "data/m.jsonl",
+        concat!(
+            "{\"id\": 1, \"url\": \"https://a.example/x\", \"text\": \"  Hello there world.  \", \"n\": \"4\"}\n",
+            "{\"id\": 2, \"url\": \"https://a.example/y\", \"text\": \"Already trimmed text.\", \"n\": \"x\"}\n",
+            "{\"id\": 3, \"url\": \"https://a.example/z\", \"text\": \"Short.\", \"n\": \"5\"}\n",
+        ),
+    );
+    let spec = |on_error: &str| {
+        format!(
+            "[source]\npath = \"data/m.jsonl\"\n\n[[stage]]\nkind = \"map\"\nname = \"shape\"\ndrop = [\"url\"]\non_error = \"{on_error}\"\n[stage.columns]\ntext = \"trim(text)\"\nn_words = \"word_count(text)\"\nn = \"CAST(n AS INT)\"\n[stage.rename]\nid = \"doc_id\"\n\n[[stage]]\nkind = \"filter\"\nwhere = \"n_words >= 2\"\n\n[output]\ntag = \"m\"\n"
+        )
+    };
+    env.write("fail.toml", spec("fail"));
+    let err = env.fail(&["run", "fail.toml"]);
+    assert!(
+        err.contains("stage 1 (shape): rule `n` = `CAST(n AS INT)` failed on source row 1"),
+        "{err}"
+    );
+    env.write("p.toml", spec("drop"));
+    let out = env.json(&["run", "p.toml", "--json"]);
+    assert_eq!(out["stages"][0]["removed"]["error:n"], 1, "{out}");
+    assert_eq!(out["stages"][1]["removed"]["where"], 1, "{out}");
+    let rows = env.ok(&["cat", "m"]);
+    assert_eq!(
+        rows,
+        "{\"doc_id\":1,\"text\":\"Hello there world.\",\"n\":4,\"n_words\":3}\n"
+    );
+    // The schema change is the version's, and diff says so.
+    let source = out["source"].as_str().unwrap();
+    let d = env.json(&["diff", source, "m", "--json"]);
+    let names = |k: &str| -> Vec<String> {
+        d["schema"][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("added"), ["doc_id", "n_words"]);
+    assert_eq!(names("removed"), ["id", "url"]);
+    let e = env.json(&["explain", "m", "1", "--json"]);
+    assert_eq!(e[0]["stage_name"], "shape");
+    assert_eq!(e[0]["reason"]["rule"], "error:n");
+    let e = env.json(&["explain", "m", "0", "--json"]);
+    assert_eq!(e[0]["changes"][0]["edits"][0]["rule"], "text");
+    // A later stage is checked against the new columns.
+    env.write(
+        "bad.toml",
+        "[source]\npath = \"data/m.jsonl\"\n\n[[stage]]\nkind = \"map\"\ndrop = [\"url\"]\n\n[[stage]]\nkind = \"filter\"\nwhere = \"url <> ''\"\n",
+    );
+    let err = env.fail(&["check", "bad.toml"]);
+    assert!(err.contains("stage 2") && err.contains("url"), "{err}");
+    for (stage, want) in [
+        ("drop = [\"body\"]\n", "there is no column 'body' to drop"),
+        (
+            "[stage.rename]\nid = \"text\"\n",
+            "would make two columns 'text'",
+        ),
+        ("", "a map needs `columns`, `drop` or `rename`"),
+    ] {
+        env.write(
+            "x.toml",
+            format!("[source]\npath = \"data/m.jsonl\"\n\n[[stage]]\nkind = \"map\"\n{stage}"),
+        );
+        let err = env.fail(&["check", "x.toml"]);
+        assert!(err.contains(want), "{stage}: {err}");
+    }
+}
+
+#[test]
+fn a_map_that_keeps_the_columns_rewrites_only_the_rows_it_changes() {
+    let env = Env::new();
+    env.write(
+        "data/t.jsonl",
+        "{\"id\": 1, \"text\": \" padded \"}\n{\"id\": 2, \"text\": \"clean\"}\n{\"id\": 3, \"text\": \"tidy\"}\n",
+    );
+    env.write(
+        "p.toml",
+        "[source]\npath = \"data/t.jsonl\"\n\n[[stage]]\nkind = \"map\"\n[stage.columns]\ntext = \"trim(text)\"\n\n[output]\ntag = \"t\"\n",
+    );
+    let out = env.json(&["run", "p.toml", "--json"]);
+    assert_eq!(out["stages"][0]["transform"]["rows_changed"], 1);
+    let source = out["source"].as_str().unwrap();
+    assert_eq!(env.shards("t")[0], env.shards(source)[0]);
+    let d = env.json(&["diff", source, "t", "--key", "id", "--json"]);
+    assert_eq!(d["keys"]["modified"], 1);
+}
