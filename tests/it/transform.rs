@@ -385,3 +385,38 @@ fn a_map_that_keeps_the_columns_rewrites_only_the_rows_it_changes() {
     let d = env.json(&["diff", source, "t", "--key", "id", "--json"]);
     assert_eq!(d["keys"]["modified"], 1);
 }
+
+#[test]
+fn pii_with_email_and_ipv4_gives_what_datatrove_pii_formatter_gives() {
+    // tests/data/pii_datatrove.jsonl is datatrove's PIIFormatter output on
+    // tests/data/pii_cases.jsonl (bench/pii_parity.py makes both).
+    let env = Env::new();
+    let cases = format!("{REPO}/tests/data/pii_cases.jsonl");
+    env.write(
+        "p.toml",
+        format!(
+            "[source]\npath = \"{cases}\"\n\n[[stage]]\nkind = \"pii\"\nentities = [\"email\", \"ipv4\"]\n\n[output]\ntag = \"r\"\n"
+        ),
+    );
+    env.ok(&["run", "p.toml"]);
+    let ours = env.ok(&[
+        "query",
+        "SELECT id, text FROM r ORDER BY id",
+        "--format",
+        "jsonl",
+    ]);
+    let ours: Vec<serde_json::Value> = ours
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let theirs = std::fs::read_to_string(format!("{REPO}/tests/data/pii_datatrove.jsonl")).unwrap();
+    let theirs: Vec<serde_json::Value> = theirs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a["id"], b["id"]);
+        assert_eq!(a["text"], b["text"], "case {}", a["id"]);
+    }
+}
