@@ -199,6 +199,7 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
         &["STAGE", "ROWS IN", "ROWS OUT", "REMOVED", "TIME", "BY RULE"],
         &rows,
     );
+    // Each stage's stats, in pipeline order.
     for s in stages {
         if let StageStats::Dedup(d) = &s.stats {
             let hist: Vec<String> = d
@@ -230,8 +231,6 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
             );
             out.push('\n');
         }
-    }
-    for s in stages {
         if let StageStats::Decontaminate(d) = &s.stats {
             let b: Vec<String> = d
                 .benchmarks
@@ -273,8 +272,6 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
                 .collect();
             out += &format!("{}: by {}: {}\n", s.name, l.model, langs.join(", "));
         }
-    }
-    for s in stages {
         if let StageStats::Balance(b) = &s.stats {
             out += &format!(
                 "{}: balance by `{}` ({}, seed {})\n",

@@ -289,8 +289,9 @@ impl Plan {
     }
 }
 
+/// A line as explain shows it: up to about 80 bytes.
 fn shorten(line: &str) -> String {
-    transform::around(line, 0, 0)
+    transform::around(line, 0, line.len().min(56))
 }
 
 impl TextRewrite for Plan {

@@ -74,6 +74,19 @@ fn human_output_of_the_bundled_pipelines() {
             "run_web_quality",
             env.ok(&["run", "pipelines/web_quality.toml"])
         );
+        insta::assert_snapshot!(
+            "check_forum_clean",
+            env.ok(&["check", "pipelines/forum_clean.toml"])
+        );
+        insta::assert_snapshot!(
+            "run_forum_clean",
+            env.ok(&["run", "pipelines/forum_clean.toml"])
+        );
+        let explain: String = ["2", "403", "40"]
+            .iter()
+            .map(|r| env.ok(&["explain", "forum-clean", r]))
+            .collect();
+        insta::assert_snapshot!("explain_forum_clean", explain);
         let explain: String = ["3", "17", "120", "0"]
             .iter()
             .map(|r| env.ok(&["explain", "web-dedup", r]))
