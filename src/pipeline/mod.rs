@@ -298,7 +298,18 @@ fn cached_outcome(store: &Store, key: &str) -> Result<Option<(Outcome, ObjectId)
     let whole = std::iter::once(out_id)
         .chain(stats.objects().into_iter().map(|(id, _)| id))
         .all(|id| store.objects().contains(&id));
-    if !whole {
+    // A transform's output rows: its manifest and every shard it names.
+    let rows_whole = match stats.rewritten() {
+        Some(t) if whole => version::load(store, &t.version).is_ok_and(|v| {
+            v.manifest
+                .segments
+                .iter()
+                .flat_map(|s| [s.shard, s.fingerprints].into_iter().chain(s.selection))
+                .all(|id| store.objects().contains(&id))
+        }),
+        _ => true,
+    };
+    if !whole || !rows_whole {
         return Ok(None);
     }
     Ok(SelectionSet::load(store, &out_id).ok().map(|kept| {

@@ -127,6 +127,19 @@ fn a_transform_stores_only_the_rows_it_changed_and_its_result_does_not_depend_on
     let s = a.json(&["run", "q.toml", "--json"]);
     assert_eq!(s["rows"], 5000);
     assert!(s["stages"][0]["cached"].as_bool().unwrap());
+    // A lost shard of the stage's rows is not taken from the cache: the
+    // stage runs again and writes it back.
+    let new_shard = a
+        .shards("r")
+        .into_iter()
+        .find(|s| !a.shards(one["source"].as_str().unwrap()).contains(s))
+        .unwrap();
+    std::fs::remove_file(super::util::object_path(&a.store(), &new_shard)).unwrap();
+    let again = a.json(&["run", "p.toml", "--json"]);
+    assert_eq!(again["stages"][0]["cached"], false);
+    assert_eq!(again["content_id"], one["content_id"]);
+    let f = a.json(&["fsck", "--json"]);
+    assert_eq!(f["findings"], serde_json::json!([]), "{f}");
 }
 
 #[test]
