@@ -25,19 +25,7 @@ fi
 
 base="$data/corpus-pii-$size.jsonl"
 if [ ! -f "$base" ]; then
-  python3 bench/gen_corpus.py --bytes "$size" --seed 1 | python3 -c '
-import json, sys, zlib
-extra = ["Write to j.doe{0}@mail.example.com for the minutes.", "Call +1 415-555-{0:04d} after six.",
-         "The mirror at 93.184.{1}.{2} was down again.", "Card 4111 1111 1111 1111 was refused."]
-for line in sys.stdin:
-    row = json.loads(line)
-    h = zlib.crc32(str(row["id"]).encode())
-    if h % 50 == 0:
-        row["text"] += " " + extra[h // 50 % 4].format(h % 10000, h % 256, h // 256 % 256)
-    elif h % 100 == 1:
-        row["text"] = row["text"].replace("\n", "\r\n").replace("e", "\u00c3\u00a9", 1)
-    sys.stdout.write(json.dumps(row) + "\n")
-' > "$base"
+  python3 bench/gen_corpus.py --bytes "$size" --seed 1 | python3 bench/add_pii.py > "$base"
 fi
 sample="$data/corpus-pii-$size-sample-$sample_bytes.jsonl"
 [ -f "$sample" ] || head -c "$sample_bytes" "$base" | sed '$d' > "$sample"
