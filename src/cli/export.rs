@@ -24,6 +24,9 @@ pub struct ExportArgs {
     /// Split into files of about this much row data each (`512MiB`; default 256MiB).
     #[arg(long, value_name = "BYTES", value_parser = parse_file_size)]
     pub max_file_size: Option<u64>,
+    /// Leave out the dataset card (DIR/README.md, Hugging Face format).
+    #[arg(long)]
+    pub no_card: bool,
 }
 
 fn parse_file_size(s: &str) -> Result<u64, String> {
@@ -38,7 +41,7 @@ pub fn run(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
     let store = g.open_store()?;
     let v = version::resolve(&store, &a.reference)?;
     let max = a.max_file_size.unwrap_or(version::export::FILE_BYTES);
-    let out = version::export::export(&store, &v, &a.to, a.format, a.force, max)?;
+    let out = version::export::export(&store, &v, &a.to, a.format, a.force, max, !a.no_card)?;
     say!(
         pr,
         "exported {} rows of {} to {} file(s):",
@@ -48,6 +51,9 @@ pub fn run(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
     );
     for f in out.files {
         say!(pr, "  {}", f.display());
+    }
+    if let Some(card) = out.card {
+        say!(pr, "  {} (dataset card)", card.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,6 +28,8 @@ pub enum ExportFormat {
 pub enum Error {
     #[error("{} already holds files", path.display())]
     NotEmpty { path: PathBuf },
+    #[error("{} exists and was not written by sift", path.display())]
+    CardExists { path: PathBuf },
     #[error("cannot write {}", path.display())]
     Io {
         path: PathBuf,
@@ -52,6 +54,10 @@ impl Error {
             Error::NotEmpty { .. } => {
                 Some("choose an empty directory, or pass --force to replace its data/".into())
             }
+            Error::CardExists { .. } => Some(
+                "pass --force to replace it with sift's dataset card, or --no-card to leave it"
+                    .into(),
+            ),
             Error::Read(e) => e.hint(),
             Error::Store(e) => e.hint(),
             _ => None,
@@ -64,6 +70,8 @@ impl Error {
 pub struct Exported {
     pub files: Vec<PathBuf>,
     pub rows: u64,
+    /// The dataset card, when one was written.
+    pub card: Option<PathBuf>,
 }
 
 enum Writer {
@@ -88,8 +96,16 @@ pub fn export(
     format: ExportFormat,
     force: bool,
     max_file_bytes: u64,
+    with_card: bool,
 ) -> Result<Exported, Error> {
     let data = dir.join("data");
+    let readme = dir.join("README.md");
+    if with_card && !force && readme.is_file() {
+        let old = fs::read_to_string(&readme).unwrap_or_default();
+        if !old.contains(super::card::MARK) {
+            return Err(Error::CardExists { path: readme });
+        }
+    }
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| Error::Io { path: p, source }
@@ -209,5 +225,23 @@ pub fn export(
         files.push(dest);
     }
     crate::store::objects::sync_dir(&data)?;
-    Ok(Exported { files, rows: total })
+    let card = if with_card {
+        let size: u64 = files
+            .iter()
+            .map(|f| fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+            .sum();
+        let text = super::card::card(version, &schema, ext, size);
+        let tmp = dir.join(".README.md.tmp");
+        fs::write(&tmp, text).map_err(io(&tmp))?;
+        fs::rename(&tmp, &readme).map_err(io(&readme))?;
+        crate::store::objects::sync_dir(dir)?;
+        Some(readme)
+    } else {
+        None
+    };
+    Ok(Exported {
+        files,
+        rows: total,
+        card,
+    })
 }

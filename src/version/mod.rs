@@ -5,6 +5,7 @@
 //!  read:    ref ──catalog──▶ version id ──▶ manifest ──▶ segments ──▶ shard rows ∩ selection
 //! ```
 
+pub mod card;
 pub mod commit;
 pub mod compact;
 pub mod diff;

@@ -9,6 +9,7 @@ mod integrity;
 mod language;
 mod layers;
 mod pipelines;
+mod python;
 mod readme;
 mod schemas;
 mod sharding;

@@ -332,3 +332,70 @@ fn show_counts_nulls_from_the_shard_footers() {
     let text = env.ok(&["show", "f"]);
     assert!(text.contains("≤ 2"), "{text}");
 }
+
+#[test]
+fn an_export_carries_a_dataset_card_that_describes_it() {
+    let env = Env::new();
+    let spec = format!("{}/pipelines/language.toml", env!("CARGO_MANIFEST_DIR"));
+    let run = env.json(&["run", &spec, "--json"]);
+    env.ok(&["export", "en-de", "--to", "out", "--max-file-size", "1KiB"]);
+    let card = std::fs::read_to_string(env.path("out/README.md")).unwrap();
+    let front = card
+        .strip_prefix("---\n")
+        .and_then(|c| c.split_once("\n---\n"))
+        .expect("YAML front matter")
+        .0;
+    let y: serde_json::Value = serde_yaml_ng::from_str(front).unwrap();
+    assert_eq!(y["configs"][0]["data_files"][0]["split"], "train");
+    assert_eq!(
+        y["configs"][0]["data_files"][0]["path"],
+        "data/train-*.parquet"
+    );
+    let info = &y["dataset_info"];
+    assert_eq!(info["splits"][0]["num_examples"], run["rows"]);
+    let features: Vec<(String, String)> = info["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().into(),
+                f["dtype"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        features,
+        [
+            ("id".to_string(), "int64".to_string()),
+            ("lang".into(), "string".into()),
+            ("text".into(), "string".into())
+        ]
+    );
+    let files: u64 = std::fs::read_dir(env.path("out/data"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(info["download_size"], files);
+    // The languages the language stage kept, and the lineage below.
+    assert_eq!(y["language"], serde_json::json!(["de", "en"]));
+    assert!(card.contains(run["content_id"].as_str().unwrap()), "{card}");
+    assert!(
+        card.contains("| en-de | language | 40 | 9 | other_language 30, low_score 1 |"),
+        "{card}"
+    );
+    // A README.md that sift did not write is left alone.
+    env.write("mine/README.md", "# my notes\n");
+    let err = env.fail(&["export", "en-de", "--to", "mine"]);
+    assert!(
+        err.contains("was not written by sift") && err.contains("--no-card"),
+        "{err}"
+    );
+    env.ok(&["export", "en-de", "--to", "mine", "--no-card"]);
+    assert_eq!(
+        std::fs::read_to_string(env.path("mine/README.md")).unwrap(),
+        "# my notes\n"
+    );
+    // Its own card it replaces.
+    env.ok(&["export", "en-de", "--to", "out", "--force"]);
+}
