@@ -180,8 +180,12 @@ pub fn run(cx: &Context, input: &SelectionSet, rw: &dyn Rewrite) -> Result<Outco
     let segments = &cx.source.manifest.segments;
     let schema = rw.output_schema(&cx.source.schema()?);
     let rules = rw.edit_rules();
-    let outs = crate::par::map_ordered(cx.threads, segments.len(), |i| {
-        segment(cx, &schema, i, &input.0[i], rw, rules.len())
+    // Segments in parallel; with fewer segments than threads, each
+    // segment's batches are split across the threads left over.
+    let outer = cx.threads.min(segments.len()).max(1);
+    let inner = (cx.threads / outer).max(1);
+    let outs = crate::par::map_ordered(outer, segments.len(), |i| {
+        segment(cx, &schema, i, &input.0[i], rw, rules.len(), inner)
     })?;
     let mut edits: IndexMap<String, u64> = rules.iter().map(|r| (r.clone(), 0)).collect();
     let mut removed: IndexMap<String, u64> = IndexMap::new();
@@ -251,6 +255,7 @@ fn segment(
     sel: &RoaringBitmap,
     rw: &dyn Rewrite,
     n_rules: usize,
+    threads: usize,
 ) -> Result<SegmentOut, RunError> {
     let seg = &cx.source.manifest.segments[index];
     let mut out = SegmentOut {
@@ -262,9 +267,14 @@ fn segment(
         removed: IndexMap::new(),
     };
     let mut rewritten: Vec<RecordBatch> = Vec::new();
-    for (ids, batch) in segment_batches(cx.store, seg, sel)? {
+    let batches = segment_batches(cx.store, seg, sel)?;
+    // Batches on `threads` threads, merged in order: the outcome does not
+    // depend on the thread count.
+    let results = crate::par::map_ordered(threads, batches.len(), |b| {
+        let (ids, batch) = &batches[b];
+        let mut edits = vec![0; n_rules];
         let r = rw
-            .rewrite_batch(&batch, &mut out.edits)
+            .rewrite_batch(batch, &mut edits)
             .map_err(|e| RunError::Row {
                 stage: cx.index + 1,
                 name: cx.name.to_string(),
@@ -274,6 +284,12 @@ fn segment(
                 message: e.message,
             })?;
         cx.observer.rows_done(ids.len() as u64);
+        Ok::<_, RunError>((r, edits))
+    })?;
+    for ((ids, _), (r, edits)) in batches.iter().zip(results) {
+        for (n, e) in out.edits.iter_mut().zip(edits) {
+            *n += e;
+        }
         for (row, fate) in ids.iter().zip(r.fates) {
             match fate {
                 Fate::Same => {
