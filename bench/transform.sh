@@ -5,14 +5,14 @@
 # (FTFYFormatter) on a sample of it, side by side with sift's pii + normalize
 # on the same sample, one process per core each.
 #
-#   bash bench/transform.sh [SIZE_BYTES] [SAMPLE_BYTES]   (default 1e9, 2e7)
+#   bash bench/transform.sh [SIZE_BYTES] [SAMPLE_BYTES]   (default 1e9, 1e8)
 #
 # Reports each stage's time and rows rewritten, MB/s, peak RSS and the bytes
 # the run stored, against the bytes of the source.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-1000000000}"
-sample_bytes="${2:-20000000}"
+sample_bytes="${2:-100000000}"
 data=bench/data
 out=bench/out/transform
 mkdir -p "$data" "$out"

@@ -180,10 +180,15 @@ pub fn run(cx: &Context, input: &SelectionSet, rw: &dyn Rewrite) -> Result<Outco
     let segments = &cx.source.manifest.segments;
     let schema = rw.output_schema(&cx.source.schema()?);
     let rules = rw.edit_rules();
-    // Segments in parallel; with fewer segments than threads, each
-    // segment's batches are split across the threads left over.
+    // Segments in parallel; with few segments (which may be of very
+    // different sizes, as a transform's output is), each segment's batches
+    // are split across the threads too.
     let outer = cx.threads.min(segments.len()).max(1);
-    let inner = (cx.threads / outer).max(1);
+    let inner = if segments.len() >= 2 * cx.threads {
+        1
+    } else {
+        cx.threads
+    };
     let outs = crate::par::map_ordered(outer, segments.len(), |i| {
         segment(cx, &schema, i, &input.0[i], rw, rules.len(), inner)
     })?;
