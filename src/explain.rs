@@ -86,6 +86,8 @@ pub enum ExplainError {
     },
     #[error("could not read the source's rows: {0}")]
     Read(String),
+    #[error("there is no stage {stage}: the version was made by {stages} stage(s)")]
+    NoStage { stage: usize, stages: usize },
 }
 
 impl ExplainError {
@@ -102,6 +104,9 @@ impl ExplainError {
             ExplainError::NoSuchRow { .. } => Some(
                 "`sift query` finds rows by value, e.g. SELECT * FROM \"<tag>\" WHERE ...".into(),
             ),
+            ExplainError::NoStage { .. } => {
+                Some("stages are numbered from 1; `sift show REF` lists them".into())
+            }
             ExplainError::NoColumn { .. } | ExplainError::Read(_) => None,
         }
     }
@@ -155,6 +160,66 @@ pub fn explain(store: &Store, v: &Version, row: &RowRef) -> Result<Vec<Explanati
         out.push(explain_row(store, &source, &base, &p.stages, global)?);
     }
     Ok(out)
+}
+
+/// A seeded sample of `limit` source rows the version's stages removed
+/// (only stage `stage`, 1-based, when given), each explained, in source
+/// order. The same seed draws the same rows.
+pub fn removed(
+    store: &Store,
+    v: &Version,
+    stage: Option<usize>,
+    limit: usize,
+    seed: u64,
+) -> Result<Vec<Explanation>, ExplainError> {
+    let source = source_of(store, v)?;
+    let p = v
+        .manifest
+        .lineage
+        .pipeline
+        .as_ref()
+        .expect("source_of checked the lineage");
+    if let Some(k) = stage
+        && (k == 0 || k > p.stages.len())
+    {
+        return Err(ExplainError::NoStage {
+            stage: k,
+            stages: p.stages.len(),
+        });
+    }
+    let base = SelectionSet::of_version(store, &source)?;
+    let mut origins = Origins::default();
+    let mut picked: Vec<(u64, u64)> = Vec::new();
+    for (k, st) in p.stages.iter().enumerate() {
+        let input = SelectionSet::load(store, &st.input)?;
+        let output = SelectionSet::load(store, &st.output)?;
+        if stage.is_none_or(|s| s == k + 1) {
+            for (seg, (i, o)) in input.0.iter().zip(&output.0).enumerate() {
+                for row in i - o {
+                    let (s, r) = origins.to_source((seg, row));
+                    let global = base.position(s, r);
+                    let rank = xxhash_rust::xxh3::xxh3_64_with_seed(&global.to_le_bytes(), seed);
+                    picked.push((rank, global));
+                }
+            }
+            // Keep the sample small as it grows.
+            if picked.len() > 4 * limit.max(1) {
+                picked.sort_unstable();
+                picked.truncate(limit);
+            }
+        }
+        if let Some(t) = st.stats.rewritten() {
+            let changed = SelectionSet::load(store, &t.changed)?;
+            origins.push(version::load(store, &t.version)?, output, changed);
+        }
+    }
+    picked.sort_unstable();
+    picked.truncate(limit);
+    let mut rows: Vec<u64> = picked.into_iter().map(|(_, g)| g).collect();
+    rows.sort_unstable();
+    rows.into_iter()
+        .map(|g| explain_row(store, &source, &base, &p.stages, g))
+        .collect()
 }
 
 /// Follows source row `global` through `stages`.

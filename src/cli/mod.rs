@@ -132,7 +132,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Say whether a row was kept by a `sift run` version, or which stage and rule removed it.
     #[command(
-        after_help = "Examples:\n  sift explain web-clean 17\n  sift explain web-clean doc-00042 --key id --json"
+        after_help = "Examples:\n  sift explain web-clean 17\n  sift explain web-clean doc-00042 --key id --json\n  sift explain web-clean --removed --stage 2 --limit 5"
     )]
     Explain(explain::ExplainArgs),
     /// Rewrite segments that keep few rows of their shard as new shards (same content id).

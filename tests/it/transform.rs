@@ -523,3 +523,73 @@ fn the_mojibake_fix_agrees_with_ftfy_fix_encoding() {
     }
     assert!(repaired > 80, "{repaired} of {} cases repaired", ours.len());
 }
+
+#[test]
+fn explain_removed_samples_the_removed_rows_with_a_seed() {
+    let env = Env::new();
+    env.ok(&["run", &format!("{REPO}/pipelines/forum_clean.toml")]);
+    let a = env.json(&[
+        "explain",
+        "forum-clean",
+        "--removed",
+        "--limit",
+        "5",
+        "--json",
+    ]);
+    let a = a.as_array().unwrap();
+    assert_eq!(a.len(), 5);
+    for e in a {
+        assert_eq!(e["kept"], false, "{e}");
+        assert_eq!(e["stage"], 3, "{e}");
+        assert_eq!(e["reason"]["rule"], "exact_duplicate", "{e}");
+    }
+    let rows = |v: &serde_json::Value| -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["row"].as_u64().unwrap())
+            .collect()
+    };
+    let again = env.json(&[
+        "explain",
+        "forum-clean",
+        "--removed",
+        "--limit",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(
+        rows(&again),
+        a.iter()
+            .map(|e| e["row"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    );
+    let all = env.json(&[
+        "explain",
+        "forum-clean",
+        "--removed",
+        "--limit",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(all.as_array().unwrap().len(), 14, "every removed row");
+    let other = env.json(&[
+        "explain",
+        "forum-clean",
+        "--removed",
+        "--limit",
+        "5",
+        "--seed",
+        "7",
+        "--json",
+    ]);
+    assert_ne!(rows(&other), rows(&again));
+    assert!(rows(&other).iter().all(|r| rows(&all).contains(r)));
+    let none = env.ok(&["explain", "forum-clean", "--removed", "--stage", "1"]);
+    assert!(
+        none.contains("stage 1 of") && none.contains("removed no row"),
+        "{none}"
+    );
+    let err = env.fail(&["explain", "forum-clean", "--removed", "--stage", "4"]);
+    assert!(err.contains("there is no stage 4"), "{err}");
+}
