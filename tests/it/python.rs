@@ -60,4 +60,30 @@ fn load_dataset_reads_an_export_with_its_card() {
         assert_eq!(v["features"]["id"], "Value('int64')", "{format}: {v}");
         assert!(v["redacted"].as_u64().unwrap() > 0, "{format}");
     }
+    // Several files: pandas reads the directory, datasets a glob, and both see every row once.
+    let files = std::fs::read_dir(env.path("out-parquet/data"))
+        .unwrap()
+        .count();
+    assert!(files > 2, "{files} files");
+    let script = "import datasets, pandas, sys\n\
+        d = sys.argv[1]\n\
+        p = pandas.read_parquet(d + '/data')\n\
+        g = datasets.load_dataset('parquet', data_files=d + '/data/train-*.parquet')['train']\n\
+        print(len(p), p['id'].nunique(), g.num_rows, sorted(p['id']) == sorted(g['id']))";
+    let out = std::process::Command::new(&py)
+        .args(["-c", script, &env.path("out-parquet").display().to_string()])
+        .env("HF_DATASETS_OFFLINE", "1")
+        .env("HF_HOME", env.path("hf"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = run["rows"].as_u64().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().last().unwrap(),
+        format!("{rows} {rows} {rows} True")
+    );
 }
