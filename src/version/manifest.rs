@@ -166,9 +166,9 @@ pub struct StageRecord {
     pub spec_hash: String,
     /// The stage's parameters, as canonical JSON.
     pub spec: String,
-    /// Selection-set object over the source's rows that the stage read.
+    /// Selection-set object over the rows the stage read (the source's, or those a transform before it passed on).
     pub input: ObjectId,
-    /// Selection-set object over the source's rows that the stage kept.
+    /// Selection-set object over the rows the stage read: those it kept.
     pub output: ObjectId,
     pub rows_in: u64,
     pub rows_out: u64,
@@ -190,9 +190,9 @@ pub struct RecordWire {
     pub spec_hash: String,
     /// The stage's parameters, as canonical JSON.
     pub spec: String,
-    /// Selection-set object over the source's rows that the stage read.
+    /// Selection-set object over the rows the stage read (the source's, or those a transform before it passed on).
     pub input: ObjectId,
-    /// Selection-set object over the source's rows that the stage kept.
+    /// Selection-set object over the rows the stage read: those it kept.
     pub output: ObjectId,
     pub rows_in: u64,
     pub rows_out: u64,
