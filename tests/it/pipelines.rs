@@ -44,6 +44,11 @@ fn bundled_pipelines_keep_their_content_ids() {
             412,
         ),
         (
+            "recipe.toml",
+            "20beed3b0c867c732437e5beff49be7b1e242472867bf277ab24328caf449053",
+            357,
+        ),
+        (
             "forum_clean.toml",
             "e8b10e330f44c629a6c2f9696b0b3e4662e533762b24b0a77e39ec0e3a9aeca0",
             410,
