@@ -21,31 +21,49 @@ pub struct GcArgs {
     /// Say what would be deleted; delete nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Keep untagged versions created within this many days (fractions allowed).
-    #[arg(long, value_name = "DAYS", default_value_t = 7.0)]
-    pub keep_untagged: f64,
-    /// Never delete an object written or reused within this many seconds (protects
-    /// in-flight runs).
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
-    pub grace: u64,
+    /// Keep untagged versions created within this many days (fractions
+    /// allowed), or a span with a unit: `12h`, `30m`, `0`.
+    #[arg(long, value_name = "DAYS", default_value = "7", value_parser = days)]
+    pub keep_untagged: Duration,
+    /// Never delete an object written or reused within this many seconds, or a
+    /// span with a unit (`10m`, `1h`): protects in-flight runs.
+    #[arg(long, value_name = "SECS", default_value = "3600", value_parser = secs)]
+    pub grace: Duration,
     /// Print what was (or would be) deleted as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
+/// A span: a number in `unit` seconds, or with a suffix `s`, `m`, `h` or `d`.
+fn span(s: &str, unit: f64, name: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mul) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1.0),
+        Some((i, 'm')) => (&s[..i], 60.0),
+        Some((i, 'h')) => (&s[..i], 3600.0),
+        Some((i, 'd')) => (&s[..i], 86_400.0),
+        _ => (s, unit),
+    };
+    match num.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(Duration::from_secs_f64(n * mul)),
+        _ => Err(format!(
+            "'{s}' is not a span: give a number of {name}, 0 or more, or one with a unit (30s, 10m, 12h, 7d)"
+        )),
+    }
+}
+
+fn days(s: &str) -> Result<Duration, String> {
+    span(s, 86_400.0, "days")
+}
+
+fn secs(s: &str) -> Result<Duration, String> {
+    span(s, 1.0, "seconds")
+}
+
 pub fn run(g: &Global, a: GcArgs) -> anyhow::Result<ExitCode> {
     let pr = Printer::new(a.json);
-    anyhow::ensure!(
-        a.keep_untagged.is_finite() && a.keep_untagged >= 0.0,
-        "--keep-untagged must be a number of days, 0 or more"
-    );
     let store = g.open_store()?;
-    let r = crate::version::gc::gc(
-        &store,
-        Duration::from_secs_f64(a.keep_untagged * 86_400.0),
-        Duration::from_secs(a.grace),
-        a.dry_run,
-    )?;
+    let r = crate::version::gc::gc(&store, a.keep_untagged, a.grace, a.dry_run)?;
     if a.json {
         pr.json(&r)?;
         return Ok(ExitCode::SUCCESS);
@@ -67,7 +85,7 @@ pub fn run(g: &Global, a: GcArgs) -> anyhow::Result<ExitCode> {
             pr,
             "spared {} unneeded objects younger than {}s (--grace)",
             r.objects_spared,
-            a.grace
+            a.grace.as_secs()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -314,3 +314,25 @@ fn sigkill_at_random_instants_leaves_every_version_whole() {
     assert_eq!(code, 0, "{r}");
     assert_eq!(env.tmp_files(), 0);
 }
+
+#[test]
+fn gc_spans_take_units() {
+    let env = Env::new();
+    let r = env.json(&[
+        "gc",
+        "--dry-run",
+        "--grace",
+        "0s",
+        "--keep-untagged",
+        "12h",
+        "--json",
+    ]);
+    assert_eq!(r["dry_run"], true);
+    env.ok(&["gc", "--dry-run", "--grace", "1.5h", "--keep-untagged", "0"]);
+    let err = env.sift(&["gc", "--grace", "5x"]);
+    let err = String::from_utf8_lossy(&err.stderr);
+    assert!(
+        err.contains("'5x' is not a span") && err.contains("10m"),
+        "{err}"
+    );
+}
