@@ -8,7 +8,14 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::stage::transform::{Edit, Origins, follow};
-use crate::stage::{Check, Detail, ExplainContext, Reason, RunError, StagePlan, StageSpec};
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use crate::stage::{
+    Check, Detail, ExplainContext, Reason, RowCache, RunError, StagePlan, StageSpec,
+};
 use crate::store::{self, Store};
 use crate::version::manifest::StageRecord;
 use crate::version::selection::SelectionSet;
@@ -162,16 +169,21 @@ pub fn explain(store: &Store, v: &Version, row: &RowRef) -> Result<Vec<Explanati
     Ok(out)
 }
 
-/// A seeded sample of `limit` source rows the version's stages removed
-/// (only stage `stage`, 1-based, when given), each explained, in source
-/// order. The same seed draws the same rows.
-pub fn removed(
+/// What one stage of a run read and removed.
+struct StageWalk {
+    /// The rows the stage read, and how they came from the source's.
+    rows: Version,
+    origins: Origins,
+    /// The rows it removed, per segment of `rows`.
+    removed: Vec<roaring::RoaringBitmap>,
+}
+
+/// The source of run `v`, its rows once, and what each stage removed.
+fn walk(
     store: &Store,
     v: &Version,
     stage: Option<usize>,
-    limit: usize,
-    seed: u64,
-) -> Result<Vec<Explanation>, ExplainError> {
+) -> Result<(Version, SelectionSet, Vec<StageWalk>), ExplainError> {
     let source = source_of(store, v)?;
     let p = v
         .manifest
@@ -188,38 +200,198 @@ pub fn removed(
         });
     }
     let base = SelectionSet::of_version(store, &source)?;
+    let mut rows = source.clone();
     let mut origins = Origins::default();
-    let mut picked: Vec<(u64, u64)> = Vec::new();
-    for (k, st) in p.stages.iter().enumerate() {
+    let mut out = Vec::new();
+    for st in &p.stages {
         let input = SelectionSet::load(store, &st.input)?;
         let output = SelectionSet::load(store, &st.output)?;
-        if stage.is_none_or(|s| s == k + 1) {
-            for (seg, (i, o)) in input.0.iter().zip(&output.0).enumerate() {
-                for row in i - o {
-                    let (s, r) = origins.to_source((seg, row));
-                    let global = base.position(s, r);
-                    let rank = xxhash_rust::xxh3::xxh3_64_with_seed(&global.to_le_bytes(), seed);
-                    picked.push((rank, global));
-                }
-            }
-            // Keep the sample small as it grows.
-            if picked.len() > 4 * limit.max(1) {
-                picked.sort_unstable();
-                picked.truncate(limit);
-            }
-        }
+        let removed = input.0.iter().zip(&output.0).map(|(i, o)| i - o).collect();
+        out.push(StageWalk {
+            rows: rows.clone(),
+            origins: origins.clone(),
+            removed,
+        });
         if let Some(t) = st.stats.rewritten() {
             let changed = SelectionSet::load(store, &t.changed)?;
-            origins.push(version::load(store, &t.version)?, output, changed);
+            rows = version::load(store, &t.version)?;
+            origins.push(rows.clone(), output, changed);
+        }
+    }
+    Ok((source, base, out))
+}
+
+/// A seeded sample of `limit` source rows the version's stages removed
+/// (only stage `stage`, 1-based, when given), each explained, in source
+/// order. The same seed draws the same rows.
+pub fn removed(
+    store: &Store,
+    v: &Version,
+    stage: Option<usize>,
+    limit: usize,
+    seed: u64,
+) -> Result<Vec<Explanation>, ExplainError> {
+    let (source, base, stages) = walk(store, v, stage)?;
+    let mut picked: Vec<(u64, u64)> = Vec::new();
+    for (k, w) in stages.iter().enumerate() {
+        if stage.is_some_and(|s| s != k + 1) {
+            continue;
+        }
+        for (seg, rows) in w.removed.iter().enumerate() {
+            for row in rows {
+                let (s, r) = w.origins.to_source((seg, row));
+                let global = base.position(s, r);
+                let rank = xxhash_rust::xxh3::xxh3_64_with_seed(&global.to_le_bytes(), seed);
+                picked.push((rank, global));
+            }
+        }
+        // Keep the sample small as it grows.
+        if picked.len() > 4 * limit.max(1) {
+            picked.sort_unstable();
+            picked.truncate(limit);
         }
     }
     picked.sort_unstable();
     picked.truncate(limit);
     let mut rows: Vec<u64> = picked.into_iter().map(|(_, g)| g).collect();
     rows.sort_unstable();
+    let p = v.manifest.lineage.pipeline.as_ref().expect("a run");
     rows.into_iter()
         .map(|g| explain_row(store, &source, &base, &p.stages, g))
         .collect()
+}
+
+/// Every source row the version's stages removed (only stage `stage` when
+/// given), in source order: the source's columns, then `stage` (1-based),
+/// `stage_name`, `kind`, `rule` and `reason`. Each stage's rows are read
+/// once, and each kind says why it removed each row.
+pub fn removed_rows(
+    store: &Store,
+    v: &Version,
+    stage: Option<usize>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), ExplainError> {
+    let (source, base, stages) = walk(store, v, stage)?;
+    let p = v.manifest.lineage.pipeline.as_ref().expect("a run");
+    // (source segment, shard row) → (stage, rule, reason).
+    let mut why: std::collections::BTreeMap<(usize, u32), (usize, Option<String>, String)> =
+        Default::default();
+    for (k, (w, st)) in stages.iter().zip(&p.stages).enumerate() {
+        if stage.is_some_and(|s| s != k + 1) || w.removed.iter().all(|b| b.is_empty()) {
+            continue;
+        }
+        let recorded = |message: String| RunError::Recorded {
+            stage: k + 1,
+            name: st.name.clone(),
+            message,
+        };
+        let plan = recorded_plan(store, &w.rows, st).map_err(recorded)?;
+        let cache = RowCache::read(store, &w.rows, &w.removed)?;
+        for (seg, rows) in w.removed.iter().enumerate() {
+            for row in rows {
+                let cx = ExplainContext {
+                    store,
+                    source: &w.rows,
+                    base: &base,
+                    origins: &w.origins,
+                    stats: &st.stats,
+                    at: (seg, row),
+                    cache: Some(&cache),
+                };
+                let r = plan.explain(&cx)?;
+                why.insert(w.origins.to_source((seg, row)), (k + 1, r.rule, r.because));
+            }
+        }
+    }
+    let mut want = vec![roaring::RoaringBitmap::new(); source.manifest.segments.len()];
+    for (s, r) in why.keys() {
+        want[*s].insert(*r);
+    }
+    let schema = source.schema()?;
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("stage", DataType::Int64, false));
+    fields.push(Field::new("stage_name", DataType::Utf8, false));
+    fields.push(Field::new("kind", DataType::Utf8, false));
+    fields.push(Field::new("rule", DataType::Utf8, true));
+    fields.push(Field::new("reason", DataType::Utf8, false));
+    let out_schema = Arc::new(Schema::new(fields));
+    let mut batches = Vec::new();
+    for (seg, sel) in want.iter().enumerate() {
+        for (ids, batch) in
+            crate::version::selection::segment_batches(store, &source.manifest.segments[seg], sel)
+                .map_err(RunError::from)?
+        {
+            let meta: Vec<&(usize, Option<String>, String)> =
+                ids.iter().map(|r| &why[&(seg, *r)]).collect();
+            let st = |m: &&(usize, Option<String>, String)| &p.stages[m.0 - 1];
+            let mut cols = batch.columns().to_vec();
+            cols.push(Arc::new(Int64Array::from_iter_values(
+                meta.iter().map(|m| m.0 as i64),
+            )));
+            cols.push(Arc::new(StringArray::from_iter_values(
+                meta.iter().map(|m| st(m).name.clone()),
+            )));
+            cols.push(Arc::new(StringArray::from_iter_values(
+                meta.iter().map(|m| st(m).kind.clone()),
+            )));
+            cols.push(Arc::new(StringArray::from_iter(
+                meta.iter().map(|m| m.1.clone()),
+            )));
+            cols.push(Arc::new(StringArray::from_iter_values(
+                meta.iter().map(|m| m.2.clone()),
+            )));
+            batches.push(
+                RecordBatch::try_new(out_schema.clone(), cols)
+                    .map_err(|e| ExplainError::Read(e.to_string()))?,
+            );
+        }
+    }
+    Ok((out_schema, batches))
+}
+
+/// `removed('tag')` and `removed('tag', 2)` for `sift query`: the rows a
+/// run's stages removed, with why (see [`removed_rows`]).
+#[derive(Debug)]
+pub struct RemovedFunction {
+    pub store: Store,
+}
+
+impl datafusion::catalog::TableFunctionImpl for RemovedFunction {
+    fn call_with_args(
+        &self,
+        args: datafusion::catalog::TableFunctionArgs,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::catalog::TableProvider>> {
+        use datafusion::common::ScalarValue;
+        use datafusion::error::DataFusionError;
+        use datafusion::logical_expr::Expr;
+        let usage = || {
+            DataFusionError::Plan(
+                "removed() takes a version and optionally a stage: removed('clean') or removed('clean', 2)"
+                    .into(),
+            )
+        };
+        let exprs = args.exprs();
+        let reference = match exprs.first() {
+            Some(Expr::Literal(ScalarValue::Utf8(Some(s)), _)) => s.clone(),
+            _ => return Err(usage()),
+        };
+        let stage = match exprs.get(1) {
+            None => None,
+            Some(Expr::Literal(v, _)) => match v.cast_to(&DataType::Int64) {
+                Ok(ScalarValue::Int64(Some(n))) if n > 0 => Some(n as usize),
+                _ => return Err(usage()),
+            },
+            Some(_) => return Err(usage()),
+        };
+        if exprs.len() > 2 {
+            return Err(usage());
+        }
+        let external = |e: String| DataFusionError::Plan(e);
+        let v = version::resolve(&self.store, &reference).map_err(|e| external(e.to_string()))?;
+        let (schema, batches) =
+            removed_rows(&self.store, &v, stage).map_err(|e| external(e.to_string()))?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+        Ok(Arc::new(table))
+    }
 }
 
 /// Follows source row `global` through `stages`.
@@ -266,6 +438,7 @@ fn explain_row(
             origins: &origins,
             stats: &st.stats,
             at,
+            cache: None,
         };
         if let Some(t) = rewritten {
             let changed = SelectionSet::load(store, &t.changed)?;

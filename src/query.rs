@@ -145,11 +145,13 @@ pub fn session(store: &Store, threads: usize) -> Result<SessionContext, Error> {
     Ok(ctx)
 }
 
-/// Runs `sql` and hands each result batch to `each`.
+/// Runs `sql` and hands each result batch to `each`; `extend` may add
+/// functions to the session first (the CLI adds `removed()`).
 pub fn run(
     store: &Store,
     sql: &str,
     threads: usize,
+    extend: &dyn Fn(&SessionContext),
     mut each: impl FnMut(&RecordBatch) -> Result<(), DataFusionError>,
 ) -> Result<SchemaRef, Error> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -158,6 +160,7 @@ pub fn run(
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
     rt.block_on(async {
         let ctx = session(store, threads)?;
+        extend(&ctx);
         let df = ctx.sql(sql).await?;
         let mut stream = df.execute_stream().await?;
         let schema = stream.schema();

@@ -10,7 +10,10 @@ pub const EXAMPLES: &str = "\
 Examples:
   sift query \"SELECT source, count(*) AS n FROM raw GROUP BY source ORDER BY n DESC\"
   sift query \"SELECT * FROM raw WHERE length(text) < 100\" --format jsonl
-  sift query \"SHOW TABLES\"";
+  sift query \"SHOW TABLES\"
+  # the rows a run removed, with the stage, rule and reason of each
+  sift query \"SELECT stage_name, rule, count(*) FROM removed('web-clean') GROUP BY 1, 2\"
+  sift query \"SELECT id, reason FROM removed('web-clean', 2) LIMIT 5\"";
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum QueryFormat {
@@ -30,10 +33,19 @@ pub struct QueryArgs {
 pub fn run(g: &Global, a: QueryArgs) -> anyhow::Result<ExitCode> {
     let pr = Printer::new(false);
     let store = g.open_store()?;
+    let for_removed = store.clone();
+    let extend = move |ctx: &datafusion::prelude::SessionContext| {
+        ctx.register_udtf(
+            "removed",
+            std::sync::Arc::new(crate::explain::RemovedFunction {
+                store: for_removed.clone(),
+            }),
+        );
+    };
     match a.format {
         QueryFormat::Table => {
             let mut batches = Vec::new();
-            let schema = crate::query::run(&store, &a.sql, g.threads(), |b| {
+            let schema = crate::query::run(&store, &a.sql, g.threads(), &extend, |b| {
                 batches.push(b.clone());
                 Ok(())
             })?;
@@ -53,7 +65,7 @@ pub fn run(g: &Global, a: QueryArgs) -> anyhow::Result<ExitCode> {
             let writer = std::thread::spawn(move || {
                 super::cat::write_rows(&pr, rx.into_iter().map(Ok), fmt)
             });
-            let result = crate::query::run(&store, &a.sql, g.threads(), |b| {
+            let result = crate::query::run(&store, &a.sql, g.threads(), &extend, |b| {
                 tx.send(b.clone())
                     .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
             });

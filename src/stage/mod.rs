@@ -385,6 +385,40 @@ pub struct ExplainContext<'a> {
     pub stats: &'a StageStats,
     /// (segment, shard row) of the row.
     pub at: (usize, u32),
+    /// Rows already read, when many rows of one stage are explained at once.
+    pub cache: Option<&'a RowCache>,
+}
+
+/// Rows of a stage's input read once for many explanations: (segment,
+/// shard row) → the batch and the row's index in it.
+#[derive(Debug, Default)]
+pub struct RowCache {
+    rows:
+        std::collections::HashMap<(usize, u32), (std::sync::Arc<arrow::array::RecordBatch>, usize)>,
+}
+
+impl RowCache {
+    /// Reads the rows `want` (per segment of `rows`) in one pass per segment.
+    pub fn read(
+        store: &Store,
+        rows: &Version,
+        want: &[roaring::RoaringBitmap],
+    ) -> Result<RowCache, RunError> {
+        let mut out = RowCache::default();
+        for (seg, sel) in want.iter().enumerate() {
+            if sel.is_empty() {
+                continue;
+            }
+            let segment = &rows.manifest.segments[seg];
+            for (ids, batch) in crate::version::selection::segment_batches(store, segment, sel)? {
+                let batch = std::sync::Arc::new(batch);
+                for (i, id) in ids.into_iter().enumerate() {
+                    out.rows.insert((seg, id), (batch.clone(), i));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl ExplainContext<'_> {
@@ -396,6 +430,9 @@ impl ExplainContext<'_> {
 
     /// The row being explained, as a one-row batch (`None` if its shard no longer has it).
     pub fn row(&self) -> Result<Option<arrow::array::RecordBatch>, RunError> {
+        if let Some((batch, i)) = self.cache.and_then(|c| c.rows.get(&self.at)) {
+            return Ok(Some(batch.slice(*i, 1)));
+        }
         let (seg, shard_row) = self.at;
         let mut one = roaring::RoaringBitmap::new();
         one.insert(shard_row);

@@ -593,3 +593,68 @@ fn explain_removed_samples_the_removed_rows_with_a_seed() {
     let err = env.fail(&["explain", "forum-clean", "--removed", "--stage", "4"]);
     assert!(err.contains("there is no stage 4"), "{err}");
 }
+
+#[test]
+fn query_removed_lists_every_removed_row_with_its_stage_rule_and_reason() {
+    let env = Env::new();
+    let run = env.json(&["run", &format!("{REPO}/pipelines/recipe.toml"), "--json"]);
+    let q = env.ok(&[
+        "query",
+        "SELECT stage, rule, count(*) AS n FROM removed('forum-recipe') GROUP BY 1, 2 ORDER BY 1, 2",
+        "--format",
+        "jsonl",
+    ]);
+    let mut want = Vec::new();
+    for (k, st) in run["stages"].as_array().unwrap().iter().enumerate() {
+        for (rule, n) in st["removed"].as_object().unwrap() {
+            if n.as_u64().unwrap() > 0 {
+                want.push(format!(
+                    "{{\"stage\":{},\"rule\":\"{rule}\",\"n\":{n}}}",
+                    k + 1
+                ));
+            }
+        }
+    }
+    want.sort();
+    let mut got: Vec<String> = q.lines().map(str::to_owned).collect();
+    got.sort();
+    assert_eq!(got, want);
+    // Every source column is there, with the source's values (the text before any transform).
+    let source = &run["source"].as_str().unwrap()[..12];
+    let total: u64 = run["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["removed"].as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    let same = count(
+        &env,
+        &format!(
+            "SELECT count(*) FROM removed('forum-recipe') r JOIN \"{source}\" s ON r.id = s.id AND r.text = s.text AND r.forum = s.forum"
+        ),
+    );
+    assert_eq!(same, total);
+    let dup = env.ok(&[
+        "query",
+        "SELECT id, forum, reason FROM removed('forum-recipe', 5) ORDER BY id LIMIT 1",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(dup.contains("a near duplicate of source row"), "{dup}");
+    // The explanations agree with explain, row by row.
+    let one: serde_json::Value = serde_json::from_str(dup.lines().next().unwrap()).unwrap();
+    let e = env.json(&[
+        "explain",
+        "forum-recipe",
+        "--key",
+        "id",
+        &one["id"].to_string(),
+        "--json",
+    ]);
+    assert_eq!(e[0]["reason"]["because"], one["reason"]);
+    let err = env.fail(&["query", "SELECT * FROM removed('forum-recipe', 9)"]);
+    assert!(err.contains("there is no stage 9"), "{err}");
+    let err = env.fail(&["query", "SELECT * FROM removed(1)"]);
+    assert!(err.contains("removed('clean', 2)"), "{err}");
+}
