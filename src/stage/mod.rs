@@ -391,10 +391,20 @@ pub struct ExplainContext<'a> {
 
 /// Rows of a stage's input read once for many explanations: (segment,
 /// shard row) → the batch and the row's index in it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RowCache {
     rows:
         std::collections::HashMap<(usize, u32), (std::sync::Arc<arrow::array::RecordBatch>, usize)>,
+    /// What a kind derived from an object once (an index of its details).
+    memo: std::cell::RefCell<
+        std::collections::HashMap<store::ObjectId, std::rc::Rc<dyn std::any::Any>>,
+    >,
+}
+
+impl std::fmt::Debug for RowCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RowCache({} rows)", self.rows.len())
+    }
 }
 
 impl RowCache {
@@ -429,6 +439,25 @@ impl ExplainContext<'_> {
     }
 
     /// The row being explained, as a one-row batch (`None` if its shard no longer has it).
+    /// `make()` of object `id`, made once per cache (each call without one).
+    pub fn memo<T: 'static>(
+        &self,
+        id: &store::ObjectId,
+        make: impl FnOnce() -> Result<T, RunError>,
+    ) -> Result<std::rc::Rc<T>, RunError> {
+        let Some(cache) = self.cache else {
+            return Ok(std::rc::Rc::new(make()?));
+        };
+        if let Some(v) = cache.memo.borrow().get(id)
+            && let Ok(t) = v.clone().downcast::<T>()
+        {
+            return Ok(t);
+        }
+        let t = std::rc::Rc::new(make()?);
+        cache.memo.borrow_mut().insert(*id, t.clone());
+        Ok(t)
+    }
+
     pub fn row(&self) -> Result<Option<arrow::array::RecordBatch>, RunError> {
         if let Some((batch, i)) = self.cache.and_then(|c| c.rows.get(&self.at)) {
             return Ok(Some(batch.slice(*i, 1)));

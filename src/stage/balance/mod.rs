@@ -290,9 +290,15 @@ impl Planned for Plan {
         let StageStats::Balance(b) = cx.stats else {
             return Ok(Reason::recorded());
         };
-        let removals = decode_details(&b.details, &cx.store.objects().get(&b.details)?)?;
+        let index = cx.memo(&b.details, || {
+            let removals = decode_details(&b.details, &cx.store.objects().get(&b.details)?)?;
+            Ok(removals
+                .into_iter()
+                .map(|r| (r.removed, r))
+                .collect::<std::collections::HashMap<_, _>>())
+        })?;
         let at = (cx.at.0 as u32, cx.at.1);
-        let Some(r) = removals.iter().find(|r| r.removed == at) else {
+        let Some(r) = index.get(&at) else {
             return Ok(Reason::recorded());
         };
         Ok(match r.class.and_then(|c| b.classes.get_index(c)) {

@@ -318,9 +318,15 @@ impl Planned for Plan {
         let Some(details) = cx.stats.details() else {
             return Ok(Reason::recorded());
         };
-        let removals = decode_details(&details, &cx.store.objects().get(&details)?)?;
+        let index = cx.memo(&details, || {
+            let removals = decode_details(&details, &cx.store.objects().get(&details)?)?;
+            Ok(removals
+                .into_iter()
+                .map(|r| (r.removed, r))
+                .collect::<std::collections::HashMap<_, _>>())
+        })?;
         let at = (cx.at.0 as u32, cx.at.1);
-        let Some(r) = removals.iter().find(|r| r.removed == at) else {
+        let Some(r) = index.get(&at) else {
             return Ok(Reason::recorded());
         };
         let kept_row = cx.source_row(r.kept);
