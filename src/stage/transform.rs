@@ -1,9 +1,9 @@
-//! What the stages that rewrite rows (pii, normalize, lines) share.
+//! What the stages that rewrite rows (pii, normalize, lines, map) share.
 //!
 //! ```text
 //!  input rows of segment i ──rewrite──▶ unchanged rows ──▶ segment i, selection = unchanged
 //!                                   └─▶ changed rows  ──▶ new content-defined shards (whole segments)
-//!                                   └─▶ removed rows  (a row left empty), by rule
+//!                                   └─▶ removed rows  (a row left empty, an expression that failed), by rule
 //! ```
 //!
 //! A transform stage passes on a manifest of its output rows (command

@@ -213,7 +213,7 @@ pub struct RecordWire {
     /// For a decontaminate stage: its index and the rows each eval set removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decontaminate: Option<DecontaminateStats>,
-    /// For a stage that rewrites rows (pii, normalize, lines): its output rows and edits.
+    /// For a stage that rewrites rows (pii, normalize, lines, map): its output rows and edits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<TransformStats>,
 }

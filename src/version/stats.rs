@@ -21,7 +21,7 @@ pub enum StageStats {
     Balance(BalanceStats),
     Language(LanguageStats),
     Decontaminate(DecontaminateStats),
-    /// A stage that rewrites rows (pii, normalize, lines).
+    /// A stage that rewrites rows (pii, normalize, lines, map).
     Transform(TransformStats),
 }
 
@@ -172,7 +172,7 @@ pub struct Benchmark {
     pub rows_removed: u64,
 }
 
-/// Stats of a stage that rewrites rows (pii, normalize, lines).
+/// Stats of a stage that rewrites rows (pii, normalize, lines, map).
 ///
 /// The rows it changed are written as new shards; the rows it left alone
 /// stay segments of their shards. `version` is a manifest of the stage's
