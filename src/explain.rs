@@ -17,7 +17,7 @@ use crate::stage::{
     Check, Detail, ExplainContext, Reason, RowCache, RunError, StagePlan, StageSpec,
 };
 use crate::store::{self, Store};
-use crate::version::manifest::StageRecord;
+use crate::version::manifest::{PipelineLineage, StageRecord};
 use crate::version::selection::SelectionSet;
 use crate::version::{self, Version};
 
@@ -121,24 +121,26 @@ impl ExplainError {
 
 /// The source a `sift run` version was made from.
 pub fn source_of(store: &Store, v: &Version) -> Result<Version, ExplainError> {
+    Ok(run_of(store, v)?.0)
+}
+
+/// The source and the pipeline lineage of a `sift run` version.
+fn run_of<'v>(
+    store: &Store,
+    v: &'v Version,
+) -> Result<(Version, &'v PipelineLineage), ExplainError> {
     let Some(p) = &v.manifest.lineage.pipeline else {
         return Err(ExplainError::NotARun {
             id: v.id.short().to_string(),
             command: v.manifest.lineage.command.clone(),
         });
     };
-    Ok(version::load(store, &p.source)?)
+    Ok((version::load(store, &p.source)?, p))
 }
 
 /// Explains each source row `row` names in the version `v`.
 pub fn explain(store: &Store, v: &Version, row: &RowRef) -> Result<Vec<Explanation>, ExplainError> {
-    let source = source_of(store, v)?;
-    let p = v
-        .manifest
-        .lineage
-        .pipeline
-        .as_ref()
-        .expect("source_of checked the lineage");
+    let (source, p) = run_of(store, v)?;
     let base = SelectionSet::of_version(store, &source)?;
     let total = base.rows();
     let rows = match row {
@@ -178,19 +180,16 @@ struct StageWalk {
     removed: Vec<roaring::RoaringBitmap>,
 }
 
-/// The source of run `v`, its rows once, and what each stage removed.
-fn walk(
+/// What a walk through a run's stages found.
+type Walked<'v> = (Version, SelectionSet, &'v PipelineLineage, Vec<StageWalk>);
+
+/// The source of run `v`, its rows once, its lineage, and what each stage removed.
+fn walk<'v>(
     store: &Store,
-    v: &Version,
+    v: &'v Version,
     stage: Option<usize>,
-) -> Result<(Version, SelectionSet, Vec<StageWalk>), ExplainError> {
-    let source = source_of(store, v)?;
-    let p = v
-        .manifest
-        .lineage
-        .pipeline
-        .as_ref()
-        .expect("source_of checked the lineage");
+) -> Result<Walked<'v>, ExplainError> {
+    let (source, p) = run_of(store, v)?;
     if let Some(k) = stage
         && (k == 0 || k > p.stages.len())
     {
@@ -218,7 +217,7 @@ fn walk(
             origins.push(rows.clone(), output, changed);
         }
     }
-    Ok((source, base, out))
+    Ok((source, base, p, out))
 }
 
 /// A seeded sample of `limit` source rows the version's stages removed
@@ -231,7 +230,7 @@ pub fn removed(
     limit: usize,
     seed: u64,
 ) -> Result<Vec<Explanation>, ExplainError> {
-    let (source, base, stages) = walk(store, v, stage)?;
+    let (source, base, p, stages) = walk(store, v, stage)?;
     let mut picked: Vec<(u64, u64)> = Vec::new();
     for (k, w) in stages.iter().enumerate() {
         if stage.is_some_and(|s| s != k + 1) {
@@ -255,7 +254,6 @@ pub fn removed(
     picked.truncate(limit);
     let mut rows: Vec<u64> = picked.into_iter().map(|(_, g)| g).collect();
     rows.sort_unstable();
-    let p = v.manifest.lineage.pipeline.as_ref().expect("a run");
     rows.into_iter()
         .map(|g| explain_row(store, &source, &base, &p.stages, g))
         .collect()
@@ -270,8 +268,7 @@ pub fn removed_rows(
     v: &Version,
     stage: Option<usize>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), ExplainError> {
-    let (source, base, stages) = walk(store, v, stage)?;
-    let p = v.manifest.lineage.pipeline.as_ref().expect("a run");
+    let (source, base, p, stages) = walk(store, v, stage)?;
     // (source segment, shard row) → (stage, rule, reason).
     let mut why: std::collections::BTreeMap<(usize, u32), (usize, Option<String>, String)> =
         Default::default();

@@ -29,7 +29,7 @@ use crate::version::compact::compact_segments;
 use crate::version::import::{ImportError, ImportInfo, import};
 use crate::version::manifest::{PipelineLineage, StageRecord};
 use crate::version::selection::SelectionSet;
-use crate::version::{self, Draft, Repeats, Version, encode_selection};
+use crate::version::{self, Draft, Repeats, Version};
 
 /// Overrides from the command line.
 #[derive(Debug, Default)]
@@ -302,10 +302,9 @@ fn cached_outcome(store: &Store, key: &str) -> Result<Option<(Outcome, ObjectId)
     let rows_whole = match stats.rewritten() {
         Some(t) if whole => version::load(store, &t.version).is_ok_and(|v| {
             v.manifest
-                .segments
+                .objects()
                 .iter()
-                .flat_map(|s| [s.shard, s.fingerprints].into_iter().chain(s.selection))
-                .all(|id| store.objects().contains(&id))
+                .all(|(id, _)| store.objects().contains(id))
         }),
         _ => true,
     };
@@ -377,21 +376,13 @@ fn draft(
         if sel.is_empty() {
             continue;
         }
-        let mut s = seg.clone();
-        s.selection = if sel.len() == seg.rows {
-            None
-        } else {
-            Some(store.objects().put(&encode_selection(sel))?.id)
-        };
-        let mut rows = sel.len();
-        s.repeats = None;
+        let mut s = version::restrict(store, seg, sel)?;
         if let Some(r) = repeats.as_ref().map(|r| &r[i]).filter(|r| !r.is_empty()) {
             s.repeats = Some(store.objects().put(&version::encode_repeats(r))?.id);
-            rows += r.values().map(|&n| n as u64 - 1).sum::<u64>();
+            let rows = sel.len() + r.values().map(|&n| n as u64 - 1).sum::<u64>();
+            s.data_bytes = seg.pro_rata(rows);
+            s.selected_rows = rows;
         }
-        s.data_bytes =
-            (seg.data_bytes as u128 * rows as u128 / seg.selected_rows.max(1) as u128) as u64;
-        s.selected_rows = rows;
         segments.push(s);
     }
     let schema = rows_read.schema()?;

@@ -21,7 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::filter::{OnError, Rule, Verdict, compile, evaluate};
-use super::quality::{c4_lines, py_strip};
+use super::quality::{c4_lines, c4_policy, c4_unterminated, py_strip};
 use super::transform::{self, Edit, Fate, RewriteError, TextRewrite};
 use super::{Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError};
 use crate::version::selection::SelectionSet;
@@ -34,7 +34,7 @@ pub struct Spec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The text column to clean.
-    #[serde(default = "default_column")]
+    #[serde(default = "super::text_column")]
     pub column: String,
     /// A published line filter: `c4` (datatrove's `C4QualityFilter`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,10 +52,6 @@ pub struct Spec {
     /// What to do when a `drop_if` predicate errors or is null on a line.
     #[serde(default)]
     pub on_error: OnError,
-}
-
-fn default_column() -> String {
-    "text".into()
 }
 
 fn default_min_words() -> usize {
@@ -101,24 +97,10 @@ impl LineRule {
     }
 
     fn drops(self, line: &str, min_words: usize) -> bool {
-        const POLICY: [&str; 6] = [
-            "terms of use",
-            "privacy policy",
-            "cookie policy",
-            "uses cookies",
-            "use of cookies",
-            "use cookies",
-        ];
         match self {
-            LineRule::NoTerminalPunct => {
-                let ends = [".", "?", "!", "\"", "'"].iter().any(|e| line.ends_with(e));
-                !ends || line.ends_with("...")
-            }
+            LineRule::NoTerminalPunct => c4_unterminated(line),
             LineRule::Javascript => line.to_lowercase().contains("javascript"),
-            LineRule::Policy => {
-                let lower = line.to_lowercase();
-                POLICY.iter().any(|p| lower.contains(p))
-            }
+            LineRule::Policy => c4_policy(&line.to_lowercase()),
             LineRule::LoremIpsum => line.to_lowercase().contains("lorem ipsum"),
             LineRule::SymbolsOnly => !line.chars().any(char::is_alphanumeric),
             LineRule::Short => line.split_whitespace().count() < min_words,
@@ -170,7 +152,7 @@ impl Kind for Spec {
                     .hint("e.g. preset = \"c4\", or drop = [\"no_terminal_punct\", \"short\"]"),
             );
         }
-        let schema = Arc::new(Schema::new(vec![Field::new("line", DataType::Utf8, true)]));
+        let schema = line_schema();
         let rules: Vec<(String, String, bool)> = self
             .drop_if
             .iter()
@@ -192,6 +174,11 @@ impl Kind for Spec {
             on_error: self.on_error,
         })
     }
+}
+
+/// The one column a `drop_if` predicate sees.
+fn line_schema() -> arrow::datatypes::SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("line", DataType::Utf8, true)]))
 }
 
 /// A line's fate under the named rules: the index of the rule that drops it.
@@ -271,7 +258,7 @@ impl Plan {
             return Ok(verdicts);
         }
         let array = StringArray::from_iter_values(open.iter().map(|&i| py_strip(all[i].1)));
-        let schema = Arc::new(Schema::new(vec![Field::new("line", DataType::Utf8, true)]));
+        let schema = line_schema();
         let batch = RecordBatch::try_new(schema, vec![Arc::new(array)]).expect("one text column");
         let sql = evaluate(&self.sql, self.on_error, &batch).map_err(|e| RewriteError {
             row: all[open[e.row]].0,
@@ -448,7 +435,7 @@ mod tests {
     use super::*;
 
     fn plan(drop: &[LineRule], sql: &[(&str, &str)]) -> Plan {
-        let schema = Arc::new(Schema::new(vec![Field::new("line", DataType::Utf8, true)]));
+        let schema = line_schema();
         let rules: Vec<(String, String, bool)> = sql
             .iter()
             .map(|(n, e)| (n.to_string(), e.to_string(), false))

@@ -195,6 +195,16 @@ stages! {
     Map => map,
 }
 
+/// The default text column of a stage's spec (serde).
+pub(crate) fn text_column() -> String {
+    "text".into()
+}
+
+/// A spec switch that is on unless set (serde).
+pub(crate) fn yes() -> bool {
+    true
+}
+
 /// A kind of stage: implemented by its spec.
 pub trait Kind {
     /// The `kind` value in a spec.

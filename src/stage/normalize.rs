@@ -40,34 +40,26 @@ pub struct Spec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The text column to normalize.
-    #[serde(default = "default_column")]
+    #[serde(default = "super::text_column")]
     pub column: String,
     /// Unicode normalization form: `nfc`, `nfkc` or `none`.
     #[serde(default)]
     pub form: Form,
     /// Repair UTF-8 decoded as Windows-1252 or Latin-1.
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub mojibake: bool,
     /// Unify line endings to `\n`.
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub line_endings: bool,
     /// Remove control characters other than tab and newline.
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub controls: bool,
     /// Remove zero-width spaces, word joiners, stray byte-order marks and soft hyphens.
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub zero_width: bool,
     /// Collapse runs of spaces and tabs, trailing spaces and blank lines.
     #[serde(default)]
     pub whitespace: bool,
-}
-
-fn default_column() -> String {
-    "text".into()
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// A Unicode normalization form.

@@ -39,7 +39,7 @@ pub struct Spec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The text column to redact.
-    #[serde(default = "default_column")]
+    #[serde(default = "super::text_column")]
     pub column: String,
     /// What to find (default: every entity but `url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,16 +54,8 @@ pub struct Spec {
     pub replace: IndexMap<String, String>,
     /// Replace only public IP addresses, keeping private and reserved ranges
     /// (`10.0.0.1`, `127.0.0.1`, `fe80::1`), as datatrove does.
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub public_only: bool,
-}
-
-fn default_column() -> String {
-    "text".into()
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// A kind of personal data.

@@ -206,7 +206,7 @@ pub fn run(cx: &Context, input: &SelectionSet, rw: &dyn Rewrite) -> Result<Outco
         }
         let same = &out.kept - &out.changed;
         if !same.is_empty() {
-            rows_segments.push(restrict(cx, seg, &same)?);
+            rows_segments.push(crate::version::restrict(cx.store, seg, &same)?);
         }
         rows_segments.extend(out.shards);
         new_bytes += out.new_bytes;
@@ -215,12 +215,8 @@ pub fn run(cx: &Context, input: &SelectionSet, rw: &dyn Rewrite) -> Result<Outco
     }
     let changed = SelectionSet(changed);
     let kept = SelectionSet(kept);
-    let rows_changed = changed
-        .0
-        .iter()
-        .zip(&kept.0)
-        .map(|(c, k)| (c & k).len())
-        .sum();
+    // A changed row is always a kept one.
+    let rows_changed = changed.rows();
     let mut draft = Draft::new(schema, rows_segments, "stage", vec![cx.source.id]);
     draft.new_bytes = new_bytes;
     let rows = stage_rows(cx.store, draft)?;
@@ -235,22 +231,6 @@ pub fn run(cx: &Context, input: &SelectionSet, rw: &dyn Rewrite) -> Result<Outco
             edits,
         }),
     })
-}
-
-/// `seg` restricted to the shard rows `rows`.
-fn restrict(cx: &Context, seg: &Segment, rows: &RoaringBitmap) -> Result<Segment, RunError> {
-    let mut s = seg.clone();
-    s.repeats = None;
-    s.selection = if rows.len() == seg.rows {
-        None
-    } else {
-        let bytes = crate::version::encode_selection(rows);
-        Some(cx.store.objects().put(&bytes)?.id)
-    };
-    s.data_bytes =
-        (seg.data_bytes as u128 * rows.len() as u128 / seg.selected_rows.max(1) as u128) as u64;
-    s.selected_rows = rows.len();
-    Ok(s)
 }
 
 fn segment(
@@ -355,22 +335,28 @@ fn text_array(dt: &DataType, values: Vec<Option<String>>) -> ArrayRef {
     }
 }
 
-/// The edits a text transform makes to the row at `cx.at`, for explain.
-pub fn explain_row(
-    cx: &super::ExplainContext,
-    rw: &dyn TextRewrite,
-) -> Result<Vec<Edit>, RunError> {
+/// The text of the row at `cx.at` in the transform's column (`None` if null or gone).
+fn row_text(cx: &super::ExplainContext, rw: &dyn TextRewrite) -> Result<Option<String>, RunError> {
     let Some(batch) = cx.row()? else {
-        return Ok(vec![]);
+        return Ok(None);
     };
     let Ok(col) = batch.schema().index_of(rw.column()) else {
-        return Ok(vec![]);
+        return Ok(None);
     };
     Ok(nullable_texts(batch.column(col))
         .first()
         .copied()
         .flatten()
-        .map(|t| rw.edits_in(t))
+        .map(str::to_owned))
+}
+
+/// The edits a text transform makes to the row at `cx.at`, for explain.
+pub fn explain_row(
+    cx: &super::ExplainContext,
+    rw: &dyn TextRewrite,
+) -> Result<Vec<Edit>, RunError> {
+    Ok(row_text(cx, rw)?
+        .map(|t| rw.edits_in(&t))
         .unwrap_or_default())
 }
 
@@ -379,18 +365,11 @@ pub fn removed_by(
     cx: &super::ExplainContext,
     rw: &dyn TextRewrite,
 ) -> Result<Option<String>, RunError> {
-    let Some(batch) = cx.row()? else {
-        return Ok(None);
-    };
-    let Ok(col) = batch.schema().index_of(rw.column()) else {
-        return Ok(None);
-    };
-    let texts = nullable_texts(batch.column(col));
-    let Some(Some(text)) = texts.first() else {
+    let Some(text) = row_text(cx, rw)? else {
         return Ok(None);
     };
     let mut edits = vec![0; rw.rules().len()];
-    Ok(match rw.rewrite(text, &mut edits) {
+    Ok(match rw.rewrite(&text, &mut edits) {
         Fate::Removed(rule) => Some(rule),
         _ => None,
     })
@@ -398,7 +377,7 @@ pub fn removed_by(
 
 /// Where the input row (segment, shard row) of a transform stage is among
 /// the rows it passed on (`rows`): (segment, shard row) there. The row must
-/// be in `kept`.
+/// be in `kept`; `changed` (the rows it rewrote) is a subset of `kept`.
 pub fn follow(
     rows: &Version,
     kept: &SelectionSet,
@@ -409,7 +388,7 @@ pub fn follow(
     let mut j = 0usize;
     // Segment i became: its unchanged rows (if any), then its rewritten rows as whole new shards.
     for i in 0..seg {
-        let c = (&changed.0[i] & &kept.0[i]).len();
+        let c = changed.0[i].len();
         if kept.0[i].len() > c {
             j += 1;
         }
@@ -419,7 +398,7 @@ pub fn follow(
             j += 1;
         }
     }
-    let c = &changed.0[seg] & &kept.0[seg];
+    let c = &changed.0[seg];
     if !c.contains(row) {
         return (j, row);
     }
@@ -446,7 +425,7 @@ pub fn back(
     let out = &rows.manifest.segments;
     let mut at = 0usize;
     for i in 0..kept.0.len() {
-        let c = &changed.0[i] & &kept.0[i];
+        let c = &changed.0[i];
         if kept.0[i].len() > c.len() {
             if at == j {
                 return (i, r);

@@ -93,6 +93,11 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// The canonical bytes of `rows` of this segment's rows, pro rata.
+    pub fn pro_rata(&self, rows: u64) -> u64 {
+        (self.data_bytes as u128 * rows as u128 / self.selected_rows.max(1) as u128) as u64
+    }
+
     /// A segment holding every row of a freshly written shard.
     pub fn whole(s: &crate::store::shard::WrittenShard) -> Segment {
         Segment {

@@ -92,6 +92,25 @@ pub fn encode_selection(bitmap: &RoaringBitmap) -> Vec<u8> {
     out
 }
 
+/// `seg` under the selection `rows` of its shard rows, each once: the
+/// selection stored (none when it keeps every row), its bytes pro rata.
+pub fn restrict(
+    store: &Store,
+    seg: &Segment,
+    rows: &RoaringBitmap,
+) -> Result<Segment, store::Error> {
+    let mut s = seg.clone();
+    s.repeats = None;
+    s.selection = if rows.len() == seg.rows {
+        None
+    } else {
+        Some(store.objects().put(&encode_selection(rows))?.id)
+    };
+    s.data_bytes = seg.pro_rata(rows.len());
+    s.selected_rows = rows.len();
+    Ok(s)
+}
+
 pub fn decode_selection(id: &ObjectId, bytes: &[u8]) -> Result<RoaringBitmap, store::Error> {
     let bad = |reason: String| store::Error::BadObject {
         id: *id,

@@ -122,14 +122,6 @@ impl C4Lines<'_> {
 /// the lines it keeps and drops, or the rule that drops the whole document
 /// (`lorem_ipsum`, `curly_bracket`, `too_few_sentences`).
 pub fn c4_lines(text: &str, require_terminal_punct: bool) -> Result<C4Lines<'_>, &'static str> {
-    const POLICY: [&str; 6] = [
-        "terms of use",
-        "privacy policy",
-        "cookie policy",
-        "uses cookies",
-        "use of cookies",
-        "use cookies",
-    ];
     let mut sentences = 0;
     let mut out = C4Lines {
         kept: Vec::new(),
@@ -146,12 +138,9 @@ pub fn c4_lines(text: &str, require_terminal_punct: bool) -> Result<C4Lines<'_>,
         let cleaned = remove_citations(line);
         let cited = cleaned.len() != line.len();
         let line = cleaned;
-        if require_terminal_punct {
-            let ends = [".", "?", "!", "\"", "'"].iter().any(|e| line.ends_with(e));
-            if !ends || line.ends_with("...") {
-                out.dropped.push(("no_terminal_punct", unit));
-                continue;
-            }
+        if require_terminal_punct && c4_unterminated(&line) {
+            out.dropped.push(("no_terminal_punct", unit));
+            continue;
         }
         if words.len() < 3 {
             out.dropped.push(("too_few_words", unit));
@@ -168,7 +157,7 @@ pub fn c4_lines(text: &str, require_terminal_punct: bool) -> Result<C4Lines<'_>,
         if line.contains('{') {
             return Err("curly_bracket");
         }
-        if POLICY.iter().any(|p| lower.contains(p)) {
+        if c4_policy(&lower) {
             out.dropped.push(("policy", unit));
             continue;
         }
@@ -182,6 +171,26 @@ pub fn c4_lines(text: &str, require_terminal_punct: bool) -> Result<C4Lines<'_>,
         return Err("too_few_sentences");
     }
     Ok(out)
+}
+
+/// C4's end-of-line test: the line does not end with `.`, `?`, `!`, `"` or
+/// `'`, or it ends with `...`.
+pub fn c4_unterminated(line: &str) -> bool {
+    let ends = [".", "?", "!", "\"", "'"].iter().any(|e| line.ends_with(e));
+    !ends || line.ends_with("...")
+}
+
+/// C4's cookie and terms notices, in a lowercased line.
+pub fn c4_policy(lower: &str) -> bool {
+    const POLICY: [&str; 6] = [
+        "terms of use",
+        "privacy policy",
+        "cookie policy",
+        "uses cookies",
+        "use of cookies",
+        "use cookies",
+    ];
+    POLICY.iter().any(|p| lower.contains(p))
 }
 
 /// C4's paragraph filter (datatrove's `C4ParagraphFilter`, from mC4): at
