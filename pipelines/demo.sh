@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds sift and runs it on the bundled sample corpus in a fresh store:
-# import it, list versions, show the manifest, query it, export it.
+# import it, list versions, show the manifest, query it, export it, filter it,
+# explain a removed row and write the filtered version's report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
@@ -18,3 +19,4 @@ sift query "SELECT source, count(*) AS docs, avg(length(text)) AS avg_chars FROM
 sift export sample --to "$work/export"
 sift run pipelines/web_quality.toml
 sift explain web-quality 3
+sift report web-quality -o "$work/web-quality.html"

@@ -172,23 +172,32 @@ pub fn explain(store: &Store, v: &Version, row: &RowRef) -> Result<Vec<Explanati
 }
 
 /// What one stage of a run read and removed.
-struct StageWalk {
+pub struct StageWalk {
     /// The rows the stage read, and how they came from the source's.
-    rows: Version,
+    pub rows: Version,
     origins: Origins,
     /// The rows it removed, per segment of `rows`.
-    removed: Vec<roaring::RoaringBitmap>,
+    pub removed: Vec<roaring::RoaringBitmap>,
+    /// Canonical bytes of the rows it read and kept (pro rata under selections).
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
-/// What a walk through a run's stages found.
-type Walked<'v> = (Version, SelectionSet, &'v PipelineLineage, Vec<StageWalk>);
+/// A walk through a run's stages: its source, the source's rows, its
+/// lineage, and what each stage read and removed.
+pub struct RunWalk<'v> {
+    pub source: Version,
+    pub base: SelectionSet,
+    pub lineage: &'v PipelineLineage,
+    pub stages: Vec<StageWalk>,
+}
 
-/// The source of run `v`, its rows once, its lineage, and what each stage removed.
-fn walk<'v>(
+/// Walks the stages of run `v` (checking that stage `stage`, 1-based, exists).
+pub fn walk<'v>(
     store: &Store,
     v: &'v Version,
     stage: Option<usize>,
-) -> Result<Walked<'v>, ExplainError> {
+) -> Result<RunWalk<'v>, ExplainError> {
     let (source, p) = run_of(store, v)?;
     if let Some(k) = stage
         && (k == 0 || k > p.stages.len())
@@ -202,11 +211,21 @@ fn walk<'v>(
     let mut rows = source.clone();
     let mut origins = Origins::default();
     let mut out = Vec::new();
+    let bytes = |rows: &Version, set: &SelectionSet| -> u64 {
+        rows.manifest
+            .segments
+            .iter()
+            .zip(&set.0)
+            .map(|(seg, b)| seg.pro_rata(b.len()))
+            .sum()
+    };
     for st in &p.stages {
         let input = SelectionSet::load(store, &st.input)?;
         let output = SelectionSet::load(store, &st.output)?;
         let removed = input.0.iter().zip(&output.0).map(|(i, o)| i - o).collect();
         out.push(StageWalk {
+            bytes_in: bytes(&rows, &input),
+            bytes_out: bytes(&rows, &output),
             rows: rows.clone(),
             origins: origins.clone(),
             removed,
@@ -217,7 +236,66 @@ fn walk<'v>(
             origins.push(rows.clone(), output, changed);
         }
     }
-    Ok((source, base, p, out))
+    Ok(RunWalk {
+        source,
+        base,
+        lineage: p,
+        stages: out,
+    })
+}
+
+/// A removed row as (source segment, shard row), and why.
+pub type Reasoned = ((usize, u32), Reason<Detail>);
+
+impl RunWalk<'_> {
+    /// (source segment, shard row) of stage `k`'s (0-based) row `at`.
+    pub fn to_source(&self, k: usize, at: (usize, u32)) -> (usize, u32) {
+        self.stages[k].origins.to_source(at)
+    }
+
+    /// The index among the source's rows of stage `k`'s row `at`.
+    pub fn source_row(&self, k: usize, at: (usize, u32)) -> u64 {
+        let (s, r) = self.to_source(k, at);
+        self.base.position(s, r)
+    }
+
+    /// Why stage `k` (0-based) removed each of the rows `want` (per segment
+    /// of the rows it read), each as (source segment, shard row) and its
+    /// reason, in the stage's row order. The rows are read once.
+    pub fn reasons(
+        &self,
+        store: &Store,
+        k: usize,
+        want: &[roaring::RoaringBitmap],
+    ) -> Result<Vec<Reasoned>, ExplainError> {
+        let (w, st) = (&self.stages[k], &self.lineage.stages[k]);
+        if want.iter().all(|b| b.is_empty()) {
+            return Ok(vec![]);
+        }
+        let recorded = |message: String| RunError::Recorded {
+            stage: k + 1,
+            name: st.name.clone(),
+            message,
+        };
+        let plan = recorded_plan(store, &w.rows, st).map_err(recorded)?;
+        let cache = RowCache::read(store, &w.rows, want)?;
+        let mut out = Vec::new();
+        for (seg, rows) in want.iter().enumerate() {
+            for row in rows {
+                let cx = ExplainContext {
+                    store,
+                    source: &w.rows,
+                    base: &self.base,
+                    origins: &w.origins,
+                    stats: &st.stats,
+                    at: (seg, row),
+                    cache: Some(&cache),
+                };
+                out.push((w.origins.to_source((seg, row)), plan.explain(&cx)?));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// A seeded sample of `limit` source rows the version's stages removed
@@ -230,16 +308,15 @@ pub fn removed(
     limit: usize,
     seed: u64,
 ) -> Result<Vec<Explanation>, ExplainError> {
-    let (source, base, p, stages) = walk(store, v, stage)?;
+    let run = walk(store, v, stage)?;
     let mut picked: Vec<(u64, u64)> = Vec::new();
-    for (k, w) in stages.iter().enumerate() {
+    for (k, w) in run.stages.iter().enumerate() {
         if stage.is_some_and(|s| s != k + 1) {
             continue;
         }
         for (seg, rows) in w.removed.iter().enumerate() {
             for row in rows {
-                let (s, r) = w.origins.to_source((seg, row));
-                let global = base.position(s, r);
+                let global = run.source_row(k, (seg, row));
                 let rank = xxhash_rust::xxh3::xxh3_64_with_seed(&global.to_le_bytes(), seed);
                 picked.push((rank, global));
             }
@@ -255,7 +332,7 @@ pub fn removed(
     let mut rows: Vec<u64> = picked.into_iter().map(|(_, g)| g).collect();
     rows.sort_unstable();
     rows.into_iter()
-        .map(|g| explain_row(store, &source, &base, &p.stages, g))
+        .map(|g| explain_row(store, &run.source, &run.base, &run.lineage.stages, g))
         .collect()
 }
 
@@ -268,35 +345,17 @@ pub fn removed_rows(
     v: &Version,
     stage: Option<usize>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), ExplainError> {
-    let (source, base, p, stages) = walk(store, v, stage)?;
+    let run = walk(store, v, stage)?;
+    let (source, p) = (&run.source, run.lineage);
     // (source segment, shard row) → (stage, rule, reason).
     let mut why: std::collections::BTreeMap<(usize, u32), (usize, Option<String>, String)> =
         Default::default();
-    for (k, (w, st)) in stages.iter().zip(&p.stages).enumerate() {
-        if stage.is_some_and(|s| s != k + 1) || w.removed.iter().all(|b| b.is_empty()) {
+    for (k, w) in run.stages.iter().enumerate() {
+        if stage.is_some_and(|s| s != k + 1) {
             continue;
         }
-        let recorded = |message: String| RunError::Recorded {
-            stage: k + 1,
-            name: st.name.clone(),
-            message,
-        };
-        let plan = recorded_plan(store, &w.rows, st).map_err(recorded)?;
-        let cache = RowCache::read(store, &w.rows, &w.removed)?;
-        for (seg, rows) in w.removed.iter().enumerate() {
-            for row in rows {
-                let cx = ExplainContext {
-                    store,
-                    source: &w.rows,
-                    base: &base,
-                    origins: &w.origins,
-                    stats: &st.stats,
-                    at: (seg, row),
-                    cache: Some(&cache),
-                };
-                let r = plan.explain(&cx)?;
-                why.insert(w.origins.to_source((seg, row)), (k + 1, r.rule, r.because));
-            }
+        for (at, r) in run.reasons(store, k, &w.removed)? {
+            why.insert(at, (k + 1, r.rule, r.because));
         }
     }
     let mut want = vec![roaring::RoaringBitmap::new(); source.manifest.segments.len()];

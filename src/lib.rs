@@ -15,6 +15,7 @@
 //! | module       | owns |
 //! |--------------|------|
 //! | [`cli`]      | the command line: clap definitions, one handler file per subcommand, rendering |
+//! | [`report`]   | one HTML page (and its JSON) about a version, or two |
 //! | [`pipeline`] | the runner: stages over selections, the stage cache, the commit of a run |
 //! | [`explain`]  | why a row of a run's version is there, or which stage removed it |
 //! | [`query`]    | SQL over tagged versions |
@@ -40,6 +41,7 @@ pub mod par;
 pub mod pipeline;
 pub mod plan;
 pub mod query;
+pub mod report;
 pub mod size;
 pub mod source;
 pub mod spec;

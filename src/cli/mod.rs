@@ -14,6 +14,7 @@ mod init;
 mod log;
 mod printer;
 mod query;
+mod report;
 mod run;
 pub mod schema;
 mod show;
@@ -135,6 +136,9 @@ pub enum Command {
         after_help = "Examples:\n  sift explain web-clean 17\n  sift explain web-clean doc-00042 --key id --json\n  sift explain web-clean --removed --stage 2 --limit 5"
     )]
     Explain(explain::ExplainArgs),
+    /// Write one self-contained HTML page about a version (or what changed between two).
+    #[command(after_help = report::EXAMPLES)]
+    Report(report::ReportArgs),
     /// Rewrite segments that keep few rows of their shard as new shards (same content id).
     #[command(
         after_help = "Examples:\n  sift compact web-clean\n  sift compact web-clean --below 0.5 --tag web-clean-compact"
@@ -173,6 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::run(g, a),
         Command::Run(a) => run::run(g, a),
         Command::Explain(a) => explain::run(g, a),
+        Command::Report(a) => report::run(g, a),
         Command::Compact(a) => compact::run(g, a),
         Command::Diff(a) => diff::run(g, a),
         Command::Fsck(a) => fsck::run(g, a),
@@ -206,6 +211,8 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
         } else if let Some(e) = cause.downcast_ref::<crate::gpu::GpuError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::query::Error>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::report::ReportError>() {
             e.hint()
         } else {
             None

@@ -17,6 +17,7 @@ Examples:
   sift run pipelines/web_quality.toml
   sift run pipelines/web_quality.toml --tag web-v2 -m \"tighter filters\"
   sift run pipeline.yaml --json
+  sift run pipelines/web_quality.toml --report web-quality.html
   # try the stages on a seeded sample of 2,000 rows; commit nothing
   sift run pipelines/web_quality.toml --dry-run --sample 2000";
 
@@ -43,6 +44,9 @@ pub struct RunArgs {
     /// Seed of the dry run's sample: the same seed draws the same rows.
     #[arg(long, value_name = "S", default_value_t = 1, requires = "dry_run")]
     pub seed: u64,
+    /// Also write the report of the version made (`sift report`) to this HTML file.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    pub report: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +138,14 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     let ran = pipeline::run(&store, &plan, &opts, &bars)?;
     let v = &ran.version;
     let summary = RunSummary::of_run(&ran).expect("a run records its pipeline");
+    if let Some(path) = &a.report {
+        let name = plan
+            .tag
+            .clone()
+            .or_else(|| a.tag.first().cloned())
+            .unwrap_or_else(|| v.id.short());
+        super::report::write(&store, v, &name, path)?;
+    }
     if pr.is_json() {
         pr.json(&summary)?;
         return Ok(ExitCode::SUCCESS);

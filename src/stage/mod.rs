@@ -439,6 +439,11 @@ impl RowCache {
         }
         Ok(out)
     }
+
+    /// Row `at` (segment, shard row) as its batch and its index there, if read.
+    pub fn get(&self, at: (usize, u32)) -> Option<(&arrow::array::RecordBatch, usize)> {
+        self.rows.get(&at).map(|(b, i)| (b.as_ref(), *i))
+    }
 }
 
 impl ExplainContext<'_> {

@@ -303,13 +303,44 @@ pub(crate) fn open_shard(
     store: &Store,
     seg: &Segment,
 ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, ReadError> {
+    open_shard_rows(store, seg, None)
+}
+
+/// A reader of a segment's shard that decodes only the rows `only` names
+/// (all of them when `None`); pages holding none of them are skipped.
+pub(crate) fn open_shard_rows(
+    store: &Store,
+    seg: &Segment,
+    only: Option<&RoaringBitmap>,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, ReadError> {
     let bytes = Bytes::from(store.objects().get(&seg.shard)?);
     ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .and_then(|b| b.with_batch_size(crate::source::BATCH_ROWS).build())
+        .and_then(|b| {
+            let b = b.with_batch_size(crate::source::BATCH_ROWS);
+            match only {
+                None => b.build(),
+                Some(rows) => b.with_row_selection(row_selection(rows, seg.rows)).build(),
+            }
+        })
         .map_err(|source| ReadError::Decode {
             id: seg.shard,
             source,
         })
+}
+
+/// `rows` of a shard of `total` rows as a Parquet row selection.
+fn row_selection(rows: &RoaringBitmap, total: u64) -> parquet::arrow::arrow_reader::RowSelection {
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in rows.iter().map(|r| r as usize) {
+        match ranges.last_mut() {
+            Some(last) if last.end == r => last.end = r + 1,
+            _ => ranges.push(r..r + 1),
+        }
+    }
+    parquet::arrow::arrow_reader::RowSelection::from_consecutive_ranges(
+        ranges.into_iter(),
+        total as usize,
+    )
 }
 
 /// The rows of `batch` (shard rows `offset..`) that `sel` keeps.

@@ -8,7 +8,7 @@
 use arrow::array::RecordBatch;
 use roaring::RoaringBitmap;
 
-use super::{ReadError, Segment, Version, decode_selection, open_shard, select};
+use super::{ReadError, Segment, Version, decode_selection, open_shard, open_shard_rows, select};
 use crate::store::{self, ObjectId, Store};
 
 const MAGIC: &[u8; 8] = b"SIFTSET1";
@@ -97,6 +97,20 @@ pub fn segment_batches(
 ) -> Result<Vec<(Vec<u32>, RecordBatch)>, ReadError> {
     if sel.is_empty() {
         return Ok(Vec::new());
+    }
+    // A few rows of a large shard: decode only theirs.
+    if sel.len() * 16 < seg.rows {
+        let mut ids = sel.iter();
+        let mut out = Vec::new();
+        for batch in open_shard_rows(store, seg, Some(sel))? {
+            let batch = batch.map_err(|e| ReadError::Decode {
+                id: seg.shard,
+                source: e.into(),
+            })?;
+            let these: Vec<u32> = ids.by_ref().take(batch.num_rows()).collect();
+            out.push((these, batch));
+        }
+        return Ok(out);
     }
     let reader = open_shard(store, seg)?;
     let mut out = Vec::new();

@@ -6,6 +6,7 @@
 /// use neither each other nor anything above them.
 const LAYERS: &[&[&str]] = &[
     &["cli"],
+    &["report"],
     &["pipeline", "explain", "query"],
     &["plan"],
     &["spec"],

@@ -11,6 +11,7 @@ mod layers;
 mod pipelines;
 mod python;
 mod readme;
+mod report;
 mod schemas;
 mod sharding;
 mod snapshots;
