@@ -946,3 +946,41 @@ pub fn diff_json_schema() -> String {
 pub fn resolve(store: &Store, reference: &str) -> Result<Version, ReportError> {
     Ok(version::resolve(store, reference)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lineage(spec: &str) -> PipelineLineage {
+        let id = ObjectId::of(b"x").hex();
+        serde_json::from_value(serde_json::json!({
+            "spec_file": "p.toml", "spec": "{}", "spec_hash": "h", "source": id,
+            "stages": [{
+                "name": "q", "kind": "filter", "spec_hash": "h", "spec": spec,
+                "input": id, "output": id, "rows_in": 1, "rows_out": 1,
+                "removed": {}, "seconds": 0.0, "cached": false
+            }]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn thresholds_come_from_comparisons_joined_by_and() {
+        let p = lineage(
+            r#"{"kind":"filter","where":"word_count(text) >= 50 AND top_ngram_char_fraction(text, 2) <= 0.2 AND length(text) > 3",
+                "rules":{"odd":"alpha_word_fraction(body) < 0.7","other_n":"top_ngram_char_fraction(text, 3) > 0.1"}}"#,
+        );
+        let t: Vec<(String, String, f64, bool)> = filter_thresholds(&p)
+            .into_iter()
+            .map(|t| (t.metric, t.op, t.value, t.keeps))
+            .collect();
+        assert_eq!(
+            t,
+            vec![
+                ("word_count".into(), ">=".into(), 50.0, true),
+                ("top_ngram_char_fraction(2)".into(), "<=".into(), 0.2, true),
+                ("alpha_word_fraction".into(), "<".into(), 0.7, false),
+            ]
+        );
+    }
+}

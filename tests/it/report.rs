@@ -459,3 +459,51 @@ fn a_browser_renders_the_page_whole() {
     );
     assert!(log.lines().any(|l| l.contains("CONSOLE")), "{log}");
 }
+
+#[test]
+fn filter_thresholds_are_drawn_on_their_metrics() {
+    let env = Env::new();
+    env.ok(&["run", &format!("{REPO}/pipelines/web_quality.toml")]);
+    let r = env.json(&["report", "web-quality", "--json"]);
+    let metric = |name: &str| -> Vec<serde_json::Value> {
+        r["quality"]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap()["thresholds"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let wc = metric("word_count");
+    // `too_short = "word_count(text) < 50"`, and gopher_quality's own 50.
+    assert_eq!(wc.len(), 2, "{wc:?}");
+    assert!(wc.iter().all(|t| t["value"] == 50.0 && t["keeps"] == false));
+    assert!(
+        wc.iter()
+            .any(|t| t["rule"] == "too_short" && t["op"] == "<")
+    );
+    assert!(wc.iter().any(|t| t["from"] == "gopher_quality"));
+    let mwl: Vec<f64> = metric("mean_word_length")
+        .iter()
+        .map(|t| t["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(mwl, vec![3.0, 10.0]);
+    let dup = metric("duplicate_line_fraction");
+    assert_eq!(dup[0]["rule"], "gopher_repetition");
+    assert_eq!(dup[0]["value"], 0.3);
+    // Each threshold lies on the metric's axis.
+    for m in r["quality"]["metrics"].as_array().unwrap() {
+        let last = m["edges"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .as_f64()
+            .unwrap();
+        for t in m["thresholds"].as_array().unwrap() {
+            assert!(t["value"].as_f64().unwrap() <= last, "{m}");
+        }
+    }
+}
