@@ -497,10 +497,9 @@ fn the_c4_preset_agrees_with_datatrove_c4_quality_filter_on_the_samples() {
         .filter(|((_, a), b)| a != *b)
         .map(|((id, _), _)| *id)
         .collect();
-    // The same text for every document both keep; three documents differ,
-    // each by datatrove counting a sentence end after "etc." that sift's
-    // tokenizer does not (one sentence short of the 5 needed).
-    assert_eq!(differ, [442, 744, 782], "{} documents", ours.len());
+    // The same text for every document, and the same verdict ("etc." is
+    // two tokens, `etc` and `.`, as spaCy has it, so it ends a sentence).
+    assert_eq!(differ, Vec::<u64>::new(), "{} documents", ours.len());
     assert_eq!(ours.len(), 824);
 }
 

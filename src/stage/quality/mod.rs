@@ -12,6 +12,7 @@
 //! | file | owns |
 //! |------|------|
 //! | `tables.rs` | character classes and punctuation tables |
+//! | `spacy.rs` | spaCy's icon ranges and one-token exceptions (generated) |
 //! | `text.rs` | line, paragraph and word splitting |
 //! | `metrics.rs` | the metrics |
 //! | `rules.rs` | the rule sets |
@@ -19,6 +20,7 @@
 
 mod metrics;
 mod rules;
+mod spacy;
 mod tables;
 mod text;
 pub mod udfs;

@@ -1,5 +1,23 @@
 //! Character classes and punctuation tables, as the reference defines them.
 
+/// spaCy's LIST_ICONS (other symbols: box drawing, emoji, `©`, `°`), which
+/// its tokenizer splits off as prefixes, suffixes and infixes, so each is a
+/// token of its own.
+pub fn is_icon(c: char) -> bool {
+    !c.is_ascii()
+        && super::spacy::ICONS
+            .binary_search_by(|(lo, hi)| {
+                if *hi < c {
+                    std::cmp::Ordering::Less
+                } else if *lo > c {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+}
+
 /// Unicode Sentence_Terminal minus the reference's exclusions, plus Khmer
 /// U+17D6, U+17D9, U+17DA: 159 characters.
 pub const TERM_PUNCT: &[char] = &[

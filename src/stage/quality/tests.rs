@@ -204,3 +204,39 @@ fn flags() {
     assert!(lorem_ipsum("x LOREM Ipsum y") && !lorem_ipsum("lorem"));
     assert!(has_javascript("Enable JavaScript") && has_curly_brace("a{b"));
 }
+
+/// spaCy's tokens of `tests/data/spacy_cases.txt` (from bench/spacy_tokens.py).
+#[test]
+fn tokens_agree_with_spacy() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/spacy_tokens.jsonl");
+    let mut wrong = Vec::new();
+    let mut n = 0;
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<&str> = case["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        let got = tokens(text);
+        if got != want {
+            wrong.push(format!("{text:?}\n  spaCy {want:?}\n  sift  {got:?}"));
+        }
+        n += 1;
+    }
+    assert!(n >= 25, "{n} cases");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn icons_are_spacys_other_symbols() {
+    for c in ['©', '®', '™', '★', '♥', '😀', '│', '─', '┌', '✓', '°'] {
+        assert!(is_icon(c), "{c}");
+    }
+    // Maths symbols, currency, letters, joiners; and emoji newer than spaCy's table.
+    for c in ['a', '→', '€', '-', 'é', '\u{200d}', '\u{1FA70}'] {
+        assert!(!is_icon(c), "{c}");
+    }
+}

@@ -44,32 +44,39 @@ pub(super) fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-pub(super) const ABBREVIATIONS: &[&str] = &[
-    "U.S.", "U.K.", "e.g.", "i.e.", "etc.", "vs.", "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Inc.",
-    "Ltd.", "Co.", "Jr.", "Sr.", "St.", "Mt.", "No.", "a.m.", "p.m.", "Jan.", "Feb.", "Mar.",
-    "Apr.", "Jun.", "Jul.", "Aug.", "Sep.", "Sept.", "Oct.", "Nov.", "Dec.",
-];
 pub(super) const CLITICS: &[&str] = &[
     "n't", "'s", "'m", "'re", "'ve", "'ll", "'d", "’s", "’m", "’re", "’ve", "’ll", "’d", "n’t",
 ];
 
+/// A tokenizer exception that stays one token (`e.g.`, `Corp.`, `:)`,
+/// `and/or`): spaCy checks for one before each affix it splits off.
 pub(super) fn keep_whole(t: &str) -> bool {
-    // Most tokens are plain words: nothing to keep whole unless a mark is present.
+    // Most tokens are plain words: no exception is one.
     if t.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return false;
     }
-    ABBREVIATIONS.contains(&t)
-        || matches!(t, ":)" | ":(" | ";)" | ":-)" | "--")
-        || (t.chars().count() == 2
-            && t.ends_with('.')
-            && t.chars().next().is_some_and(char::is_alphabetic))
-        || t.starts_with("http://")
-        || t.starts_with("https://")
-        || t.starts_with("www.")
-        || (t.contains('@')
-            && t.rsplit('@')
-                .next()
-                .is_some_and(|d| d.contains('.') && !d.ends_with('.')))
+    super::spacy::SPECIALS.binary_search(&t).is_ok()
+}
+
+/// spaCy's URL_PATTERN, which keeps a token whole once its prefixes and
+/// suffixes are split off: an optional scheme and user, then a host name
+/// whose last label is lower-case letters (`example.org`, `a.b@x.com`,
+/// `https://x.org/a?b=1`). Its exclusion of private IP addresses is left
+/// out: no infix splits a dotted number either way.
+pub(super) fn url_match(t: &str) -> bool {
+    static URL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    if !t.contains('.') {
+        return false;
+    }
+    URL.get_or_init(|| {
+        regex::Regex::new(concat!(
+            r"^(?:[\w+\-.]{2,}://)?(?:\S+(?::\S*)?@)?",
+            r"(?:(?:[A-Za-z0-9\x{a1}-\x{ffff}][A-Za-z0-9\x{a1}-\x{ffff}_-]{0,62})?[A-Za-z0-9\x{a1}-\x{ffff}]\.)+",
+            r"[\p{Ll}\p{Lo}\p{Lm}]{2,63}(?::\d{2,5})?(?:[/?#]\S*)?$",
+        ))
+        .expect("a valid pattern")
+    })
+    .is_match(t)
 }
 
 /// spaCy's English LIST_PUNCT, LIST_QUOTES and common currency symbols:
@@ -117,7 +124,7 @@ pub(super) fn is_prefix_char(c: char, next: Option<char>) -> bool {
         return false;
     }
     is_edge_or_quote(c)
-        || (!c.is_ascii() && CURRENCY.contains(c))
+        || (!c.is_ascii() && (CURRENCY.contains(c) || is_icon(c)))
         || matches!(c, '$' | '§' | '%' | '=' | '—' | '–')
         || (c == '+' && !next.is_some_and(|n| n.is_ascii_digit()))
 }
@@ -126,7 +133,7 @@ pub(super) fn is_suffix_char(c: char, before: &str) -> bool {
     if c.is_ascii_alphanumeric() {
         return false;
     }
-    if is_edge_or_quote(c) || matches!(c, '—' | '–') {
+    if is_edge_or_quote(c) || matches!(c, '—' | '–') || is_icon(c) {
         return true;
     }
     let mut prev = before.chars().rev();
@@ -157,15 +164,17 @@ pub(super) fn is_infix(cs: &[(usize, char)], k: usize) -> bool {
         ',' => prev.is_alphabetic() && next.is_alphabetic(),
         '.' => prev.is_lowercase() && next.is_uppercase(),
         ':' | '<' | '>' | '=' | '/' => prev.is_alphanumeric() && next.is_alphabetic(),
-        _ => false,
+        c => is_icon(c),
     }
 }
 
 /// Word tokens `T(text)`, after spaCy's blank English tokenizer (which
 /// datatrove uses): whitespace split, then prefixes and suffixes split off
-/// each chunk (`...` and `…` stay whole), infixes (`well-known`, `10-20`,
-/// `and/or`) and English clitics split out; URLs, e-mails, listed
-/// abbreviations, `b.`, `:)` and `--` kept whole.
+/// each chunk (`...` and `…` stay whole; each icon such as `│` or `😀` is
+/// one), infixes (`well-known`, `10-20`, `a/b`) and English clitics split
+/// out; spaCy's one-token exceptions (`e.g.`, `Corp.`, `:)`, `and/or`)
+/// kept whole, and URLs and e-mail addresses once their brackets and
+/// trailing punctuation are split off.
 pub fn tokens(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for chunk in text.split(is_py_space).filter(|s| !s.is_empty()) {
@@ -175,6 +184,60 @@ pub fn tokens(text: &str) -> Vec<&str> {
 }
 
 pub(super) fn split_chunk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
+    let start = out.len();
+    split_affixes(chunk, out, true);
+    if out.len() - start >= 2 {
+        merge_specials(chunk, out, start);
+    }
+}
+
+/// The one-token exceptions of two or more tokens when split without
+/// exceptions (`):` is `)` `:`), by their first token, longest first.
+fn special_patterns() -> &'static std::collections::HashMap<&'static str, Vec<Vec<&'static str>>> {
+    static INDEX: std::sync::OnceLock<
+        std::collections::HashMap<&'static str, Vec<Vec<&'static str>>>,
+    > = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index: std::collections::HashMap<&'static str, Vec<Vec<&'static str>>> =
+            Default::default();
+        for sp in super::spacy::SPECIALS {
+            let mut toks = Vec::new();
+            split_affixes(sp, &mut toks, false);
+            if toks.len() >= 2 {
+                index.entry(toks[0]).or_default().push(toks);
+            }
+        }
+        for v in index.values_mut() {
+            v.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        }
+        index
+    })
+}
+
+/// spaCy's special-case matcher: runs of a chunk's tokens that spell a
+/// one-token exception (`b):` → `b` `):`) become that one token.
+fn merge_specials<'a>(chunk: &'a str, out: &mut Vec<&'a str>, start: usize) {
+    let index = special_patterns();
+    let offset = |t: &str| t.as_ptr() as usize - chunk.as_ptr() as usize;
+    let mut i = start;
+    while i < out.len() {
+        if let Some(found) = index.get(out[i]).and_then(|cands| {
+            cands
+                .iter()
+                .find(|p| out.len() - i >= p.len() && out[i..i + p.len()] == p[..])
+        }) {
+            let last = out[i + found.len() - 1];
+            let joined = &chunk[offset(out[i])..offset(last) + last.len()];
+            out.splice(i..i + found.len(), [joined]);
+        }
+        i += 1;
+    }
+}
+
+/// Splits off prefixes, suffixes and infixes; `specials`: stop at a
+/// one-token exception.
+fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
+    let keep_whole = |s: &str| specials && keep_whole(s);
     let mut s = chunk;
     // Prefixes.
     loop {
@@ -234,7 +297,7 @@ pub(super) fn split_chunk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             b'-' | b'+' | b'*' | b'^' | b',' | b'.' | b':' | b'<' | b'>' | b'=' | b'/'
         ) || b >= 0x80
     });
-    if maybe_infix && !s.is_empty() && !keep_whole(s) {
+    if maybe_infix && !s.is_empty() && !keep_whole(s) && !url_match(s) {
         let cs: Vec<(usize, char)> = s.char_indices().collect();
         let mut start = 0;
         for k in 1..cs.len().saturating_sub(1) {

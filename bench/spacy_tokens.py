@@ -1,0 +1,71 @@
+"""Writes spaCy's word tokens for the texts of tests/data/spacy_cases.txt
+(one text a line, `\\n` for a newline) to tests/data/spacy_tokens.jsonl:
+the tokens datatrove's Gopher and C4 filters count, which sift's tokenizer
+(src/stage/quality/text.rs) must give too.
+
+    bench/.venv/bin/python bench/spacy_tokens.py
+
+Needs spaCy in bench/.venv (`pip install spacy==3.8.7`).
+"""
+
+import json
+import pathlib
+
+import spacy
+
+root = pathlib.Path(__file__).resolve().parent.parent
+nlp = spacy.blank("en")
+out = []
+for line in (root / "tests/data/spacy_cases.txt").read_text(encoding="utf-8").splitlines():
+    if not line or line.startswith("# "):
+        continue
+    text = line.replace("\\n", "\n")
+    # As datatrove's SpaCyTokenizer.word_tokenize: every token, stripped, empty ones left out.
+    tokens = [t.text.strip() for t in nlp(text) if t.text.strip()]
+    out.append({"text": text, "tokens": tokens})
+with open(root / "tests/data/spacy_tokens.jsonl", "w", encoding="utf-8") as f:
+    for o in out:
+        f.write(json.dumps(o, ensure_ascii=False) + "\n")
+print(f"{len(out)} texts, spaCy {spacy.__version__}")
+
+# The tables sift's tokenizer takes from spaCy: LIST_ICONS as ranges, and
+# the tokenizer exceptions that are one token (abbreviations, emoticons).
+import re
+from spacy.lang.char_classes import LIST_ICONS
+
+icons = re.compile(LIST_ICONS[0])
+ranges = []
+for cp in range(0x80, 0x110000):
+    if 0xD800 <= cp <= 0xDFFF or not icons.fullmatch(chr(cp)):
+        continue
+    if ranges and ranges[-1][1] == cp - 1:
+        ranges[-1][1] = cp
+    else:
+        ranges.append([cp, cp])
+specials = sorted(
+    k for k, v in nlp.tokenizer.rules.items() if len(v) == 1 and k.strip() == k and k.strip()
+)
+
+
+def rust_char(cp):
+    return "'\\u{%X}'" % cp
+
+
+def rust_str(s):
+    return '"' + "".join(c if c.isprintable() and c not in '"\\' else "\\u{%X}" % ord(c) for c in s) + '"'
+
+
+with open(root / "src/stage/quality/spacy.rs", "w", encoding="utf-8") as f:
+    f.write(f"//! Tables of spaCy {spacy.__version__}'s English tokenizer, written by\n")
+    f.write("//! `bench/spacy_tokens.py`; regenerate them rather than edit them.\n\n")
+    f.write("/// LIST_ICONS (other symbols, `°` among them) as inclusive ranges, sorted.\n")
+    f.write("pub(super) const ICONS: &[(char, char)] = &[\n")
+    for lo, hi in ranges:
+        f.write(f"    ({rust_char(lo)}, {rust_char(hi)}),\n")
+    f.write("];\n\n")
+    f.write("/// Tokenizer exceptions that stay one token (abbreviations, emoticons), sorted.\n")
+    f.write("pub(super) const SPECIALS: &[&str] = &[\n")
+    for s in specials:
+        f.write(f"    {rust_str(s)},\n")
+    f.write("];\n")
+print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions")
