@@ -34,13 +34,7 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
     let pr = Printer::new(a.json);
     let store = g.open_store()?;
     let v = version::resolve(&store, &a.reference)?;
-    let tags: Vec<String> = store
-        .catalog()?
-        .tags()?
-        .into_iter()
-        .filter(|(_, id)| *id == v.id)
-        .map(|(t, _)| t)
-        .collect();
+    let tags = store.catalog()?.tags_of(&v.id)?;
     let m = &v.manifest;
     let nulls = crate::version::nulls::null_counts(&store, &v)?;
     if a.json {

@@ -27,10 +27,10 @@ use serde::Serialize;
 use crate::explain::{self, ExplainError, RunWalk};
 use crate::stage::RowCache;
 use crate::store::{self, ObjectId, Store};
+use crate::version::Version;
 use crate::version::diff::{self, Diff, DiffError};
 use crate::version::manifest::PipelineLineage;
 use crate::version::stats::{Benchmark, ClassCounts, LanguageCount, StageStats};
-use crate::version::{self, Version};
 
 pub use sample::METRICS;
 
@@ -477,13 +477,7 @@ pub fn diff_report(
 
 fn identity(store: &Store, v: &Version, reference: &str) -> Result<Identity, ReportError> {
     let m = &v.manifest;
-    let tags = store
-        .catalog()?
-        .tags()?
-        .into_iter()
-        .filter(|(_, id)| *id == v.id)
-        .map(|(t, _)| t)
-        .collect();
+    let tags = store.catalog()?.tags_of(&v.id)?;
     let p = m.lineage.pipeline.as_ref();
     let device = p.and_then(|p| {
         p.stages.iter().find_map(|s| match &s.stats {
@@ -940,11 +934,6 @@ pub fn json_schema() -> String {
 pub fn diff_json_schema() -> String {
     let schema = schemars::schema_for!(DiffReport);
     serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
-}
-
-/// The version `reference` names.
-pub fn resolve(store: &Store, reference: &str) -> Result<Version, ReportError> {
-    Ok(version::resolve(store, reference)?)
 }
 
 #[cfg(test)]

@@ -260,6 +260,16 @@ impl Catalog {
         Ok(out)
     }
 
+    /// The tags that name version `id`.
+    pub fn tags_of(&self, id: &ObjectId) -> Result<Vec<String>, Error> {
+        Ok(self
+            .tags()?
+            .into_iter()
+            .filter(|(_, v)| v == id)
+            .map(|(t, _)| t)
+            .collect())
+    }
+
     /// Resolves a tag, a full version id, or a unique prefix of one.
     pub fn resolve(&self, name: &str) -> Result<ObjectId, Error> {
         if let Some(id) = self.tag(name)? {
