@@ -261,12 +261,14 @@ impl RunWalk<'_> {
 
     /// Why stage `k` (0-based) removed each of the rows `want` (per segment
     /// of the rows it read), each as (source segment, shard row) and its
-    /// reason, in the stage's row order. The rows are read once.
+    /// reason, in the stage's row order. Rows are taken from `cache` where
+    /// it holds them (see [`RowCache::read`]), else read one at a time.
     pub fn reasons(
         &self,
         store: &Store,
         k: usize,
         want: &[roaring::RoaringBitmap],
+        cache: &RowCache,
     ) -> Result<Vec<Reasoned>, ExplainError> {
         let (w, st) = (&self.stages[k], &self.lineage.stages[k]);
         if want.iter().all(|b| b.is_empty()) {
@@ -278,7 +280,6 @@ impl RunWalk<'_> {
             message,
         };
         let plan = recorded_plan(store, &w.rows, st).map_err(recorded)?;
-        let cache = RowCache::read(store, &w.rows, want)?;
         let mut out = Vec::new();
         for (seg, rows) in want.iter().enumerate() {
             for row in rows {
@@ -289,7 +290,7 @@ impl RunWalk<'_> {
                     origins: &w.origins,
                     stats: &st.stats,
                     at: (seg, row),
-                    cache: Some(&cache),
+                    cache: Some(cache),
                 };
                 out.push((w.origins.to_source((seg, row)), plan.explain(&cx)?));
             }
@@ -354,7 +355,8 @@ pub fn removed_rows(
         if stage.is_some_and(|s| s != k + 1) {
             continue;
         }
-        for (at, r) in run.reasons(store, k, &w.removed)? {
+        let cache = RowCache::read(store, &w.rows, &w.removed)?;
+        for (at, r) in run.reasons(store, k, &w.removed, &cache)? {
             why.insert(at, (k + 1, r.rule, r.because));
         }
     }

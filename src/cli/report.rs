@@ -64,6 +64,7 @@ pub fn run(g: &Global, a: ReportArgs) -> anyhow::Result<ExitCode> {
         column: a.column.clone(),
         keys: a.key.clone(),
         label: a.label.clone(),
+        threads: g.threads(),
     };
     let (text, name) = match &a.other {
         None => {
@@ -121,8 +122,18 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Writes the report of `v`, a version just made, to `path` (for `sift run --report`).
-pub fn write(store: &Store, v: &Version, reference: &str, path: &Path) -> anyhow::Result<()> {
-    let r = report::report(store, v, reference, &Options::default())?;
+pub fn write(
+    store: &Store,
+    v: &Version,
+    reference: &str,
+    path: &Path,
+    threads: usize,
+) -> anyhow::Result<()> {
+    let opts = Options {
+        threads,
+        ..Options::default()
+    };
+    let r = report::report(store, v, reference, &opts)?;
     let text = report::html::render(&r);
     write_atomically(path, text.as_bytes())?;
     eprintln!(

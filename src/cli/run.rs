@@ -144,7 +144,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
             .clone()
             .or_else(|| a.tag.first().cloned())
             .unwrap_or_else(|| v.id.short());
-        super::report::write(&store, v, &name, path)?;
+        super::report::write(&store, v, &name, path, g.threads())?;
     }
     if pr.is_json() {
         pr.json(&summary)?;

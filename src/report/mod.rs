@@ -25,7 +25,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::explain::{self, ExplainError, RunWalk};
-use crate::stage::RowCache;
+use crate::stage::{RowCache, RowWants};
 use crate::store::{self, ObjectId, Store};
 use crate::version::Version;
 use crate::version::diff::{self, Diff, DiffError};
@@ -47,6 +47,8 @@ pub struct Options {
     /// For two versions: key columns pairing modified rows, and a label column.
     pub keys: Vec<String>,
     pub label: Option<String>,
+    /// Threads reading shards (the report is the same on any number).
+    pub threads: usize,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
             column: None,
             keys: vec![],
             label: None,
+            threads: 1,
         }
     }
 }
@@ -369,7 +372,28 @@ pub fn report(
 ) -> Result<Report, ReportError> {
     let identity = identity(store, v, reference)?;
     let text = text_column(v, opts.column.as_deref())?;
-    let ours = sample::draw(store, v, opts.sample, opts.seed)?;
+    // Every row the page shows or measures is chosen first, from sidecars,
+    // selections and details; then each shard is read once for all of them.
+    let ours = sample::choose(store, v, opts.sample, opts.seed)?;
+    let mut wants = RowWants::default();
+    wants.add(v, &ours.want);
+    let run = match v.manifest.lineage.pipeline {
+        Some(_) => Some(explain::walk(store, v, None)?),
+        None => None,
+    };
+    let mut picks = Vec::new();
+    let mut theirs = None;
+    if let Some(run) = &run {
+        let d = sample::choose(store, &run.source, opts.sample, opts.seed)?;
+        wants.add(&run.source, &d.want);
+        theirs = Some(d);
+        picks = pick_removed(store, run, opts)?;
+        for (w, p) in run.stages.iter().zip(&picks) {
+            wants.add(&w.rows, &p.read);
+        }
+    }
+    let cache = wants.read(store, opts.threads)?;
+    let ours = ours.take(v, &cache)?;
     let columns = Columns {
         sampled: ours.batch.num_rows() as u64,
         of_rows: ours.of_rows,
@@ -384,8 +408,7 @@ pub fn report(
     };
     let mut sides: Vec<(String, sample::Sample)> = Vec::new();
     let mut thresholds = vec![];
-    if v.manifest.lineage.pipeline.is_some() {
-        let run = explain::walk(store, v, None)?;
+    if let (Some(run), Some(theirs)) = (&run, theirs) {
         lineage.push(Node {
             role: "source".into(),
             label: format!("source ({})", run.source.manifest.lineage.command),
@@ -400,14 +423,11 @@ pub fn report(
                 rows: st.rows_out,
             });
         }
-        funnel = stage_funnel(store, &run)?;
+        funnel = stage_funnel(run, &picks);
         thresholds = filter_thresholds(run.lineage);
-        samples = removed_samples(store, &run, text.as_deref(), opts)?;
+        samples = removed_samples(store, run, &picks, &cache, text.as_deref(), opts)?;
         samples.classes = class_samples(run.lineage, &ours, text.as_deref(), opts);
-        sides.push((
-            "source".into(),
-            sample::draw(store, &run.source, opts.sample, opts.seed)?,
-        ));
+        sides.push(("source".into(), theirs.take(&run.source, &cache)?));
     }
     lineage.push(Node {
         role: "version".into(),
@@ -448,15 +468,17 @@ pub fn diff_report(
         },
     )?;
     let text = text_column(b, opts.column.as_deref())?;
+    let (da, db) = (
+        sample::choose(store, a, opts.sample, opts.seed)?,
+        sample::choose(store, b, opts.sample, opts.seed)?,
+    );
+    let mut wants = RowWants::default();
+    wants.add(a, &da.want);
+    wants.add(b, &db.want);
+    let cache = wants.read(store, opts.threads)?;
     let sides = vec![
-        (
-            "A".to_string(),
-            sample::draw(store, a, opts.sample, opts.seed)?,
-        ),
-        (
-            "B".to_string(),
-            sample::draw(store, b, opts.sample, opts.seed)?,
-        ),
+        ("A".to_string(), da.take(a, &cache)?),
+        ("B".to_string(), db.take(b, &cache)?),
     ];
     let thresholds = b
         .manifest
@@ -522,9 +544,16 @@ fn text_column(v: &Version, named: Option<&str>) -> Result<Option<String>, Repor
         .map(|c| c.name.clone()))
 }
 
-fn stage_funnel(store: &Store, run: &RunWalk) -> Result<Vec<StageFunnel>, ReportError> {
+fn stage_funnel(run: &RunWalk, picks: &[Picks]) -> Vec<StageFunnel> {
     let mut out = Vec::new();
-    for (k, (st, w)) in run.lineage.stages.iter().zip(&run.stages).enumerate() {
+    for (k, ((st, w), p)) in run
+        .lineage
+        .stages
+        .iter()
+        .zip(&run.stages)
+        .zip(picks)
+        .enumerate()
+    {
         let mut f = StageFunnel {
             stage: k + 1,
             name: st.name.clone(),
@@ -544,17 +573,12 @@ fn stage_funnel(store: &Store, run: &RunWalk) -> Result<Vec<StageFunnel>, Report
         };
         match &st.stats {
             StageStats::Dedup(d) => {
-                let removals = crate::stage::dedup::decode_details(
-                    &d.details,
-                    &store.objects().get(&d.details)?,
-                )?;
-                let exact = removals.iter().filter(|r| r.similarity >= 1.0).count() as u64;
                 f.dedup = Some(DedupFunnel {
                     method: d.method.clone(),
                     clusters: d.clusters,
                     removed: d.removed,
-                    exact,
-                    near: removals.len() as u64 - exact,
+                    exact: p.exact,
+                    near: p.removals - p.exact,
                     histogram: d.histogram.clone(),
                 });
             }
@@ -571,7 +595,7 @@ fn stage_funnel(store: &Store, run: &RunWalk) -> Result<Vec<StageFunnel>, Report
         }
         out.push(f);
     }
-    Ok(out)
+    out
 }
 
 /// A row's text for showing: column `text` (else every column), cut to [`SHOWN`].
@@ -604,20 +628,27 @@ fn shown(batch: &arrow::array::RecordBatch, i: usize, text: Option<&str>) -> (St
     }
 }
 
-/// For each stage, removed rows per rule (dedup: removed rows beside the
-/// rows kept in their place), drawn by a seeded rank of their source rows,
-/// explained in bulk, and shown as the stage read them.
-fn removed_samples(
-    store: &Store,
-    run: &RunWalk,
-    text: Option<&str>,
-    opts: &Options,
-) -> Result<Samples, ReportError> {
-    let mut out = Samples {
-        rules: vec![],
-        clusters: vec![],
-        classes: vec![],
-    };
+/// A stage's removed rows drawn for showing, chosen before any is read.
+#[derive(Default)]
+struct Picks {
+    /// Candidates (segment, shard row of the rows the stage read), best
+    /// ranked first.
+    ranked: Vec<(usize, u32)>,
+    /// The candidates, per segment.
+    want: Vec<RoaringBitmap>,
+    /// Rows to read: the candidates and, for dedup, the rows kept in their place.
+    read: Vec<RoaringBitmap>,
+    /// Dedup: each candidate → the row kept in its place.
+    kept_of: std::collections::HashMap<(usize, u32), (usize, u32)>,
+    /// Dedup: rows removed, and of those exact copies.
+    removals: u64,
+    exact: u64,
+}
+
+/// For each stage, up to 400 removed rows ranked by a seeded hash of their
+/// source rows (enough for `opts.rows` per rule).
+fn pick_removed(store: &Store, run: &RunWalk, opts: &Options) -> Result<Vec<Picks>, ReportError> {
+    let mut out = Vec::new();
     for (k, (w, st)) in run.stages.iter().zip(&run.lineage.stages).enumerate() {
         let rules = st.removed.values().filter(|n| **n > 0).count().max(1);
         let candidates = (opts.rows * rules * 8).clamp(16, 400);
@@ -632,37 +663,70 @@ fn removed_samples(
                 ));
             }
         }
-        if ranked.is_empty() {
-            continue;
-        }
         ranked.sort_unstable();
         ranked.truncate(candidates);
         let segments = w.rows.manifest.segments.len();
-        let mut want = vec![RoaringBitmap::new(); segments];
-        for (_, seg, row) in &ranked {
-            want[*seg].insert(*row);
+        let mut p = Picks {
+            ranked: ranked.iter().map(|&(_, s, r)| (s, r)).collect(),
+            want: vec![RoaringBitmap::new(); segments],
+            ..Picks::default()
+        };
+        for &(seg, row) in &p.ranked {
+            p.want[seg].insert(row);
+        }
+        p.read = p.want.clone();
+        if let StageStats::Dedup(d) = &st.stats {
+            let removals =
+                crate::stage::dedup::decode_details(&d.details, &store.objects().get(&d.details)?)?;
+            p.removals = removals.len() as u64;
+            p.exact = removals.iter().filter(|r| r.similarity >= 1.0).count() as u64;
+            for r in removals {
+                let (seg, row) = (r.removed.0 as usize, r.removed.1);
+                if p.want.get(seg).is_some_and(|b| b.contains(row)) {
+                    let kept = (r.kept.0 as usize, r.kept.1);
+                    if let Some(b) = p.read.get_mut(kept.0) {
+                        b.insert(kept.1);
+                    }
+                    p.kept_of.insert((seg, row), kept);
+                }
+            }
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// For each stage, removed rows per rule (dedup: removed rows beside the
+/// rows kept in their place), from the stage's picks, explained in bulk,
+/// and shown as the stage read them.
+fn removed_samples(
+    store: &Store,
+    run: &RunWalk,
+    picks: &[Picks],
+    cache: &RowCache,
+    text: Option<&str>,
+    opts: &Options,
+) -> Result<Samples, ReportError> {
+    let mut out = Samples {
+        rules: vec![],
+        clusters: vec![],
+        classes: vec![],
+    };
+    for (k, ((w, st), p)) in run
+        .stages
+        .iter()
+        .zip(&run.lineage.stages)
+        .zip(picks)
+        .enumerate()
+    {
+        if p.ranked.is_empty() {
+            continue;
         }
         let reasons: std::collections::HashMap<(usize, u32), crate::stage::Reason<_>> =
-            run.reasons(store, k, &want)?.into_iter().collect();
-        // A dedup stage's removed rows → the rows kept in their place.
-        let kept_of: std::collections::HashMap<(usize, u32), (usize, u32)> = match &st.stats {
-            StageStats::Dedup(d) => {
-                crate::stage::dedup::decode_details(&d.details, &store.objects().get(&d.details)?)?
-                    .into_iter()
-                    .map(|r| {
-                        (
-                            (r.removed.0 as usize, r.removed.1),
-                            (r.kept.0 as usize, r.kept.1),
-                        )
-                    })
-                    .collect()
-            }
-            _ => Default::default(),
-        };
+            run.reasons(store, k, &p.want, cache)?.into_iter().collect();
         let mut per_rule: IndexMap<String, usize> = IndexMap::new();
         let mut chosen = Vec::new();
-        let mut read = vec![RoaringBitmap::new(); segments];
-        for (_, seg, row) in ranked {
+        for &(seg, row) in &p.ranked {
             let Some(r) = reasons.get(&run.to_source(k, (seg, row))) else {
                 continue;
             };
@@ -672,17 +736,12 @@ fn removed_samples(
                 continue;
             }
             *n += 1;
-            read[seg].insert(row);
-            let kept = kept_of.get(&(seg, row)).copied();
-            if let Some((ks, kr)) = kept {
-                read[ks].insert(kr);
-            }
+            let kept = p.kept_of.get(&(seg, row)).copied();
             chosen.push(((seg, row), rule, r, kept));
         }
-        let cache = RowCache::read(store, &w.rows, &read)?;
         let row = |at: (usize, u32), reason: Option<String>| -> Row {
             let (text, cut) = cache
-                .get(at)
+                .get(&w.rows, at)
                 .map(|(b, i)| shown(b, i, text))
                 .unwrap_or_default();
             Row {

@@ -38,8 +38,19 @@ pub fn rank(fp: u128, seed: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(&fp.to_le_bytes(), seed)
 }
 
+/// The rows a seeded sample of a version holds, chosen from its sidecars
+/// before any row is read.
+pub struct Draw {
+    of_rows: u64,
+    /// Rows of the version before each segment's.
+    before: Vec<u64>,
+    sels: Vec<RoaringBitmap>,
+    /// The sampled shard rows, per segment.
+    pub want: Vec<RoaringBitmap>,
+}
+
 /// Up to `n` rows of `v`, those whose fingerprints rank lowest under `seed`.
-pub fn draw(store: &Store, v: &Version, n: usize, seed: u64) -> Result<Sample, ReportError> {
+pub fn choose(store: &Store, v: &Version, n: usize, seed: u64) -> Result<Draw, ReportError> {
     // The n lowest (rank, segment, row), as a max-heap.
     let mut heap: BinaryHeap<(u64, usize, u32)> = BinaryHeap::new();
     let mut of_rows = 0;
@@ -74,24 +85,36 @@ pub fn draw(store: &Store, v: &Version, n: usize, seed: u64) -> Result<Sample, R
     for (_, seg, row) in &heap {
         want[*seg].insert(*row);
     }
-    let schema = v.schema()?;
-    let cache = RowCache::read(store, v, &want)?;
-    let mut positions = Vec::new();
-    let mut parts = Vec::new();
-    for (seg, rows) in want.iter().enumerate() {
-        for row in rows {
-            if let Some((b, i)) = cache.get((seg, row)) {
-                positions.push(before[seg] + sels[seg].rank(row) - 1);
-                parts.push(b.slice(i, 1));
+    Ok(Draw {
+        of_rows,
+        before,
+        sels,
+        want,
+    })
+}
+
+impl Draw {
+    /// The sample, its rows taken from `cache` (which read [`Draw::want`]).
+    pub fn take(self, v: &Version, cache: &RowCache) -> Result<Sample, ReportError> {
+        let schema = v.schema()?;
+        let mut positions = Vec::new();
+        let mut parts = Vec::new();
+        for (seg, rows) in self.want.iter().enumerate() {
+            for row in rows {
+                if let Some((b, i)) = cache.get(v, (seg, row)) {
+                    positions.push(self.before[seg] + self.sels[seg].rank(row) - 1);
+                    parts.push(b.slice(i, 1));
+                }
             }
         }
+        let batch =
+            concat_batches(&schema, &parts).map_err(|e| ReportError::Sample(e.to_string()))?;
+        Ok(Sample {
+            of_rows: self.of_rows,
+            positions,
+            batch,
+        })
     }
-    let batch = concat_batches(&schema, &parts).map_err(|e| ReportError::Sample(e.to_string()))?;
-    Ok(Sample {
-        of_rows,
-        positions,
-        batch,
-    })
 }
 
 /// The strings of a text column (null as `None`).

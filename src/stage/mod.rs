@@ -399,12 +399,15 @@ pub struct ExplainContext<'a> {
     pub cache: Option<&'a RowCache>,
 }
 
-/// Rows of a stage's input read once for many explanations: (segment,
-/// shard row) → the batch and the row's index in it.
+/// Rows read once for many explanations and reports: (shard object, shard
+/// row) → the batch and the row's index in it. Versions that share a shard
+/// share its rows, so one cache serves all of them.
 #[derive(Default)]
 pub struct RowCache {
-    rows:
-        std::collections::HashMap<(usize, u32), (std::sync::Arc<arrow::array::RecordBatch>, usize)>,
+    rows: std::collections::HashMap<
+        (store::ObjectId, u32),
+        (std::sync::Arc<arrow::array::RecordBatch>, usize),
+    >,
     /// What a kind derived from an object once (an index of its details).
     memo: std::cell::RefCell<
         std::collections::HashMap<store::ObjectId, std::rc::Rc<dyn std::any::Any>>,
@@ -417,32 +420,71 @@ impl std::fmt::Debug for RowCache {
     }
 }
 
-impl RowCache {
-    /// Reads the rows `want` (per segment of `rows`) in one pass per segment.
-    pub fn read(
-        store: &Store,
-        rows: &Version,
-        want: &[roaring::RoaringBitmap],
-    ) -> Result<RowCache, RunError> {
-        let mut out = RowCache::default();
-        for (seg, sel) in want.iter().enumerate() {
-            if sel.is_empty() {
+/// Rows wanted from the segments of any versions, gathered so that
+/// [`RowWants::read`] reads each shard once for all of them.
+#[derive(Default)]
+pub struct RowWants {
+    shards: std::collections::BTreeMap<
+        store::ObjectId,
+        (crate::version::manifest::Segment, roaring::RoaringBitmap),
+    >,
+}
+
+impl RowWants {
+    /// Wants the rows `want` (shard rows per segment of `v`).
+    pub fn add(&mut self, v: &Version, want: &[roaring::RoaringBitmap]) {
+        for (seg, rows) in v.manifest.segments.iter().zip(want) {
+            if rows.is_empty() {
                 continue;
             }
-            let segment = &rows.manifest.segments[seg];
-            for (ids, batch) in crate::version::selection::segment_batches(store, segment, sel)? {
+            let (_, all) = self
+                .shards
+                .entry(seg.shard)
+                .or_insert_with(|| (seg.clone(), roaring::RoaringBitmap::new()));
+            *all |= rows;
+        }
+    }
+
+    /// Reads every wanted row, one pass per shard, on up to `threads` threads.
+    pub fn read(self, store: &Store, threads: usize) -> Result<RowCache, RunError> {
+        let work: Vec<_> = self.shards.into_values().collect();
+        let parts = crate::par::map_ordered(threads, work.len(), |i| {
+            let (seg, sel) = &work[i];
+            crate::version::selection::segment_batches(store, seg, sel)
+        })?;
+        let mut out = RowCache::default();
+        for ((seg, _), batches) in work.iter().zip(parts) {
+            for (ids, batch) in batches {
                 let batch = std::sync::Arc::new(batch);
                 for (i, id) in ids.into_iter().enumerate() {
-                    out.rows.insert((seg, id), (batch.clone(), i));
+                    out.rows.insert((seg.shard, id), (batch.clone(), i));
                 }
             }
         }
         Ok(out)
     }
+}
 
-    /// Row `at` (segment, shard row) as its batch and its index there, if read.
-    pub fn get(&self, at: (usize, u32)) -> Option<(&arrow::array::RecordBatch, usize)> {
-        self.rows.get(&at).map(|(b, i)| (b.as_ref(), *i))
+impl RowCache {
+    /// Reads the rows `want` (per segment of `rows`) in one pass per shard.
+    pub fn read(
+        store: &Store,
+        rows: &Version,
+        want: &[roaring::RoaringBitmap],
+    ) -> Result<RowCache, RunError> {
+        let mut wants = RowWants::default();
+        wants.add(rows, want);
+        wants.read(store, 1)
+    }
+
+    /// Row `at` (segment of `v`, shard row) as its batch and its index there, if read.
+    pub fn get(
+        &self,
+        v: &Version,
+        (seg, row): (usize, u32),
+    ) -> Option<(&arrow::array::RecordBatch, usize)> {
+        let shard = v.manifest.segments.get(seg)?.shard;
+        self.rows.get(&(shard, row)).map(|(b, i)| (b.as_ref(), *i))
     }
 }
 
@@ -474,8 +516,8 @@ impl ExplainContext<'_> {
     }
 
     pub fn row(&self) -> Result<Option<arrow::array::RecordBatch>, RunError> {
-        if let Some((batch, i)) = self.cache.and_then(|c| c.rows.get(&self.at)) {
-            return Ok(Some(batch.slice(*i, 1)));
+        if let Some((batch, i)) = self.cache.and_then(|c| c.get(self.source, self.at)) {
+            return Ok(Some(batch.slice(i, 1)));
         }
         let (seg, shard_row) = self.at;
         let mut one = roaring::RoaringBitmap::new();
