@@ -3,11 +3,18 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::DFSchema;
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::utils::split_conjunction_owned;
+use datafusion::logical_expr::{ColumnarValue, Expr, ScalarUDF, Volatility, create_udf};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
+
+use crate::stage::quality;
 
 use super::OnError;
 
@@ -19,7 +26,9 @@ pub struct Rule {
     pub expr: String,
     /// true for `where` (keeps rows where true); false for rules (remove where true).
     pub keeps: bool,
-    phys: Arc<dyn PhysicalExpr>,
+    /// The expression's top-level conjuncts, evaluated in turn, each on the
+    /// rows no earlier one made false.
+    conjuncts: Vec<Arc<dyn PhysicalExpr>>,
 }
 
 /// Why a rule could not be compiled.
@@ -75,6 +84,125 @@ pub fn compile_expr(
     Ok((phys, dt))
 }
 
+/// A boolean expression's top-level conjuncts, compiled one by one, with the
+/// rule-set calls on one column fused (see [`fuse_rule_sets`]); `None` when
+/// one of them does not compile to a boolean alone (the whole expression is
+/// then evaluated as it is).
+fn compile_conjuncts(
+    ctx: &SessionContext,
+    schema: &SchemaRef,
+    expr: &str,
+) -> Option<Vec<Arc<dyn PhysicalExpr>>> {
+    let df_schema = DFSchema::try_from(schema.as_ref().clone()).ok()?;
+    let logical = ctx.parse_sql_expr(expr, &df_schema).ok()?;
+    let conjuncts = fuse_rule_sets(split_conjunction_owned(logical));
+    let mut out = Vec::with_capacity(conjuncts.len());
+    for c in conjuncts {
+        let phys = ctx.create_physical_expr(c, &df_schema).ok()?;
+        if phys.data_type(schema.as_ref()).ok()? != DataType::Boolean {
+            return None;
+        }
+        out.push(phys);
+    }
+    Some(out)
+}
+
+/// The rule sets whose calls on one column share the document's tokens.
+const RULE_SETS: [(&str, RuleSetFn); 4] = [
+    ("gopher_quality", quality::gopher_quality_doc),
+    ("gopher_repetition", quality::gopher_repetition_doc),
+    ("c4_quality", quality::c4_quality_doc),
+    ("fineweb_quality", quality::fineweb_quality_doc),
+];
+
+type RuleSetFn = fn(&quality::Doc) -> Option<&'static str>;
+
+/// Replaces two or more conjuncts `rule_set(col)` on the same argument by one
+/// call that splits each document once and stops at the first rule set that
+/// drops it (`gopher_quality(text) AND c4_quality(text)`). The result is the
+/// same: each call is true, false, or null for a null text, as its parts.
+fn fuse_rule_sets(conjuncts: Vec<Expr>) -> Vec<Expr> {
+    let member = |e: &Expr| match e {
+        Expr::ScalarFunction(f) if f.args.len() == 1 => RULE_SETS
+            .iter()
+            .position(|(n, _)| *n == f.func.name())
+            .map(|i| (i, f.args[0].clone())),
+        _ => None,
+    };
+    // Argument -> the rule sets called on it, in order.
+    let mut groups: Vec<(Expr, Vec<usize>)> = Vec::new();
+    for c in &conjuncts {
+        if let Some((i, arg)) = member(c) {
+            match groups.iter_mut().find(|(a, _)| *a == arg) {
+                Some((_, sets)) => sets.push(i),
+                None => groups.push((arg, vec![i])),
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(conjuncts.len());
+    let mut emitted = vec![false; groups.len()];
+    for c in conjuncts {
+        let Some((_, arg)) = member(&c) else {
+            out.push(c);
+            continue;
+        };
+        let g = groups.iter().position(|(a, _)| *a == arg).expect("grouped");
+        if groups[g].1.len() < 2 {
+            out.push(c);
+        } else if !emitted[g] {
+            emitted[g] = true;
+            let udf = fused_udf(&groups[g].1);
+            out.push(Expr::ScalarFunction(ScalarFunction::new_udf(
+                Arc::new(udf),
+                vec![arg],
+            )));
+        }
+    }
+    out
+}
+
+/// One UDF for the rule sets `sets` (indices into [`RULE_SETS`]): true when
+/// every one keeps the text.
+fn fused_udf(sets: &[usize]) -> ScalarUDF {
+    let fns: Vec<RuleSetFn> = sets.iter().map(|&i| RULE_SETS[i].1).collect();
+    let name = sets
+        .iter()
+        .map(|&i| RULE_SETS[i].0)
+        .collect::<Vec<_>>()
+        .join("+");
+    create_udf(
+        &name,
+        vec![DataType::Utf8],
+        DataType::Boolean,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let rows = args
+                .iter()
+                .find_map(|a| match a {
+                    ColumnarValue::Array(a) => Some(a.len()),
+                    _ => None,
+                })
+                .unwrap_or(1);
+            let arr = args[0].to_array(rows)?;
+            let keep = |t: &str| {
+                let doc = quality::Doc::new(t);
+                fns.iter().all(|f| f(&doc).is_none())
+            };
+            let out: BooleanArray = match arr.data_type() {
+                DataType::Utf8 => arr.as_string::<i32>().iter().map(|v| v.map(keep)).collect(),
+                DataType::LargeUtf8 => arr.as_string::<i64>().iter().map(|v| v.map(keep)).collect(),
+                DataType::Utf8View => arr.as_string_view().iter().map(|v| v.map(keep)).collect(),
+                other => {
+                    return Err(DataFusionError::Execution(format!(
+                        "expected a string column, got {other}"
+                    )));
+                }
+            };
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    )
+}
+
 /// Compiles `(name, expr, keeps)` against `schema`.
 pub fn compile(
     schema: &SchemaRef,
@@ -96,11 +224,12 @@ pub fn compile(
                 Some("compare it, e.g. `word_count(text) < 50`".into()),
             )));
         }
+        let conjuncts = compile_conjuncts(&ctx, schema, expr).unwrap_or_else(|| vec![phys]);
         out.push(Rule {
             name: name.clone(),
             expr: expr.clone(),
             keeps: *keeps,
-            phys,
+            conjuncts,
         });
     }
     Ok(out)
@@ -192,7 +321,10 @@ pub struct RowError {
     pub message: String,
 }
 
-/// Evaluates every rule on `batch`; one verdict per row.
+/// Evaluates every rule on `batch`; one verdict per row. A rule is
+/// evaluated only on the rows no earlier rule removed, and each conjunct of
+/// a rule only on the rows no earlier conjunct made false, so an error in a
+/// later part on such a row is never seen.
 pub fn evaluate(
     rules: &[Rule],
     on_error: OnError,
@@ -201,20 +333,27 @@ pub fn evaluate(
     let n = batch.num_rows();
     let mut verdicts = vec![Verdict::Keep; n];
     for (ri, rule) in rules.iter().enumerate() {
-        let values: Vec<Option<Result<bool, String>>> = match eval_bool(rule, batch) {
+        let live: Vec<u32> = (0..n as u32)
+            .filter(|&i| verdicts[i as usize] == Verdict::Keep)
+            .collect();
+        if live.is_empty() {
+            break;
+        }
+        let values: Vec<Option<Result<bool, String>>> = match eval_bool(rule, batch, &live) {
             Ok(v) => v.into_iter().map(|b| b.map(Ok)).collect(),
             // The batch failed as a whole: find the rows that fail alone.
-            Err(_) => (0..n)
-                .map(|i| match eval_bool(rule, &batch.slice(i, 1)) {
-                    Ok(v) => v[0].map(Ok),
-                    Err(e) => Some(Err(e)),
-                })
+            Err(_) => live
+                .iter()
+                .map(
+                    |&i| match eval_bool(rule, &batch.slice(i as usize, 1), &[0]) {
+                        Ok(v) => v[0].map(Ok),
+                        Err(e) => Some(Err(e)),
+                    },
+                )
                 .collect(),
         };
-        for (i, v) in values.into_iter().enumerate() {
-            if verdicts[i] != Verdict::Keep {
-                continue;
-            }
+        for (&i, v) in live.iter().zip(values) {
+            let i = i as usize;
             let problem = match v {
                 Some(Ok(b)) => {
                     if b != rule.keeps {
@@ -241,18 +380,42 @@ pub fn evaluate(
     Ok(verdicts)
 }
 
-fn eval_bool(rule: &Rule, batch: &RecordBatch) -> Result<Vec<Option<bool>>, String> {
-    let value = rule
-        .phys
-        .evaluate(batch)
-        .map_err(|e| clean(&e.to_string()))?;
-    let array = value
-        .into_array(batch.num_rows())
-        .map_err(|e| clean(&e.to_string()))?;
-    let b = array
-        .as_boolean_opt()
-        .ok_or("the expression did not give a boolean")?;
-    Ok((0..b.len())
-        .map(|i| b.is_valid(i).then(|| b.value(i)))
-        .collect())
+/// The rule's value on rows `rows` of `batch` (ascending), in SQL's logic:
+/// false if a conjunct is false, else null if one is null, else true.
+fn eval_bool(rule: &Rule, batch: &RecordBatch, rows: &[u32]) -> Result<Vec<Option<bool>>, String> {
+    let mut acc: Vec<Option<bool>> = vec![Some(true); rows.len()];
+    // Positions in `rows` still to evaluate: those not yet false.
+    let mut open: Vec<u32> = (0..rows.len() as u32).collect();
+    for phys in &rule.conjuncts {
+        if open.is_empty() {
+            break;
+        }
+        let sub = if open.len() == batch.num_rows() {
+            batch.clone()
+        } else {
+            let take = UInt32Array::from_iter_values(open.iter().map(|&p| rows[p as usize]));
+            take_record_batch(batch, &take).map_err(|e| clean(&e.to_string()))?
+        };
+        let value = phys.evaluate(&sub).map_err(|e| clean(&e.to_string()))?;
+        let array = value
+            .into_array(sub.num_rows())
+            .map_err(|e| clean(&e.to_string()))?;
+        let b = array
+            .as_boolean_opt()
+            .ok_or("the expression did not give a boolean")?;
+        let mut still = Vec::with_capacity(open.len());
+        for (k, &p) in open.iter().enumerate() {
+            let a = &mut acc[p as usize];
+            if !b.is_valid(k) {
+                *a = None;
+                still.push(p);
+            } else if b.value(k) {
+                still.push(p);
+            } else {
+                *a = Some(false);
+            }
+        }
+        open = still;
+    }
+    Ok(acc)
 }

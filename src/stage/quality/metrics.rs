@@ -1,6 +1,8 @@
 //! The metrics: counts, ratios and fractions over tokens and lines.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use super::ngrams::with_grams;
 
 use super::*;
 
@@ -72,7 +74,10 @@ pub(super) fn distinct_stop_words(toks: &[&str]) -> usize {
 
 /// Lines (splitlines) whose lstrip starts with `•` or `-`.
 pub fn bullet_line_fraction(text: &str) -> f64 {
-    let lines = splitlines(text);
+    bullet_lines(&splitlines(text))
+}
+
+pub(super) fn bullet_lines(lines: &[&str]) -> f64 {
     let n = lines.iter().filter(|l| {
         let l = l.trim_start_matches(is_py_space);
         l.starts_with('•') || l.starts_with('-')
@@ -82,7 +87,10 @@ pub fn bullet_line_fraction(text: &str) -> f64 {
 
 /// Lines (splitlines) whose rstrip ends with `...` or `…`.
 pub fn ellipsis_line_fraction(text: &str) -> f64 {
-    let lines = splitlines(text);
+    ellipsis_lines(&splitlines(text))
+}
+
+pub(super) fn ellipsis_lines(lines: &[&str]) -> f64 {
     let n = lines.iter().filter(|l| {
         let l = l.trim_end_matches(is_py_space);
         l.ends_with("...") || l.ends_with('…')
@@ -92,7 +100,7 @@ pub fn ellipsis_line_fraction(text: &str) -> f64 {
 
 /// (duplicate count, duplicate chars) of items, first occurrences excluded.
 pub(super) fn dups<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<&str, foldhash::fast::FixedState> = HashSet::default();
     let (mut count, mut chars_) = (0, 0);
     for it in items {
         if !seen.insert(it) {
@@ -121,75 +129,16 @@ pub fn duplicate_line_char_fraction(text: &str) -> f64 {
     ratio(dups(rep_lines(text)).1, chars(text))
 }
 
-pub(super) fn top_ngram_value(toks: &[&str], n: usize) -> usize {
-    if n == 0 || toks.len() < n {
-        return 0;
-    }
-    // Windows are keyed by a 128-bit hash of their tokens joined by one
-    // space (tokens hold no whitespace, so the join is unambiguous); no
-    // string is built per window.
-    let mut counts: HashMap<u128, (usize, usize)> = HashMap::with_capacity(toks.len());
-    let mut buf = Vec::with_capacity(256);
-    for i in 0..=toks.len() - n {
-        buf.clear();
-        for (k, t) in toks[i..i + n].iter().enumerate() {
-            if k > 0 {
-                buf.push(b' ');
-            }
-            buf.extend_from_slice(t.as_bytes());
-        }
-        counts
-            .entry(xxhash_rust::xxh3::xxh3_128(&buf))
-            .or_insert((0, i))
-            .0 += 1;
-    }
-    // Highest count; ties go to the n-gram that occurs first.
-    let (count, first) = counts
-        .values()
-        .copied()
-        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
-        .expect("non-empty");
-    let len: usize = toks[first..first + n]
-        .iter()
-        .map(|t| chars(t))
-        .sum::<usize>()
-        + (n - 1);
-    len * count
-}
-
 /// Characters covered by the most frequent word n-gram, over the text's length.
 pub fn top_ngram_char_fraction(text: &str, n: usize) -> f64 {
-    ratio(top_ngram_value(&tokens(text), n), chars(text))
-}
-
-pub(super) fn dup_ngram_chars(toks: &[&str], n: usize) -> usize {
-    if n == 0 || toks.len() < n {
-        return 0;
-    }
-    // Windows are the tokens concatenated with no separator (as published, so
-    // `ab·c` equals `a·bc`), keyed by a 128-bit hash of those bytes.
-    let lens: Vec<usize> = toks.iter().map(|t| chars(t)).collect();
-    let mut seen: HashSet<u128> = HashSet::with_capacity(toks.len());
-    let mut buf = Vec::with_capacity(256);
-    let (mut i, mut rep) = (0, 0);
-    while i + n <= toks.len() {
-        buf.clear();
-        for t in &toks[i..i + n] {
-            buf.extend_from_slice(t.as_bytes());
-        }
-        if !seen.insert(xxhash_rust::xxh3::xxh3_128(&buf)) {
-            rep += lens[i..i + n].iter().sum::<usize>();
-            i += n;
-        } else {
-            i += 1;
-        }
-    }
-    rep
+    let t = tokens(text);
+    ratio(with_grams(&t, |g| g.top(n)), chars(text))
 }
 
 /// Characters in repeated word n-grams (greedy, as published), over the text's length.
 pub fn duplicate_ngram_char_fraction(text: &str, n: usize) -> f64 {
-    ratio(dup_ngram_chars(&tokens(text), n), chars(text))
+    let t = tokens(text);
+    ratio(with_grams(&t, |g| g.duplicated(&t, n)), chars(text))
 }
 
 /// FineWeb: lines whose raw last character is terminal punctuation.
@@ -237,7 +186,11 @@ pub fn has_curly_brace(text: &str) -> bool {
 /// Sentences, as the C4 filter counts them: a run of sentence-final
 /// punctuation tokens ends a sentence when another token follows.
 pub fn sentence_count(text: &str) -> usize {
-    let t = tokens(text);
+    sentences_of(&tokens(text))
+}
+
+/// [`sentence_count`] of tokens.
+pub(super) fn sentences_of(t: &[&str]) -> usize {
     if t.is_empty() {
         return 0;
     }

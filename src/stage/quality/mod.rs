@@ -15,10 +15,12 @@
 //! | `spacy.rs` | spaCy's icon ranges and one-token exceptions (generated) |
 //! | `text.rs` | line, paragraph and word splitting |
 //! | `metrics.rs` | the metrics |
+//! | `ngrams.rs` | the word n-gram statistics of Gopher repetition |
 //! | `rules.rs` | the rule sets |
 //! | `udfs.rs` | their DataFusion UDFs |
 
 mod metrics;
+mod ngrams;
 mod rules;
 mod spacy;
 mod tables;

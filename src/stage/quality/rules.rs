@@ -4,8 +4,14 @@ use super::*;
 
 /// Gopher quality (datatrove defaults); `None` keeps, `Some(reason)` drops.
 pub fn gopher_quality_reason(text: &str) -> Option<&'static str> {
-    let t = tokens(text);
-    let s = words(&t);
+    gopher_quality_doc(&Doc::new(text))
+}
+
+/// [`gopher_quality_reason`] of a document whose tokens may be shared.
+pub fn gopher_quality_doc(doc: &Doc) -> Option<&'static str> {
+    let text = doc.text;
+    let t = doc.tokens();
+    let s = words(t);
     let n = t.len();
     if s.len() < 50 {
         return Some("gopher_short_doc");
@@ -26,16 +32,17 @@ pub fn gopher_quality_reason(text: &str) -> Option<&'static str> {
     if ratio(text.matches("...").count() + text.matches('…').count(), n) > 0.1 {
         return Some("gopher_too_many_ellipsis");
     }
-    if bullet_line_fraction(text) > 0.9 {
+    let lines = splitlines(text);
+    if bullet_lines(&lines) > 0.9 {
         return Some("gopher_too_many_bullets");
     }
-    if ellipsis_line_fraction(text) > 0.3 {
+    if ellipsis_lines(&lines) > 0.3 {
         return Some("gopher_too_many_end_ellipsis");
     }
     if ratio(t.iter().filter(|w| w.chars().any(is_alpha)).count(), n) < 0.8 {
         return Some("gopher_below_alpha_threshold");
     }
-    if distinct_stop_words(&t) < 2 {
+    if distinct_stop_words(t) < 2 {
         return Some("gopher_enough_stop_words");
     }
     None
@@ -43,6 +50,12 @@ pub fn gopher_quality_reason(text: &str) -> Option<&'static str> {
 
 /// Gopher repetition (datatrove defaults); `None` keeps, `Some(reason)` drops.
 pub fn gopher_repetition_reason(text: &str) -> Option<&'static str> {
+    gopher_repetition_doc(&Doc::new(text))
+}
+
+/// [`gopher_repetition_reason`] of a document whose tokens may be shared.
+pub fn gopher_repetition_doc(doc: &Doc) -> Option<&'static str> {
+    let text = doc.text;
     let c = chars(text);
     if c == 0 {
         return Some("empty");
@@ -63,29 +76,31 @@ pub fn gopher_repetition_reason(text: &str) -> Option<&'static str> {
     if ratio(lc, c) > 0.2 {
         return Some("dup_line_char_frac");
     }
-    let t = tokens(text);
-    for (n, thr, reason) in [
-        (2, 0.20, "top_2_gram"),
-        (3, 0.18, "top_3_gram"),
-        (4, 0.16, "top_4_gram"),
-    ] {
-        if t.len() >= n && ratio(top_ngram_value(&t, n), c) > thr {
-            return Some(reason);
+    let t = doc.tokens();
+    super::ngrams::with_grams(t, |g| {
+        for (n, thr, reason) in [
+            (2, 0.20, "top_2_gram"),
+            (3, 0.18, "top_3_gram"),
+            (4, 0.16, "top_4_gram"),
+        ] {
+            if t.len() >= n && ratio(g.top(n), c) > thr {
+                return Some(reason);
+            }
         }
-    }
-    for (n, thr, reason) in [
-        (5, 0.15, "duplicated_5_n_grams"),
-        (6, 0.14, "duplicated_6_n_grams"),
-        (7, 0.13, "duplicated_7_n_grams"),
-        (8, 0.12, "duplicated_8_n_grams"),
-        (9, 0.11, "duplicated_9_n_grams"),
-        (10, 0.10, "duplicated_10_n_grams"),
-    ] {
-        if ratio(dup_ngram_chars(&t, n), c) > thr {
-            return Some(reason);
+        for (n, thr, reason) in [
+            (5, 0.15, "duplicated_5_n_grams"),
+            (6, 0.14, "duplicated_6_n_grams"),
+            (7, 0.13, "duplicated_7_n_grams"),
+            (8, 0.12, "duplicated_8_n_grams"),
+            (9, 0.11, "duplicated_9_n_grams"),
+            (10, 0.10, "duplicated_10_n_grams"),
+        ] {
+            if ratio(g.duplicated(t, n), c) > thr {
+                return Some(reason);
+            }
         }
-    }
-    None
+        None
+    })
 }
 
 /// C4 quality (datatrove defaults: 5 sentences, 3 words per line, terminal
@@ -96,7 +111,13 @@ pub fn c4_quality_reason(text: &str) -> Option<&'static str> {
 }
 
 pub(super) fn c4_reason(text: &str, require_terminal_punct: bool) -> Option<&'static str> {
-    c4_lines(text, require_terminal_punct).err()
+    c4_scan(text, None, require_terminal_punct, |_| {}).err()
+}
+
+/// [`c4_quality_reason`] of a document: a line's sentences are counted on
+/// the document's tokens when it has no citation to delete.
+pub fn c4_quality_doc(doc: &Doc) -> Option<&'static str> {
+    c4_scan(doc.text, Some(doc.tokens()), true, |_| {}).err()
 }
 
 /// What C4's line filter keeps of a document (datatrove's `C4QualityFilter`).
@@ -122,55 +143,109 @@ impl C4Lines<'_> {
 /// the lines it keeps and drops, or the rule that drops the whole document
 /// (`lorem_ipsum`, `curly_bracket`, `too_few_sentences`).
 pub fn c4_lines(text: &str, require_terminal_punct: bool) -> Result<C4Lines<'_>, &'static str> {
-    let mut sentences = 0;
     let mut out = C4Lines {
         kept: Vec::new(),
         dropped: Vec::new(),
         cited: Vec::new(),
     };
+    c4_scan(text, None, require_terminal_punct, |line| match line {
+        C4Line::Dropped(rule, unit) => out.dropped.push((rule, unit)),
+        C4Line::Kept { unit, line, cited } => {
+            if cited {
+                out.cited.push(unit);
+            }
+            out.kept.push(line.into_owned());
+        }
+    })?;
+    Ok(out)
+}
+
+/// One line's fate in [`c4_scan`].
+enum C4Line<'t> {
+    Dropped(&'static str, &'t str),
+    Kept {
+        unit: &'t str,
+        line: std::borrow::Cow<'t, str>,
+        cited: bool,
+    },
+}
+
+/// C4's line filter: each line's fate to `each`, in order, then the verdict.
+/// `toks`, the text's own tokens, saves splitting each line again.
+fn c4_scan<'t>(
+    text: &'t str,
+    toks: Option<&[&'t str]>,
+    require_terminal_punct: bool,
+    mut each: impl FnMut(C4Line<'t>),
+) -> Result<(), &'static str> {
+    let mut sentences = 0;
+    let offset = |t: &str| t.as_ptr() as usize - text.as_ptr() as usize;
+    let mut next_token = 0;
     for unit in splitlines(text) {
         let line = py_strip(unit);
-        let words: Vec<&str> = line.split(is_py_space).filter(|w| !w.is_empty()).collect();
-        if words.iter().any(|w| chars(w) > 1000) {
-            out.dropped.push(("too_long_word", unit));
+        let mut words = 0;
+        for w in py_words(line) {
+            if chars(w) > 1000 {
+                words = usize::MAX;
+                break;
+            }
+            words += 1;
+        }
+        if words == usize::MAX {
+            each(C4Line::Dropped("too_long_word", unit));
             continue;
         }
         let cleaned = remove_citations(line);
         let cited = cleaned.len() != line.len();
-        let line = cleaned;
-        if require_terminal_punct && c4_unterminated(&line) {
-            out.dropped.push(("no_terminal_punct", unit));
+        if require_terminal_punct && c4_unterminated(&cleaned) {
+            each(C4Line::Dropped("no_terminal_punct", unit));
             continue;
         }
-        if words.len() < 3 {
-            out.dropped.push(("too_few_words", unit));
+        if words < 3 {
+            each(C4Line::Dropped("too_few_words", unit));
             continue;
         }
-        let lower = line.to_lowercase();
+        let lower = cleaned.to_lowercase();
         if lower.contains("lorem ipsum") {
             return Err("lorem_ipsum");
         }
         if lower.contains("javascript") {
-            out.dropped.push(("javascript", unit));
+            each(C4Line::Dropped("javascript", unit));
             continue;
         }
-        if line.contains('{') {
+        if cleaned.contains('{') {
             return Err("curly_bracket");
         }
         if c4_policy(&lower) {
-            out.dropped.push(("policy", unit));
+            each(C4Line::Dropped("policy", unit));
             continue;
         }
-        sentences += sentence_count(&line);
-        if cited {
-            out.cited.push(unit);
-        }
-        out.kept.push(line);
+        sentences += match toks {
+            // Whitespace ends every token, and every line break is
+            // whitespace: the line's tokens are the text's within its span.
+            Some(toks) if !cited => {
+                let (start, end) = (offset(line), offset(line) + line.len());
+                while next_token < toks.len() && offset(toks[next_token]) < start {
+                    next_token += 1;
+                }
+                let first = next_token;
+                while next_token < toks.len() && offset(toks[next_token]) < end {
+                    next_token += 1;
+                }
+                sentences_of(&toks[first..next_token])
+            }
+            _ => sentence_count(&cleaned),
+        };
+        each(C4Line::Kept {
+            unit,
+            line: cleaned,
+            cited,
+        });
     }
     if sentences < 5 {
         return Err("too_few_sentences");
     }
-    Ok(out)
+    Ok(())
 }
 
 /// C4's end-of-line test: the line does not end with `.`, `?`, `!`, `"` or
@@ -205,7 +280,10 @@ pub fn c4_paragraph(text: &str) -> bool {
 }
 
 /// Deletes `[digits]`, `[edit]` and `[citation needed]` (case-sensitive).
-pub fn remove_citations(line: &str) -> String {
+pub fn remove_citations(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.contains('[') {
+        return std::borrow::Cow::Borrowed(line);
+    }
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(i) = rest.find('[') {
@@ -230,11 +308,17 @@ pub fn remove_citations(line: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// FineWeb quality (datatrove defaults); `None` keeps, `Some(reason)` drops.
 pub fn fineweb_quality_reason(text: &str) -> Option<&'static str> {
+    fineweb_quality_doc(&Doc::new(text))
+}
+
+/// [`fineweb_quality_reason`] of a document whose tokens may be shared.
+pub fn fineweb_quality_doc(doc: &Doc) -> Option<&'static str> {
+    let text = doc.text;
     let l = fineweb_lines(text);
     if l.is_empty() {
         return Some("empty");
@@ -248,7 +332,7 @@ pub fn fineweb_quality_reason(text: &str) -> Option<&'static str> {
     if fineweb_char_dup_ratio(text) > 0.01 {
         return Some("char_dup_ratio");
     }
-    if list_ratio(text) > 0.3 {
+    if ratio(text.matches('\n').count(), doc.tokens().len()) > 0.3 {
         return Some("list_ratio");
     }
     None

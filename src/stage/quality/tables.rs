@@ -196,6 +196,9 @@ pub fn is_term_punct(c: char) -> bool {
 
 /// Membership in the reference's PUNCTUATION_SET.
 pub fn is_punct(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_punctuation() || matches!(c as u32, 0x00..=0x08 | 0x0B..=0x1F | 0x7F);
+    }
     c.is_ascii_punctuation()
         || EXTRA_PUNCT.contains(c)
         || matches!(c as u32, 0x00..=0x08 | 0x0B..=0x1F | 0x7F..=0x9F)

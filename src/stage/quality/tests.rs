@@ -240,3 +240,47 @@ fn icons_are_spacys_other_symbols() {
         assert!(!is_icon(c), "{c}");
     }
 }
+
+/// Python's `str.splitlines()`, char by char.
+fn splitlines_by_chars(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let width = match c {
+            '\r' if it.peek().map(|(_, n)| *n) == Some('\n') => {
+                it.next();
+                2
+            }
+            '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}'
+            | '\u{2028}' | '\u{2029}' => c.len_utf8(),
+            _ => continue,
+        };
+        out.push(&text[start..i]);
+        start = i + width;
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+use proptest::strategy::Strategy;
+
+proptest::proptest! {
+    /// The byte scanners split as the char-by-char definitions do.
+    #[test]
+    fn byte_splitters_match_char_definitions(
+        text in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "a", "Zé", " ", "\t", "\n", "\r", "\r\n", "\u{0b}", "\u{1c}", "\u{1f}",
+                "\u{85}", "\u{a0}", "\u{2028}", "\u{2029}", "\u{3000}", "…", "’", "x.y", "😀",
+            ]),
+            0..40,
+        ).prop_map(|v| v.concat())
+    ) {
+        let by_chars: Vec<&str> = text.split(is_py_space).filter(|w| !w.is_empty()).collect();
+        proptest::prop_assert_eq!(py_words(&text).collect::<Vec<_>>(), by_chars);
+        proptest::prop_assert_eq!(splitlines(&text), splitlines_by_chars(&text));
+    }
+}

@@ -4,36 +4,75 @@ use super::*;
 
 /// Python's `str.splitlines()`.
 pub fn splitlines(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
-    let mut start = 0;
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        let is_break = matches!(
-            c,
-            '\n' | '\r'
-                | '\u{0b}'
-                | '\u{0c}'
-                | '\u{1c}'
-                | '\u{1d}'
-                | '\u{1e}'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if is_break {
-            out.push(&text[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' && it.peek().map(|(_, n)| *n) == Some('\n') {
-                it.next();
-                end += 1;
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        // A break's width in bytes, or 0: `\n \r \v \f \x1c–\x1e`, U+0085
+        // (C2 85) and U+2028/U+2029 (E2 80 A8/A9).
+        let width = match b[i] {
+            b'\n' | 0x0b | 0x0c | 0x1c..=0x1e => 1,
+            b'\r' => {
+                if b.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                }
             }
-            start = end;
+            0xc2 if b.get(i + 1) == Some(&0x85) => 2,
+            0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => 3,
+            _ => 0,
+        };
+        if width == 0 {
+            i += 1;
+            continue;
         }
+        out.push(&text[start..i]);
+        i += width;
+        start = i;
     }
     if start < text.len() {
         out.push(&text[start..]);
     }
     out
+}
+
+/// The non-empty runs of `text` between Python whitespace (`str.split()`).
+pub fn py_words(text: &str) -> impl Iterator<Item = &str> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        // Skip whitespace, then take up to the next.
+        let space_at = |i: usize| -> usize {
+            match b[i] {
+                b' ' | b'\t'..=b'\r' | 0x1c..=0x1f => 1,
+                c if c < 0x80 => 0,
+                // A lead byte: decode the one character.
+                _ => {
+                    let c = text[i..].chars().next().expect("a char boundary");
+                    if c.is_whitespace() { c.len_utf8() } else { 0 }
+                }
+            }
+        };
+        while i < b.len() {
+            match space_at(i) {
+                0 => break,
+                w => i += w,
+            }
+        }
+        if i >= b.len() {
+            return None;
+        }
+        let start = i;
+        while i < b.len() {
+            // A continuation byte (10xxxxxx) is never the start of a space.
+            if b[i] & 0xc0 != 0x80 && space_at(i) != 0 {
+                break;
+            }
+            i += 1;
+        }
+        Some(&text[start..i])
+    })
 }
 
 pub fn py_strip(s: &str) -> &str {
@@ -51,11 +90,39 @@ pub(super) const CLITICS: &[&str] = &[
 /// A tokenizer exception that stays one token (`e.g.`, `Corp.`, `:)`,
 /// `and/or`): spaCy checks for one before each affix it splits off.
 pub(super) fn keep_whole(t: &str) -> bool {
-    // Most tokens are plain words: no exception is one.
-    if t.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    struct Index {
+        set: std::collections::HashSet<&'static str, foldhash::fast::FixedState>,
+        /// (first byte, last byte) pairs of the exceptions, as bits.
+        ends: Vec<u64>,
+        longest: usize,
+    }
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut ends = vec![0u64; 1024];
+        for sp in super::spacy::SPECIALS {
+            let b = sp.as_bytes();
+            let k = (b[0] as usize) << 8 | b[b.len() - 1] as usize;
+            ends[k / 64] |= 1 << (k % 64);
+        }
+        Index {
+            set: super::spacy::SPECIALS.iter().copied().collect(),
+            ends,
+            longest: super::spacy::SPECIALS
+                .iter()
+                .map(|s| s.len())
+                .max()
+                .unwrap_or(0),
+        }
+    });
+    let b = t.as_bytes();
+    if b.is_empty() || b.len() > index.longest {
         return false;
     }
-    super::spacy::SPECIALS.binary_search(&t).is_ok()
+    let k = (b[0] as usize) << 8 | b[b.len() - 1] as usize;
+    if index.ends[k / 64] & (1 << (k % 64)) == 0 {
+        return false;
+    }
+    index.set.contains(t)
 }
 
 /// spaCy's URL_PATTERN, which keeps a token whole once its prefixes and
@@ -65,7 +132,14 @@ pub(super) fn keep_whole(t: &str) -> bool {
 /// out: no infix splits a dotted number either way.
 pub(super) fn url_match(t: &str) -> bool {
     static URL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    if !t.contains('.') {
+    // The last label needs a `.` followed by two letters that are not ASCII
+    // capitals or digits.
+    let b = t.as_bytes();
+    let label = |i: usize| {
+        b.get(i)
+            .is_some_and(|&c| c.is_ascii_lowercase() || c >= 0x80)
+    };
+    if !(1..b.len()).any(|i| b[i - 1] == b'.' && label(i) && label(i + 1)) {
         return false;
     }
     URL.get_or_init(|| {
@@ -168,6 +242,27 @@ pub(super) fn is_infix(cs: &[(usize, char)], k: usize) -> bool {
     }
 }
 
+/// A document and its word tokens, split once and shared by every rule set
+/// and metric that reads them.
+pub struct Doc<'a> {
+    pub text: &'a str,
+    tokens: std::cell::OnceCell<Vec<&'a str>>,
+}
+
+impl<'a> Doc<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Doc {
+            text,
+            tokens: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// [`tokens`] of the text, split on first use.
+    pub fn tokens(&self) -> &[&'a str] {
+        self.tokens.get_or_init(|| tokens(self.text))
+    }
+}
+
 /// Word tokens `T(text)`, after spaCy's blank English tokenizer (which
 /// datatrove uses): whitespace split, then prefixes and suffixes split off
 /// each chunk (`...` and `…` stay whole; each icon such as `│` or `😀` is
@@ -177,7 +272,7 @@ pub(super) fn is_infix(cs: &[(usize, char)], k: usize) -> bool {
 /// trailing punctuation are split off.
 pub fn tokens(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    for chunk in text.split(is_py_space).filter(|s| !s.is_empty()) {
+    for chunk in py_words(text) {
         split_chunk(chunk, &mut out);
     }
     out
@@ -273,9 +368,13 @@ fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
             s = &s[..s.len() - 3];
             continue;
         }
+        // Every clitic has an apostrophe (`'`, or `’`, whose last byte is
+        // 0x99) in its last 6 bytes.
+        let tail = &s.as_bytes()[s.len().saturating_sub(6)..];
+        let apostrophe = tail.iter().any(|&c| c == b'\'' || c == 0x99);
         if let Some(cl) = CLITICS
             .iter()
-            .find(|cl| s.len() > cl.len() && s.ends_with(*cl))
+            .find(|cl| apostrophe && s.len() > cl.len() && s.ends_with(*cl))
         {
             suffixes.push(&s[s.len() - cl.len()..]);
             s = &s[..s.len() - cl.len()];
