@@ -20,7 +20,7 @@ source bench/common.sh
 
 if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import datatrove, spacy" 2> /dev/null; then
   python3 -m venv bench/.venv
-  bench/.venv/bin/pip install --quiet "datatrove[processing]" spacy
+  bench/.venv/bin/pip install --quiet "datatrove[processing]==0.10.1" spacy==3.8.18
 fi
 
 base="$data/corpus-$size.jsonl"

@@ -1,11 +1,13 @@
 """Writes spaCy's word tokens for the texts of tests/data/spacy_cases.txt
 (one text a line, `\\n` for a newline) to tests/data/spacy_tokens.jsonl:
 the tokens datatrove's Gopher and C4 filters count, which sift's tokenizer
-(src/stage/quality/text.rs) must give too.
+(src/stage/quality/text.rs) must give too, and the number of sentences
+spaCy's sentencizer finds in each line (C4's `too_few_sentences` adds them
+up).
 
     bench/.venv/bin/python bench/spacy_tokens.py
 
-Needs spaCy in bench/.venv (`pip install spacy==3.8.7`).
+Needs spaCy in bench/.venv (`pip install spacy==3.8.18`).
 """
 
 import json
@@ -15,6 +17,8 @@ import spacy
 
 root = pathlib.Path(__file__).resolve().parent.parent
 nlp = spacy.blank("en")
+senter = spacy.blank("en")
+senter.add_pipe("sentencizer")
 out = []
 for line in (root / "tests/data/spacy_cases.txt").read_text(encoding="utf-8").splitlines():
     if not line or line.startswith("# "):
@@ -22,7 +26,9 @@ for line in (root / "tests/data/spacy_cases.txt").read_text(encoding="utf-8").sp
     text = line.replace("\\n", "\n")
     # As datatrove's SpaCyTokenizer.word_tokenize: every token, stripped, empty ones left out.
     tokens = [t.text.strip() for t in nlp(text) if t.text.strip()]
-    out.append({"text": text, "tokens": tokens})
+    # As datatrove's C4 filter: each stripped line's sentences (span_tokenize).
+    sentences = [len(list(senter(ln.strip()).sents)) for ln in text.splitlines()]
+    out.append({"text": text, "tokens": tokens, "sentences": sentences})
 with open(root / "tests/data/spacy_tokens.jsonl", "w", encoding="utf-8") as f:
     for o in out:
         f.write(json.dumps(o, ensure_ascii=False) + "\n")
@@ -55,6 +61,22 @@ def rust_str(s):
     return '"' + "".join(c if c.isprintable() and c not in '"\\' else "\\u{%X}" % ord(c) for c in s) + '"'
 
 
+# The sentencizer's sentence-final characters, and the characters of
+# general category P* (a token of those only is `is_punct`).
+import unicodedata
+
+from spacy.pipeline import Sentencizer
+
+ends = sorted(ord(c) for c in Sentencizer.default_punct_chars)
+punct = []
+for cp in range(0, 0x110000):
+    if 0xD800 <= cp <= 0xDFFF or not unicodedata.category(chr(cp)).startswith("P"):
+        continue
+    if punct and punct[-1][1] == cp - 1:
+        punct[-1][1] = cp
+    else:
+        punct.append([cp, cp])
+
 with open(root / "src/stage/quality/spacy.rs", "w", encoding="utf-8") as f:
     f.write(f"//! Tables of spaCy {spacy.__version__}'s English tokenizer, written by\n")
     f.write("//! `bench/spacy_tokens.py`; regenerate them rather than edit them.\n\n")
@@ -67,5 +89,15 @@ with open(root / "src/stage/quality/spacy.rs", "w", encoding="utf-8") as f:
     f.write("pub(super) const SPECIALS: &[&str] = &[\n")
     for s in specials:
         f.write(f"    {rust_str(s)},\n")
+    f.write("];\n\n")
+    f.write("/// The sentencizer's sentence-final characters (`punct_chars`), sorted.\n")
+    f.write("pub(super) const SENTENCE_ENDS: &[char] = &[\n")
+    for cp in ends:
+        f.write(f"    {rust_char(cp)},\n")
+    f.write("];\n\n")
+    f.write(f"/// General category P* (Unicode {unicodedata.unidata_version}) as inclusive ranges, sorted.\n")
+    f.write("pub(super) const PUNCTUATION: &[(char, char)] = &[\n")
+    for lo, hi in punct:
+        f.write(f"    ({rust_char(lo)}, {rust_char(hi)}),\n")
     f.write("];\n")
-print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions")
+print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions, {len(ends)} sentence ends, {len(punct)} P* ranges")

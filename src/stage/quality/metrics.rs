@@ -183,8 +183,10 @@ pub fn has_curly_brace(text: &str) -> bool {
     text.contains('{')
 }
 
-/// Sentences, as the C4 filter counts them: a run of sentence-final
-/// punctuation tokens ends a sentence when another token follows.
+/// Sentences, as the C4 filter counts them with spaCy's sentencizer: after
+/// a sentence-final token (`.`, `!`, `?`, one character alone), the next
+/// token that is not punctuation starts a sentence, so a closing quote or
+/// bracket (`left.'`) stays in the sentence it closes.
 pub fn sentence_count(text: &str) -> usize {
     sentences_of(&tokens(text))
 }
@@ -194,11 +196,14 @@ pub(super) fn sentences_of(t: &[&str]) -> usize {
     if t.is_empty() {
         return 0;
     }
-    let is_end = |tok: &str| tok != "..." && tok.chars().all(is_term_punct);
-    let mut n = 1;
-    for i in 0..t.len() - 1 {
-        if is_end(t[i]) && !is_end(t[i + 1]) {
+    let (mut n, mut seen_end) = (1, false);
+    for tok in t {
+        let end = is_sentence_end(tok);
+        if seen_end && !end && !is_punct_token(tok) {
             n += 1;
+            seen_end = false;
+        } else if end {
+            seen_end = true;
         }
     }
     n

@@ -4,18 +4,44 @@
 /// its tokenizer splits off as prefixes, suffixes and infixes, so each is a
 /// token of its own.
 pub fn is_icon(c: char) -> bool {
-    !c.is_ascii()
-        && super::spacy::ICONS
-            .binary_search_by(|(lo, hi)| {
-                if *hi < c {
-                    std::cmp::Ordering::Less
-                } else if *lo > c {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Equal
-                }
-            })
-            .is_ok()
+    !c.is_ascii() && in_ranges(super::spacy::ICONS, c)
+}
+
+fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
+    ranges
+        .binary_search_by(|(lo, hi)| {
+            if *hi < c {
+                std::cmp::Ordering::Less
+            } else if *lo > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+/// spaCy's `is_punct`: every character of general category P*.
+pub fn is_punct_token(t: &str) -> bool {
+    t.chars().all(|c| {
+        if c.is_ascii() {
+            // The ASCII P* characters; `$+<=>^`|~` are symbols (S*).
+            c.is_ascii_punctuation()
+                && !matches!(c, '$' | '+' | '<' | '=' | '>' | '^' | '`' | '|' | '~')
+        } else {
+            in_ranges(super::spacy::PUNCTUATION, c)
+        }
+    })
+}
+
+/// A token that ends a sentence for spaCy's sentencizer: one of its
+/// sentence-final characters, alone (`..`, `...` and `!!` end none).
+pub fn is_sentence_end(t: &str) -> bool {
+    let mut cs = t.chars();
+    match (cs.next(), cs.next()) {
+        (Some(c), None) => super::spacy::SENTENCE_ENDS.binary_search(&c).is_ok(),
+        _ => false,
+    }
 }
 
 /// Unicode Sentence_Terminal minus the reference's exclusions, plus Khmer

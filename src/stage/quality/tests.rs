@@ -142,6 +142,10 @@ fn sentences_as_c4_counts_them() {
     assert_eq!(sentence_count("A sentence without end"), 1);
     assert_eq!(sentence_count("We sell fresh bread. Come early!"), 2);
     assert_eq!(sentence_count("Wait... Mr. Smith e.g. came"), 1);
+    // A closing quote or bracket stays in its sentence; `..` ends none.
+    assert_eq!(sentence_count("He left.' Then she came."), 2);
+    assert_eq!(sentence_count("(It was late.) They went."), 2);
+    assert_eq!(sentence_count("Wait.. what happened.. nobody knows"), 1);
 }
 
 #[test]
@@ -223,6 +227,22 @@ fn tokens_agree_with_spacy() {
         let got = tokens(text);
         if got != want {
             wrong.push(format!("{text:?}\n  spaCy {want:?}\n  sift  {got:?}"));
+        }
+        // The sentencizer's count of each stripped line.
+        let want: Vec<u64> = case["sentences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect();
+        let got: Vec<u64> = splitlines(text)
+            .into_iter()
+            .map(|l| sentence_count(py_strip(l)) as u64)
+            .collect();
+        if got != want {
+            wrong.push(format!(
+                "{text:?}\n  spaCy sentences {want:?}\n  sift  sentences {got:?}"
+            ));
         }
         n += 1;
     }

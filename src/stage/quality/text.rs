@@ -343,9 +343,11 @@ fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
             out.push(s);
             return;
         }
-        if s.len() > 3 && s.starts_with("...") {
-            out.push(&s[..3]);
-            s = &s[3..];
+        // spaCy's `\.\.+` (LIST_ELLIPSES): a run of two or more dots.
+        let dots = s.bytes().take_while(|&b| b == b'.').count();
+        if dots >= 2 {
+            out.push(&s[..dots]);
+            s = &s[dots..];
             continue;
         }
         let mut it = s.chars();
@@ -363,9 +365,10 @@ fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
         if s.is_empty() || keep_whole(s) {
             break;
         }
-        if s.len() > 3 && s.ends_with("...") {
-            suffixes.push(&s[s.len() - 3..]);
-            s = &s[..s.len() - 3];
+        let dots = s.bytes().rev().take_while(|&b| b == b'.').count();
+        if dots >= 2 && s.len() > dots {
+            suffixes.push(&s[s.len() - dots..]);
+            s = &s[..s.len() - dots];
             continue;
         }
         // Every clitic has an apostrophe (`'`, or `’`, whose last byte is
