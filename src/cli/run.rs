@@ -241,6 +241,9 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
                     hist.join(" ")
                 }
             );
+            if let Some(n) = d.reused {
+                out += &format!("; {} rows' hashes from band sidecars", ui::count(n));
+            }
             out.push('\n');
         }
         if let StageStats::Decontaminate(d) = &s.stats {

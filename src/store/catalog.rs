@@ -44,6 +44,9 @@ pub struct Catalog {
     refs: sled::Tree,
     versions: sled::Tree,
     stages: sled::Tree,
+    /// Band sidecars of dedup: `SHARD.PARAMS` → the object with a shard's
+    /// first-pass results for those parameters.
+    bands: sled::Tree,
     /// `refs.log`: every tag change, appended before the catalog changes.
     ref_log: PathBuf,
     _lock: File,
@@ -65,6 +68,7 @@ impl Catalog {
             refs: db.open_tree("refs")?,
             versions: db.open_tree("versions")?,
             stages: db.open_tree("stage_cache")?,
+            bands: db.open_tree("band_sidecars")?,
             db,
             ref_log,
             _lock: lock,
@@ -105,6 +109,7 @@ impl Catalog {
         self.refs.clear()?;
         self.versions.clear()?;
         self.stages.clear()?;
+        self.bands.clear()?;
         self.flush()
     }
 
@@ -137,6 +142,42 @@ impl Catalog {
 
     pub fn remove_cached_stage(&self, key: &str) -> Result<(), Error> {
         self.stages.remove(key.as_bytes())?;
+        Ok(())
+    }
+
+    /// The band sidecar recorded under `key` (see [`band_sidecar_key`]).
+    pub fn band_sidecar(&self, key: &str) -> Result<Option<ObjectId>, Error> {
+        Ok(self
+            .bands
+            .get(key.as_bytes())?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok())
+            .map(ObjectId))
+    }
+
+    /// Records band sidecars (durably, in one flush).
+    pub fn set_band_sidecars(&self, entries: &[(String, ObjectId)]) -> Result<(), Error> {
+        for (key, id) in entries {
+            self.bands.insert(key.as_bytes(), &id.0)?;
+        }
+        self.flush()
+    }
+
+    /// Every band sidecar: its key, the shard it describes and its object.
+    pub fn band_sidecars(&self) -> Result<Vec<(String, Option<ObjectId>, ObjectId)>, Error> {
+        let mut out = Vec::new();
+        for item in self.bands.iter() {
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let shard = key.split('.').next().and_then(|h| h.parse().ok());
+            if let Ok(id) = <[u8; 32]>::try_from(v.as_ref()) {
+                out.push((key, shard, ObjectId(id)));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn remove_band_sidecar(&self, key: &str) -> Result<(), Error> {
+        self.bands.remove(key.as_bytes())?;
         Ok(())
     }
 
@@ -353,6 +394,12 @@ pub fn read_ref_log(path: &Path) -> Result<Vec<RefChange>, Error> {
 }
 
 /// Tag names: `[A-Za-z0-9._-]`, starting with a letter or digit, ≤128 bytes.
+/// The catalog key of a shard's band sidecar for dedup parameters `params`
+/// (a hash of everything the first pass depends on).
+pub fn band_sidecar_key(shard: &ObjectId, params: &str) -> String {
+    format!("{}.{params}", shard.hex())
+}
+
 pub fn validate_tag(name: &str) -> Result<(), Error> {
     let bad = |reason| {
         Err(Error::BadTagName {

@@ -29,7 +29,8 @@ pub struct GcReport {
     pub bytes_freed: u64,
     /// Unneeded objects spared because they are younger than the grace period.
     pub objects_spared: u64,
-    /// Stage-cache entries dropped because they named deleted objects.
+    /// Stage-cache entries dropped because they named deleted objects, and
+    /// band sidecars dropped with their shards.
     pub cache_entries_dropped: u64,
 }
 
@@ -86,6 +87,15 @@ pub fn gc(
         }
     }
     report.versions_kept = kept.len() as u64 - stage_rows;
+    // A band sidecar lives as long as the shard it describes.
+    let mut dead_sidecars = Vec::new();
+    for (key, shard, id) in catalog.band_sidecars()? {
+        if shard.is_some_and(|s| live.contains(&s)) && store.objects().contains(&id) {
+            live.insert(id);
+        } else {
+            dead_sidecars.push(key);
+        }
+    }
 
     // What is neither live nor young (files that are not objects are not ours to delete).
     let mut garbage: Vec<(ObjectId, std::path::PathBuf, u64)> = Vec::new();
@@ -125,7 +135,7 @@ pub fn gc(
         })
         .map(|(k, _)| k)
         .collect();
-    report.cache_entries_dropped = stale.len() as u64;
+    report.cache_entries_dropped = (stale.len() + dead_sidecars.len()) as u64;
     if dry_run {
         return Ok(report);
     }
@@ -137,6 +147,9 @@ pub fn gc(
     }
     for key in &stale {
         catalog.remove_cached_stage(key)?;
+    }
+    for key in &dead_sidecars {
+        catalog.remove_band_sidecar(key)?;
     }
     catalog.flush()?;
     let is_manifest = |path: &std::path::Path| {

@@ -95,6 +95,10 @@ pub struct DedupStats {
     /// Where signatures were computed: `cpu`, or the GPU's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// Rows whose key or band hashes came from the band sidecars of an
+    /// earlier run instead of being hashed again (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<u64>,
 }
 
 /// Class counts before and after a balance stage.

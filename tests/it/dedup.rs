@@ -280,3 +280,127 @@ fn keep_by_score_picks_the_best_row_of_each_cluster() {
         assert_eq!(kept_ids(&env, order), want.into_iter().collect(), "{order}");
     }
 }
+
+/// Band sidecars: a grown corpus hashes only what no earlier run hashed, and
+/// gives the content id of a cold run; a damaged sidecar is a miss; `gc`
+/// keeps a live shard's sidecars and fsck stays clean.
+#[test]
+fn a_grown_corpus_rehashes_only_its_new_rows_and_matches_a_cold_run() {
+    let spec = |tag: &str, method: &str| {
+        format!(
+            "[source]\nversion = \"{tag}\"\n\n[[stage]]\nkind = \"dedup\"\nmethod = \"{method}\"\n\n[output]\ntag = \"{tag}-{method}\"\n"
+        )
+    };
+    let all = planted(17, 900);
+    let (a, grown) = (&all[..800], &all[..]);
+    let write = |env: &Env, name: &str, rows: &[(u64, String)]| {
+        let text: String = rows
+            .iter()
+            .map(|(id, t)| serde_json::json!({"id": id, "text": t}).to_string() + "\n")
+            .collect();
+        env.write(name, text);
+    };
+    let reused = |out: &serde_json::Value| out["stages"][0]["dedup"]["reused"].as_u64();
+
+    let warm = Env::new();
+    write(&warm, "a.jsonl", a);
+    write(&warm, "grown.jsonl", grown);
+    warm.import("a.jsonl", &["--shard-size", "16KiB", "--tag", "a"]);
+    warm.import("grown.jsonl", &["--shard-size", "16KiB", "--tag", "grown"]);
+    let (a_shards, grown_shards) = (warm.shards("a"), warm.shards("grown"));
+    let shared = grown_shards.iter().filter(|s| a_shards.contains(s)).count();
+    assert!(
+        shared >= 3,
+        "the grown corpus keeps most of a's shards ({shared} of {})",
+        a_shards.len()
+    );
+    for method in ["minhash", "exact"] {
+        warm.write("a.toml", spec("a", method));
+        let first = warm.json(&["run", "a.toml", "--json"]);
+        assert_eq!(reused(&first), None, "a cold run hashes every row");
+        warm.write("grown.toml", spec("grown", method));
+        let second = warm.json(&["run", "grown.toml", "--json"]);
+        let n = reused(&second).expect("the shared shards come from sidecars");
+        assert!((300..900).contains(&n), "{method}: {n} rows reused");
+        // A cold store gives the same content id.
+        let cold = Env::new();
+        write(&cold, "grown.jsonl", grown);
+        cold.import("grown.jsonl", &["--shard-size", "16KiB", "--tag", "grown"]);
+        cold.write("grown.toml", spec("grown", method));
+        let c = cold.json(&["run", "grown.toml", "--json"]);
+        assert_eq!(reused(&c), None);
+        assert_eq!(second["content_id"], c["content_id"], "{method}");
+        assert_eq!(second["rows"], c["rows"], "{method}");
+    }
+    // Other parameters do not match the sidecars.
+    warm.write(
+        "seed.toml",
+        "[source]\nversion = \"grown\"\n\n[[stage]]\nkind = \"dedup\"\nmethod = \"minhash\"\nseed = 9\n\n[output]\ntag = \"seed\"\n",
+    );
+    assert_eq!(reused(&warm.json(&["run", "seed.toml", "--json"])), None);
+
+    // gc keeps them (the shards are live) and fsck is clean.
+    warm.ok(&["gc", "--grace", "0"]);
+    let fsck = warm.json(&["fsck", "--json"]);
+    assert_eq!(fsck["findings"], serde_json::json!([]), "{fsck}");
+    let longest = |tag: &str| {
+        spec("grown", "minhash")
+            .replace("grown-minhash", tag)
+            .replace(
+                "method = \"minhash\"",
+                "method = \"minhash\"\nkeep = \"longest\"",
+            )
+    };
+    warm.write("longest.toml", longest("longest"));
+    let again = warm.json(&["run", "longest.toml", "--json"]);
+    assert_eq!(
+        reused(&again),
+        Some(900),
+        "every row from sidecars after gc"
+    );
+
+    // A damaged sidecar is a miss: its shard is hashed again, to the same result.
+    let sidecars: Vec<std::path::PathBuf> = walk_files(&warm.store().join("objects"))
+        .into_iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|b| b.starts_with(b"SIFTBND1") && b.len() > 200))
+        .collect();
+    assert!(!sidecars.is_empty());
+    for p in &sidecars {
+        super::util::flip_byte(p, 100);
+    }
+    // (keep by a score: another stage, whose scores are read from the rows.)
+    let by_id = |tag: &str| {
+        longest(tag).replace(
+            "keep = \"longest\"",
+            "keep = { by = \"id\", order = \"asc\" }",
+        )
+    };
+    warm.write("first.toml", by_id("first"));
+    let damaged = warm.json(&["run", "first.toml", "--json"]);
+    assert!(reused(&damaged).unwrap_or(0) < 900, "{damaged}");
+    // The lowest id is the first row: the same survivors as a cold run's keep-first.
+    let cold = Env::new();
+    write(&cold, "grown.jsonl", grown);
+    cold.import("grown.jsonl", &["--shard-size", "16KiB", "--tag", "grown"]);
+    cold.write("first.toml", by_id("first"));
+    let c = cold.json(&["run", "first.toml", "--json"]);
+    assert_eq!(damaged["content_id"], c["content_id"]);
+    assert_eq!(
+        kept_ids(&warm, "first"),
+        kept_ids(&warm, "grown-minhash"),
+        "keep the lowest id = keep first"
+    );
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -9,8 +9,11 @@ use roaring::RoaringBitmap;
 
 use super::minhash::{self, Permutations};
 use super::normalize::{normalize, shingles, texts};
+use super::sidecar;
 use super::{Keep, Method, Plan, Verify};
 use crate::stage::{Context, RunError};
+use crate::store::ObjectId;
+use crate::store::catalog::band_sidecar_key;
 use crate::version::selection::{SelectionSet, segment_batches};
 
 /// Per-document data kept between the passes (≈ 8·b + 12 bytes; signatures only for `verify = "signature"`).
@@ -29,6 +32,18 @@ pub(super) struct Docs {
 }
 
 impl Docs {
+    /// A copy without the scores.
+    pub(super) fn clone_rows(&self) -> Docs {
+        Docs {
+            at: self.at.clone(),
+            len: self.len.clone(),
+            score: Vec::new(),
+            keys: self.keys.clone(),
+            bands: self.bands.clone(),
+            sigs: self.sigs.clone(),
+        }
+    }
+
     /// Appends another batch's documents.
     pub(super) fn append(&mut self, d: Docs) {
         self.at.extend(d.at);
@@ -55,28 +70,121 @@ fn scores(batch: &RecordBatch, column: &str) -> Vec<f64> {
 
 /// First pass: per document, its key (exact) or band hashes (MinHash).
 /// Segments are read one after another and their batches processed in
-/// parallel, then merged in order.
+/// parallel, then merged in order. Rows a band sidecar already holds are
+/// not read again; the sidecars of the shards this pass hashed are written
+/// (see [`super::sidecar`]). Returns the documents and how many rows came
+/// from sidecars.
 pub(super) fn collect(
     cx: &Context,
     input: &SelectionSet,
     plan: &Plan,
     perms: &Permutations,
     gpu: Option<&crate::gpu::Gpu>,
-) -> Result<Docs, RunError> {
+) -> Result<(Docs, u64), RunError> {
     let keep_sigs = plan.method == Method::Minhash && plan.verify != Verify::Exact;
-    let mut docs = Docs::default();
-    for (i, seg) in cx.source.manifest.segments.iter().enumerate() {
-        let batches = segment_batches(cx.store, seg, &input.0[i])?;
-        let per_batch = crate::par::map_ordered(cx.threads, batches.len(), |k| {
-            let (ids, batch) = &batches[k];
-            let d = batch_docs(i as u32, ids, batch, plan, perms, gpu, keep_sigs)
-                .map_err(RunError::Gpu)?;
-            cx.observer.rows_done(batch.num_rows() as u64);
-            Ok::<Docs, RunError>(d)
-        })?;
-        for d in per_batch {
-            docs.append(d);
+    let params = sidecar::params(plan, keep_sigs);
+    let phash = sidecar::params_hash(&params);
+    let segments = &cx.source.manifest.segments;
+    let keys: Vec<String> = segments
+        .iter()
+        .map(|seg| band_sidecar_key(&seg.shard, &phash))
+        .collect();
+    let known: Vec<Option<ObjectId>> = {
+        let catalog = cx.store.catalog()?;
+        let mut known = Vec::with_capacity(segments.len());
+        for (i, key) in keys.iter().enumerate() {
+            known.push(if input.0[i].is_empty() {
+                None
+            } else {
+                catalog.band_sidecar(key)?
+            });
         }
+        known
+    };
+    let mut docs = Docs::default();
+    let mut written = Vec::new();
+    let mut reused = 0u64;
+    for (i, seg) in segments.iter().enumerate() {
+        let sel = &input.0[i];
+        if sel.is_empty() {
+            continue;
+        }
+        // A sidecar that is gone, damaged or made otherwise is a miss.
+        let cached = known[i]
+            .and_then(|id| cx.store.objects().get(&id).ok())
+            .and_then(|b| sidecar::decode(&b, &params, plan, keep_sigs, i as u32).ok());
+        let missing = match &cached {
+            Some(c) => sel - &sidecar::rows_of(c),
+            None => sel.clone(),
+        };
+        let mut fresh = hash_rows(cx, i, &missing, plan, perms, gpu, keep_sigs)?;
+        let from_cache = sel.len() - missing.len();
+        cx.observer.rows_done(from_cache);
+        reused += from_cache;
+        let (all, mut seg_docs) = match cached {
+            None => (Some(&fresh), None),
+            Some(c) if missing.is_empty() => {
+                (None, Some(sidecar::select(&c, sel, plan, keep_sigs)))
+            }
+            Some(c) => {
+                let merged = sidecar::merge(c, std::mem::take(&mut fresh), plan, keep_sigs);
+                let docs = sidecar::select(&merged, sel, plan, keep_sigs);
+                let id = cx
+                    .store
+                    .objects()
+                    .put(&sidecar::encode(&params, &merged))?
+                    .id;
+                written.push((keys[i].clone(), id));
+                (None, Some(docs))
+            }
+        };
+        if let Some(all) = all {
+            let id = cx.store.objects().put(&sidecar::encode(&params, all))?.id;
+            written.push((keys[i].clone(), id));
+        }
+        let seg_docs = match seg_docs.take() {
+            None => fresh,
+            Some(mut d) => {
+                if let Keep::Score(k) = &plan.keep {
+                    for (_, batch) in segment_batches(cx.store, seg, sel)? {
+                        d.score.extend(scores(&batch, &k.by));
+                    }
+                }
+                d
+            }
+        };
+        docs.append(seg_docs);
+    }
+    if !written.is_empty() {
+        cx.store.catalog()?.set_band_sidecars(&written)?;
+    }
+    Ok((docs, reused))
+}
+
+/// The first pass over rows `rows` of segment `i`.
+fn hash_rows(
+    cx: &Context,
+    i: usize,
+    rows: &RoaringBitmap,
+    plan: &Plan,
+    perms: &Permutations,
+    gpu: Option<&crate::gpu::Gpu>,
+    keep_sigs: bool,
+) -> Result<Docs, RunError> {
+    let mut docs = Docs::default();
+    if rows.is_empty() {
+        return Ok(docs);
+    }
+    let batches = segment_batches(cx.store, &cx.source.manifest.segments[i], rows)?;
+    let per_batch = crate::par::map_ordered(cx.threads, batches.len(), |k| {
+        let (ids, batch) = &batches[k];
+        let d =
+            batch_docs(i as u32, ids, batch, plan, perms, gpu, keep_sigs).map_err(RunError::Gpu)?;
+        cx.observer.rows_done(batch.num_rows() as u64);
+        Ok::<Docs, RunError>(d)
+    })?;
+    for d in per_batch {
+        docs.append(d);
     }
     Ok(docs)
 }

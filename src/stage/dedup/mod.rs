@@ -18,6 +18,7 @@
 //! | `normalize.rs` | text normalization and shingles |
 //! | `minhash.rs` | permutations, signatures, band hashes, b × r choice |
 //! | `collect.rs` | the passes over the text (keys, bands, candidate shingle sets) |
+//! | `sidecar.rs` | band sidecars: a shard's first-pass results, reused by later runs |
 //! | `cluster.rs` | union-find, survivors, the details object |
 
 mod cluster;
@@ -25,6 +26,7 @@ mod collect;
 pub mod minhash;
 mod normalize;
 mod run;
+mod sidecar;
 #[cfg(test)]
 mod tests;
 

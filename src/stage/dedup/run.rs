@@ -23,7 +23,7 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
         (_, DeviceChoice::Auto) => crate::gpu::open().ok(),
         (_, DeviceChoice::Gpu) => Some(crate::gpu::open().map_err(RunError::Gpu)?),
     };
-    let docs = collect(cx, input, plan, &perms, gpu)?;
+    let (docs, reused) = collect(cx, input, plan, &perms, gpu)?;
     let n = docs.at.len();
     let mut uf = UnionFind::new(n);
     let (mut candidates, mut verified) = (0u64, 0u64);
@@ -145,6 +145,7 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
             Some(g) => g.name.clone(),
             None => "cpu".to_string(),
         }),
+        reused: (reused > 0).then_some(reused),
     };
     let rule = match plan.method {
         Method::Exact => "exact_duplicate",

@@ -98,3 +98,88 @@ fn details_round_trip() {
         }]
     );
 }
+
+fn plan(method: Method, bands: usize, rows: usize) -> Plan {
+    Plan {
+        method,
+        column: "text".into(),
+        shingle: Shingle::Word,
+        ngram: 5,
+        num_perm: bands * rows,
+        bands,
+        rows,
+        threshold: 0.8,
+        verify: Verify::Signature,
+        seed: 1,
+        keep: Keep::default(),
+        device: DeviceChoice::Cpu,
+    }
+}
+
+fn docs_at(seg: u32, rows: &[u32], b: usize, perms: usize) -> Docs {
+    Docs {
+        at: rows.iter().map(|r| (seg, *r)).collect(),
+        len: rows.iter().map(|r| r * 3).collect(),
+        score: Vec::new(),
+        keys: Vec::new(),
+        bands: rows
+            .iter()
+            .flat_map(|r| (0..b as u64).map(move |j| *r as u64 * 1000 + j))
+            .collect(),
+        sigs: rows
+            .iter()
+            .flat_map(|r| (0..perms as u32).map(move |j| r * 7 + j))
+            .collect(),
+    }
+}
+
+fn same(a: &Docs, b: &Docs) -> bool {
+    a.at == b.at && a.len == b.len && a.keys == b.keys && a.bands == b.bands && a.sigs == b.sigs
+}
+
+#[test]
+fn band_sidecars_round_trip_merge_select_and_refuse_what_does_not_match() {
+    let p = plan(Method::Minhash, 4, 2);
+    let params = sidecar::params(&p, true);
+    let a = docs_at(3, &[0, 2, 5], 4, 8);
+    let bytes = sidecar::encode(&params, &a);
+    assert!(same(
+        &sidecar::decode(&bytes, &params, &p, true, 3).unwrap(),
+        &a
+    ));
+    // Other parameters, other widths, damage: misses, not wrong data.
+    let other = sidecar::params(
+        &Plan {
+            seed: 2,
+            ..p.clone()
+        },
+        true,
+    );
+    assert_ne!(other, params);
+    assert!(sidecar::decode(&bytes, &other, &p, true, 3).is_err());
+    assert!(sidecar::decode(&bytes, &params, &p, false, 3).is_err());
+    assert!(sidecar::decode(&bytes[..bytes.len() - 1], &params, &p, true, 3).is_err());
+    // Merge keeps rows ascending; select picks rows in order.
+    let b = docs_at(3, &[1, 3, 9], 4, 8);
+    let merged = sidecar::merge(a, b, &p, true);
+    assert!(same(&merged, &docs_at(3, &[0, 1, 2, 3, 5, 9], 4, 8)));
+    let sel: roaring::RoaringBitmap = [1u32, 5, 9].into_iter().collect();
+    assert!(same(
+        &sidecar::select(&merged, &sel, &p, true),
+        &docs_at(3, &[1, 5, 9], 4, 8)
+    ));
+    assert_eq!(sidecar::rows_of(&merged).len(), 6);
+    // Exact keys.
+    let e = plan(Method::Exact, 1, 1);
+    let ep = sidecar::params(&e, false);
+    let d = Docs {
+        at: vec![(0, 4)],
+        len: vec![9],
+        keys: vec![u128::MAX - 5],
+        ..Docs::default()
+    };
+    assert!(same(
+        &sidecar::decode(&sidecar::encode(&ep, &d), &ep, &e, false, 0).unwrap(),
+        &d
+    ));
+}

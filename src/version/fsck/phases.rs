@@ -290,6 +290,20 @@ pub(super) fn check_catalog(
             named.extend(ids);
         }
     }
+    if let Ok(sidecars) = catalog.band_sidecars() {
+        for (key, _, id) in sidecars {
+            if !found.contains_key(&id) {
+                report.add(
+                    Severity::Warning,
+                    3,
+                    format!("band sidecar {}", &key[..key.len().min(12)]),
+                    format!("a band sidecar names a missing object {}", id.short()),
+                    Some("harmless: dedup hashes that shard again; `sift gc` drops the entry"),
+                );
+            }
+            named.insert(id);
+        }
+    }
     for (id, f) in found {
         if !named.contains(id) {
             report.orphans += 1;
