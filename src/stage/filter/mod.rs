@@ -8,6 +8,7 @@
 
 mod expr;
 
+use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
@@ -113,12 +114,21 @@ impl Planned for Plan {
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
         let segments = &cx.source.manifest.segments;
-        // Segments in parallel; when there are fewer segments than threads, each
-        // segment's batches are split across the threads left over.
-        let outer = cx.threads.min(segments.len()).max(1);
-        let inner = (cx.threads / outer).max(1);
-        let outcomes = crate::par::map_ordered(outer, segments.len(), |i| {
-            self.segment(cx, i, &input.0[i], inner)
+        // Segments in order, each one's rows in slices on every thread, while
+        // the next segment is read: the threads stay busy to the last slice,
+        // and at most two segments are in memory.
+        let read = |i: usize| segment_batches(cx.store, &segments[i], &input.0[i]);
+        let outcomes = std::thread::scope(|s| {
+            let mut outcomes = Vec::with_capacity(segments.len());
+            let mut next = (!segments.is_empty()).then(|| s.spawn(move || read(0)));
+            for i in 0..segments.len() {
+                let batches = next.take().expect("read ahead").join().expect("reader")?;
+                if i + 1 < segments.len() {
+                    next = Some(s.spawn(move || read(i + 1)));
+                }
+                outcomes.push(self.segment(cx, i, batches, cx.threads.max(1))?);
+            }
+            Ok::<_, RunError>(outcomes)
         })?;
         let mut removed: IndexMap<String, u64> =
             self.rules.iter().map(|r| (r.name.clone(), 0)).collect();
@@ -210,13 +220,22 @@ impl Plan {
         &self,
         cx: &Context,
         seg_index: usize,
-        sel: &RoaringBitmap,
+        batches: Vec<(Vec<u32>, RecordBatch)>,
         threads: usize,
     ) -> Result<SegmentOutcome, RunError> {
-        let seg = &cx.source.manifest.segments[seg_index];
-        let batches = segment_batches(cx.store, seg, sel)?;
-        // Batches on `threads` threads, merged in order: the outcome does not
-        // depend on the thread count.
+        // Slices of at most SLICE rows (views, not copies), on `threads`
+        // threads, merged in order: the outcome does not depend on the
+        // thread count.
+        const SLICE: usize = 512;
+        let batches: Vec<(&[u32], RecordBatch)> = batches
+            .iter()
+            .flat_map(|(ids, b)| {
+                (0..b.num_rows()).step_by(SLICE).map(move |at| {
+                    let len = SLICE.min(b.num_rows() - at);
+                    (&ids[at..at + len], b.slice(at, len))
+                })
+            })
+            .collect();
         let verdicts = crate::par::map(threads, batches.len(), |i| {
             let v = evaluate(&self.rules, self.on_error, &batches[i].1);
             cx.observer.rows_done(batches[i].1.num_rows() as u64);

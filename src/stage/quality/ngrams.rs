@@ -85,25 +85,31 @@ struct Scratch {
 /// cleared in O(1) by a generation stamp: one pass of one n size per reset.
 #[derive(Default)]
 struct Table {
-    keys: Vec<u128>,
-    vals: Vec<(u32, u32)>,
-    stamps: Vec<u32>,
+    slots: Vec<Slot>,
     generation: u32,
     bits: u32,
+}
+
+/// A key, its value and the generation that wrote it: one probe reads one
+/// 32-byte slot.
+#[derive(Default, Clone, Copy)]
+#[repr(C, align(32))]
+struct Slot {
+    key: u128,
+    val: (u32, u32),
+    stamp: u32,
 }
 
 impl Table {
     /// Empties the table, sized for `n` keys.
     fn reset(&mut self, n: usize) {
         let size = (2 * n).next_power_of_two().max(16);
-        if size > self.keys.len() || (self.keys.len() > 1 << 16 && size * 8 < self.keys.len()) {
-            self.keys = vec![0; size];
-            self.vals = vec![(0, 0); size];
-            self.stamps = vec![0; size];
+        if size > self.slots.len() || (self.slots.len() > 1 << 16 && size * 8 < self.slots.len()) {
+            self.slots = vec![Slot::default(); size];
             self.generation = 0;
         }
         if self.generation == u32::MAX {
-            self.stamps.fill(0);
+            self.slots.fill(Slot::default());
             self.generation = 0;
         }
         self.generation += 1;
@@ -111,19 +117,25 @@ impl Table {
     }
 
     /// The value of `key`, inserted as `init` when absent; true when it was.
+    #[inline]
     fn entry(&mut self, key: u128, init: (u32, u32)) -> (&mut (u32, u32), bool) {
         let mask = (1usize << self.bits) - 1;
         let mixed = ((key as u64) ^ ((key >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut at = (mixed >> (64 - self.bits)) as usize;
+        let generation = self.generation;
         loop {
-            if self.stamps[at] != self.generation {
-                self.stamps[at] = self.generation;
-                self.keys[at] = key;
-                self.vals[at] = init;
-                return (&mut self.vals[at], false);
+            // Index `at & mask` keeps the probe in bounds without a check.
+            let slot = &mut self.slots[at & mask];
+            if slot.stamp != generation {
+                *slot = Slot {
+                    key,
+                    val: init,
+                    stamp: generation,
+                };
+                return (&mut self.slots[at & mask].val, false);
             }
-            if self.keys[at] == key {
-                return (&mut self.vals[at], true);
+            if slot.key == key {
+                return (&mut self.slots[at & mask].val, true);
             }
             at = (at + 1) & mask;
         }
