@@ -51,6 +51,18 @@ for cp in range(0x80, 0x110000):
 specials = sorted(
     k for k, v in nlp.tokenizer.rules.items() if len(v) == 1 and k.strip() == k and k.strip()
 )
+# The exceptions that split into two or more tokens (`cannot` → `can` `not`,
+# `dont` → `do` `nt`, `3pm` → `3` `pm`); their pieces spell the key.
+ORTH = spacy.attrs.ORTH
+splits = sorted(
+    (k, [piece[ORTH] if ORTH in piece else piece["ORTH"] for piece in v])
+    for k, v in nlp.tokenizer.rules.items()
+    if len(v) >= 2 and k.strip() == k and k.strip()
+)
+assert all("".join(p) == k for k, p in splits)
+from spacy.lang.char_classes import UNITS
+
+units = sorted(set(UNITS.split("|")))
 
 
 def rust_char(cp):
@@ -90,6 +102,16 @@ with open(root / "src/stage/quality/spacy.rs", "w", encoding="utf-8") as f:
     for s in specials:
         f.write(f"    {rust_str(s)},\n")
     f.write("];\n\n")
+    f.write("/// Tokenizer exceptions of two or more tokens, and their tokens, sorted.\n")
+    f.write("pub(super) const SPLITS: &[(&str, &[&str])] = &[\n")
+    for k, p in splits:
+        f.write(f"    ({rust_str(k)}, &[{', '.join(rust_str(x) for x in p)}]),\n")
+    f.write("];\n\n")
+    f.write("/// UNITS: split off as a suffix after an ASCII digit (`10km` → `10` `km`), sorted.\n")
+    f.write("pub(super) const UNITS: &[&str] = &[\n")
+    for u in units:
+        f.write(f"    {rust_str(u)},\n")
+    f.write("];\n\n")
     f.write("/// The sentencizer's sentence-final characters (`punct_chars`), sorted.\n")
     f.write("pub(super) const SENTENCE_ENDS: &[char] = &[\n")
     for cp in ends:
@@ -100,4 +122,4 @@ with open(root / "src/stage/quality/spacy.rs", "w", encoding="utf-8") as f:
     for lo, hi in punct:
         f.write(f"    ({rust_char(lo)}, {rust_char(hi)}),\n")
     f.write("];\n")
-print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions, {len(ends)} sentence ends, {len(punct)} P* ranges")
+print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions, {len(splits)} splitting ones, {len(units)} units, {len(ends)} sentence ends, {len(punct)} P* ranges")

@@ -87,42 +87,68 @@ pub(super) const CLITICS: &[&str] = &[
     "n't", "'s", "'m", "'re", "'ve", "'ll", "'d", "’s", "’m", "’re", "’ve", "’ll", "’d", "n’t",
 ];
 
-/// A tokenizer exception that stays one token (`e.g.`, `Corp.`, `:)`,
-/// `and/or`): spaCy checks for one before each affix it splits off.
-pub(super) fn keep_whole(t: &str) -> bool {
+/// A tokenizer exception (spaCy checks for one before each affix it splits
+/// off): its tokens, which spell it. One token for `e.g.`, `Corp.`, `:)`,
+/// `and/or`; two or more for `cannot` (`can` `not`), `dont`, `3pm`.
+pub(super) fn special(t: &str) -> Option<&'static [&'static str]> {
     struct Index {
-        set: std::collections::HashSet<&'static str, foldhash::fast::FixedState>,
+        map: std::collections::HashMap<&'static str, Vec<&'static str>, foldhash::fast::FixedState>,
         /// (first byte, last byte) pairs of the exceptions, as bits.
         ends: Vec<u64>,
         longest: usize,
     }
     static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
     let index = INDEX.get_or_init(|| {
-        let mut ends = vec![0u64; 1024];
+        let mut map: std::collections::HashMap<_, _, _> = Default::default();
         for sp in super::spacy::SPECIALS {
+            map.insert(*sp, vec![*sp]);
+        }
+        for (sp, pieces) in super::spacy::SPLITS {
+            map.insert(*sp, pieces.to_vec());
+        }
+        let mut ends = vec![0u64; 1024];
+        for sp in map.keys() {
             let b = sp.as_bytes();
             let k = (b[0] as usize) << 8 | b[b.len() - 1] as usize;
             ends[k / 64] |= 1 << (k % 64);
         }
         Index {
-            set: super::spacy::SPECIALS.iter().copied().collect(),
+            longest: map.keys().map(|s| s.len()).max().unwrap_or(0),
+            map,
             ends,
-            longest: super::spacy::SPECIALS
-                .iter()
-                .map(|s| s.len())
-                .max()
-                .unwrap_or(0),
         }
     });
     let b = t.as_bytes();
     if b.is_empty() || b.len() > index.longest {
-        return false;
+        return None;
     }
     let k = (b[0] as usize) << 8 | b[b.len() - 1] as usize;
     if index.ends[k / 64] & (1 << (k % 64)) == 0 {
-        return false;
+        return None;
     }
-    index.set.contains(t)
+    index.map.get(t).map(Vec::as_slice)
+}
+
+/// Pushes the tokens of exception `s` (with `pieces`), as slices of `s`.
+fn push_pieces<'a>(out: &mut Vec<&'a str>, s: &'a str, pieces: &[&str]) {
+    let mut at = 0;
+    for p in pieces {
+        out.push(&s[at..at + p.len()]);
+        at += p.len();
+    }
+}
+
+/// The byte length of a unit that ends `s` right after an ASCII digit
+/// (`10km` → `km`): spaCy's `(?<=[0-9])(?:UNITS)` suffix, leftmost match.
+fn unit_suffix(s: &str) -> Option<usize> {
+    static UNITS: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    let units = UNITS.get_or_init(|| super::spacy::UNITS.iter().copied().collect());
+    let b = s.as_bytes();
+    (1..b.len())
+        .filter(|&p| b[p - 1].is_ascii_digit() && s.is_char_boundary(p))
+        .find(|&p| units.contains(&s[p..]))
+        .map(|p| b.len() - p)
 }
 
 /// spaCy's URL_PATTERN, which keeps a token whole once its prefixes and
@@ -279,6 +305,18 @@ pub fn tokens(text: &str) -> Vec<&str> {
 }
 
 pub(super) fn split_chunk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
+    // Letters only, or letters and digits that end in a letter after no
+    // digit-unit boundary: nothing splits but an exception.
+    let b = chunk.as_bytes();
+    if b.iter().all(u8::is_ascii_alphabetic)
+        || (b.iter().all(u8::is_ascii_alphanumeric) && b.last().is_some_and(u8::is_ascii_digit))
+    {
+        match special(chunk) {
+            Some(pieces) => push_pieces(out, chunk, pieces),
+            None => out.push(chunk),
+        }
+        return;
+    }
     let start = out.len();
     split_affixes(chunk, out, true);
     if out.len() - start >= 2 {
@@ -286,61 +324,71 @@ pub(super) fn split_chunk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
     }
 }
 
-/// The one-token exceptions of two or more tokens when split without
-/// exceptions (`):` is `)` `:`), by their first token, longest first.
-fn special_patterns() -> &'static std::collections::HashMap<&'static str, Vec<Vec<&'static str>>> {
-    static INDEX: std::sync::OnceLock<
-        std::collections::HashMap<&'static str, Vec<Vec<&'static str>>>,
-    > = std::sync::OnceLock::new();
+/// The exceptions that are two or more tokens when split without
+/// exceptions (`):` is `)` `:`), by their first token, longest first, with
+/// the tokens they are instead.
+type Patterns =
+    std::collections::HashMap<&'static str, Vec<(Vec<&'static str>, &'static [&'static str])>>;
+
+fn special_patterns() -> &'static Patterns {
+    static INDEX: std::sync::OnceLock<Patterns> = std::sync::OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut index: std::collections::HashMap<&'static str, Vec<Vec<&'static str>>> =
-            Default::default();
-        for sp in super::spacy::SPECIALS {
+        let mut index: Patterns = Default::default();
+        let all = super::spacy::SPECIALS
+            .iter()
+            .map(|sp| (*sp, std::slice::from_ref(sp)))
+            .chain(super::spacy::SPLITS.iter().map(|(sp, p)| (*sp, *p)));
+        for (sp, pieces) in all {
             let mut toks = Vec::new();
             split_affixes(sp, &mut toks, false);
-            if toks.len() >= 2 {
-                index.entry(toks[0]).or_default().push(toks);
+            if toks.len() >= 2 && toks != pieces {
+                index.entry(toks[0]).or_default().push((toks, pieces));
             }
         }
         for v in index.values_mut() {
-            v.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            v.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         }
         index
     })
 }
 
-/// spaCy's special-case matcher: runs of a chunk's tokens that spell a
-/// one-token exception (`b):` → `b` `):`) become that one token.
+/// spaCy's special-case matcher: runs of a chunk's tokens that spell an
+/// exception (`b):` → `b` `):`) become its tokens.
 fn merge_specials<'a>(chunk: &'a str, out: &mut Vec<&'a str>, start: usize) {
     let index = special_patterns();
     let offset = |t: &str| t.as_ptr() as usize - chunk.as_ptr() as usize;
     let mut i = start;
     while i < out.len() {
-        if let Some(found) = index.get(out[i]).and_then(|cands| {
+        if let Some((found, pieces)) = index.get(out[i]).and_then(|cands| {
             cands
                 .iter()
-                .find(|p| out.len() - i >= p.len() && out[i..i + p.len()] == p[..])
+                .find(|p| out.len() - i >= p.0.len() && out[i..i + p.0.len()] == p.0[..])
         }) {
             let last = out[i + found.len() - 1];
             let joined = &chunk[offset(out[i])..offset(last) + last.len()];
-            out.splice(i..i + found.len(), [joined]);
+            let mut replaced = Vec::with_capacity(pieces.len());
+            push_pieces(&mut replaced, joined, pieces);
+            let n = replaced.len();
+            out.splice(i..i + found.len(), replaced);
+            i += n;
+        } else {
+            i += 1;
         }
-        i += 1;
     }
 }
 
 /// Splits off prefixes, suffixes and infixes; `specials`: stop at a
 /// one-token exception.
 fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
-    let keep_whole = |s: &str| specials && keep_whole(s);
+    let special = |s: &str| if specials { special(s) } else { None };
     let mut s = chunk;
     // Prefixes.
     loop {
         if s.is_empty() {
             return;
         }
-        if keep_whole(s) {
-            out.push(s);
+        if let Some(pieces) = special(s) {
+            push_pieces(out, s, pieces);
             return;
         }
         // spaCy's `\.\.+` (LIST_ELLIPSES): a run of two or more dots.
@@ -362,7 +410,7 @@ fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
     // Suffixes, collected in reverse.
     let mut suffixes = Vec::new();
     loop {
-        if s.is_empty() || keep_whole(s) {
+        if s.is_empty() || special(s).is_some() {
             break;
         }
         let dots = s.bytes().rev().take_while(|&b| b == b'.').count();
@@ -383,6 +431,11 @@ fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
             s = &s[..s.len() - cl.len()];
             continue;
         }
+        if let Some(n) = unit_suffix(s) {
+            suffixes.push(&s[s.len() - n..]);
+            s = &s[..s.len() - n];
+            continue;
+        }
         let c = s.chars().next_back().expect("non-empty");
         let before = &s[..s.len() - c.len_utf8()];
         if !before.is_empty() && is_suffix_char(c, before) {
@@ -399,20 +452,37 @@ fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
             b'-' | b'+' | b'*' | b'^' | b',' | b'.' | b':' | b'<' | b'>' | b'=' | b'/'
         ) || b >= 0x80
     });
-    if maybe_infix && !s.is_empty() && !keep_whole(s) && !url_match(s) {
+    if let Some(pieces) = special(s) {
+        push_pieces(out, s, pieces);
+    } else if maybe_infix && !s.is_empty() && !url_match(s) {
         let cs: Vec<(usize, char)> = s.char_indices().collect();
         let mut start = 0;
-        for k in 1..cs.len().saturating_sub(1) {
-            if is_infix(&cs, k) {
-                let (i, c) = cs[k];
+        let mut k = 1;
+        while k + 1 < cs.len() {
+            let (i, c) = cs[k];
+            // A run of two or more dots (`for...in`), spaCy's first infix.
+            let dots = cs[k..].iter().take_while(|(_, c)| *c == '.').count();
+            let end = if dots >= 2 {
+                Some(i + dots)
+            } else if is_infix(&cs, k) {
+                Some(i + c.len_utf8())
+            } else {
+                None
+            };
+            if let Some(end) = end {
                 if start < i {
                     out.push(&s[start..i]);
                 }
-                out.push(&s[i..i + c.len_utf8()]);
-                start = i + c.len_utf8();
+                out.push(&s[i..end]);
+                start = end;
+                k += dots.max(1);
+            } else {
+                k += 1;
             }
         }
-        out.push(&s[start..]);
+        if start < s.len() {
+            out.push(&s[start..]);
+        }
     } else if !s.is_empty() {
         out.push(s);
     }
