@@ -39,15 +39,23 @@ print(f"{len(out)} texts, spaCy {spacy.__version__}")
 import re
 from spacy.lang.char_classes import LIST_ICONS
 
+
+
+def ranges_of(keep, start=0):
+    """The code points from `start` on (surrogates aside) where keep(char) holds, as [lo, hi] ranges."""
+    out = []
+    for cp in range(start, 0x110000):
+        if 0xD800 <= cp <= 0xDFFF or not keep(chr(cp)):
+            continue
+        if out and out[-1][1] == cp - 1:
+            out[-1][1] = cp
+        else:
+            out.append([cp, cp])
+    return out
+
+
 icons = re.compile(LIST_ICONS[0])
-ranges = []
-for cp in range(0x80, 0x110000):
-    if 0xD800 <= cp <= 0xDFFF or not icons.fullmatch(chr(cp)):
-        continue
-    if ranges and ranges[-1][1] == cp - 1:
-        ranges[-1][1] = cp
-    else:
-        ranges.append([cp, cp])
+ranges = ranges_of(icons.fullmatch, 0x80)
 specials = sorted(
     k for k, v in nlp.tokenizer.rules.items() if len(v) == 1 and k.strip() == k and k.strip()
 )
@@ -80,23 +88,22 @@ import unicodedata
 from spacy.pipeline import Sentencizer
 
 ends = sorted(ord(c) for c in Sentencizer.default_punct_chars)
-punct = []
-for cp in range(0, 0x110000):
-    if 0xD800 <= cp <= 0xDFFF or not unicodedata.category(chr(cp)).startswith("P"):
-        continue
-    if punct and punct[-1][1] == cp - 1:
-        punct[-1][1] = cp
-    else:
-        punct.append([cp, cp])
+punct = ranges_of(lambda c: unicodedata.category(c).startswith("P"))
+
+
+
+def write_ranges(f, doc, name, ranges, last=False):
+    f.write(f"/// {doc} as inclusive ranges, sorted.\n")
+    f.write(f"pub(super) const {name}: &[(char, char)] = &[\n")
+    for lo, hi in ranges:
+        f.write(f"    ({rust_char(lo)}, {rust_char(hi)}),\n")
+    f.write("];\n" if last else "];\n\n")
+
 
 with open(root / "src/stage/quality/spacy.rs", "w", encoding="utf-8") as f:
     f.write(f"//! Tables of spaCy {spacy.__version__}'s English tokenizer, written by\n")
     f.write("//! `bench/spacy_tokens.py`; regenerate them rather than edit them.\n\n")
-    f.write("/// LIST_ICONS (other symbols, `°` among them) as inclusive ranges, sorted.\n")
-    f.write("pub(super) const ICONS: &[(char, char)] = &[\n")
-    for lo, hi in ranges:
-        f.write(f"    ({rust_char(lo)}, {rust_char(hi)}),\n")
-    f.write("];\n\n")
+    write_ranges(f, "LIST_ICONS (other symbols, `°` among them)", "ICONS", ranges)
     f.write("/// Tokenizer exceptions that stay one token (abbreviations, emoticons), sorted.\n")
     f.write("pub(super) const SPECIALS: &[&str] = &[\n")
     for s in specials:
@@ -117,9 +124,5 @@ with open(root / "src/stage/quality/spacy.rs", "w", encoding="utf-8") as f:
     for cp in ends:
         f.write(f"    {rust_char(cp)},\n")
     f.write("];\n\n")
-    f.write(f"/// General category P* (Unicode {unicodedata.unidata_version}) as inclusive ranges, sorted.\n")
-    f.write("pub(super) const PUNCTUATION: &[(char, char)] = &[\n")
-    for lo, hi in punct:
-        f.write(f"    ({rust_char(lo)}, {rust_char(hi)}),\n")
-    f.write("];\n")
+    write_ranges(f, f"General category P* (Unicode {unicodedata.unidata_version})", "PUNCTUATION", punct, last=True)
 print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions, {len(splits)} splitting ones, {len(units)} units, {len(ends)} sentence ends, {len(punct)} P* ranges")

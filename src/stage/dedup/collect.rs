@@ -117,34 +117,30 @@ pub(super) fn collect(
             Some(c) => sel - &sidecar::rows_of(c),
             None => sel.clone(),
         };
-        let mut fresh = hash_rows(cx, i, &missing, plan, perms, gpu, keep_sigs)?;
+        let fresh = hash_rows(cx, i, &missing, plan, perms, gpu, keep_sigs)?;
         let from_cache = sel.len() - missing.len();
         cx.observer.rows_done(from_cache);
         reused += from_cache;
-        let (all, mut seg_docs) = match cached {
-            None => (Some(&fresh), None),
-            Some(c) if missing.is_empty() => {
-                (None, Some(sidecar::select(&c, sel, plan, keep_sigs)))
+        let mut put = |d: &Docs| -> Result<(), RunError> {
+            let id = cx.store.objects().put(&sidecar::encode(&params, d))?.id;
+            written.push((keys[i].clone(), id));
+            Ok(())
+        };
+        let seg_docs = match cached {
+            None => {
+                put(&fresh)?;
+                fresh
             }
             Some(c) => {
-                let merged = sidecar::merge(c, std::mem::take(&mut fresh), plan, keep_sigs);
-                let docs = sidecar::select(&merged, sel, plan, keep_sigs);
-                let id = cx
-                    .store
-                    .objects()
-                    .put(&sidecar::encode(&params, &merged))?
-                    .id;
-                written.push((keys[i].clone(), id));
-                (None, Some(docs))
-            }
-        };
-        if let Some(all) = all {
-            let id = cx.store.objects().put(&sidecar::encode(&params, all))?.id;
-            written.push((keys[i].clone(), id));
-        }
-        let seg_docs = match seg_docs.take() {
-            None => fresh,
-            Some(mut d) => {
+                let all = if missing.is_empty() {
+                    c
+                } else {
+                    let merged = sidecar::merge(c, fresh, plan, keep_sigs);
+                    put(&merged)?;
+                    merged
+                };
+                let mut d = sidecar::select(&all, sel, plan, keep_sigs);
+                // Scores are not in sidecars: read them from the rows.
                 if let Keep::Score(k) = &plan.keep {
                     for (_, batch) in segment_batches(cx.store, seg, sel)? {
                         d.score.extend(scores(&batch, &k.by));

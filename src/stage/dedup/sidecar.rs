@@ -128,22 +128,15 @@ pub(super) fn rows_of(docs: &Docs) -> RoaringBitmap {
 /// Merges two sets of one segment's documents (rows ascending, disjoint)
 /// into one, rows ascending.
 pub(super) fn merge(a: Docs, b: Docs, plan: &Plan, keep_sigs: bool) -> Docs {
-    let (wk, wb, ws) = widths(plan, keep_sigs);
+    let w = widths(plan, keep_sigs);
     let mut out = Docs::default();
     let (mut i, mut j) = (0, 0);
-    let push = |out: &mut Docs, d: &Docs, k: usize| {
-        out.at.push(d.at[k]);
-        out.len.push(d.len[k]);
-        out.keys.extend_from_slice(&d.keys[k * wk..(k + 1) * wk]);
-        out.bands.extend_from_slice(&d.bands[k * wb..(k + 1) * wb]);
-        out.sigs.extend_from_slice(&d.sigs[k * ws..(k + 1) * ws]);
-    };
     while i < a.at.len() || j < b.at.len() {
         if j == b.at.len() || (i < a.at.len() && a.at[i].1 < b.at[j].1) {
-            push(&mut out, &a, i);
+            push_doc(&mut out, &a, i, w);
             i += 1;
         } else {
-            push(&mut out, &b, j);
+            push_doc(&mut out, &b, j, w);
             j += 1;
         }
     }
@@ -156,17 +149,21 @@ pub(super) fn select(all: &Docs, sel: &RoaringBitmap, plan: &Plan, keep_sigs: bo
     if all.at.len() as u64 == sel.len() {
         return all.clone_rows();
     }
-    let (wk, wb, ws) = widths(plan, keep_sigs);
+    let w = widths(plan, keep_sigs);
     let mut out = Docs::default();
     for (k, (_, r)) in all.at.iter().enumerate() {
         if sel.contains(*r) {
-            out.at.push(all.at[k]);
-            out.len.push(all.len[k]);
-            out.keys.extend_from_slice(&all.keys[k * wk..(k + 1) * wk]);
-            out.bands
-                .extend_from_slice(&all.bands[k * wb..(k + 1) * wb]);
-            out.sigs.extend_from_slice(&all.sigs[k * ws..(k + 1) * ws]);
+            push_doc(&mut out, all, k, w);
         }
     }
     out
+}
+
+/// Appends document `k` of `d` (part widths `w` per document) to `out`.
+fn push_doc(out: &mut Docs, d: &Docs, k: usize, (wk, wb, ws): (usize, usize, usize)) {
+    out.at.push(d.at[k]);
+    out.len.push(d.len[k]);
+    out.keys.extend_from_slice(&d.keys[k * wk..(k + 1) * wk]);
+    out.bands.extend_from_slice(&d.bands[k * wb..(k + 1) * wb]);
+    out.sigs.extend_from_slice(&d.sigs[k * ws..(k + 1) * ws]);
 }
