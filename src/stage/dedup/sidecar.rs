@@ -26,6 +26,8 @@ pub(super) fn params(plan: &Plan, keep_sigs: bool) -> String {
         Shingle::Word => "word",
         Shingle::Char => "char",
     };
+    // Bump `/1` when normalize() or shingles() change what they give:
+    // sidecars made before would otherwise be read as current.
     match plan.method {
         Method::Exact => format!("exact/1 column={:?}", plan.column),
         Method::Minhash => format!(
