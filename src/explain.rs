@@ -538,6 +538,7 @@ fn recorded_plan(store: &Store, rows: &Version, st: &StageRecord) -> Result<Stag
         schema: &schema,
         store,
         dir: None,
+        inputs: &st.inputs(),
     })
     .map_err(|e| format!("field `{}`: {}", e.field, e.message))
 }

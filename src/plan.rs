@@ -226,7 +226,7 @@ pub fn validate(store: &Store, parsed: Parsed) -> Result<Plan, spec::Error> {
                 Some("later stages would see each repeated row once; move the other stages before it".into()),
             ));
         }
-        let (spec, hash) = stage_identity(s);
+        let (spec, hash) = stage_identity(s, &plan.inputs());
         stages.push(PlanStage {
             index: i,
             name,
@@ -296,6 +296,7 @@ fn validate_stage(
             schema,
             store,
             dir: Some(parsed.dir()),
+            inputs: &crate::stage::Inputs::new(),
         })
         .map_err(|e| {
             let label = format!("{}, field `{}`", spec::stage_label(i, s), e.field);
@@ -310,13 +311,20 @@ fn validate_stage(
 }
 
 /// A stage's canonical parameters and its hash. Neither the name nor the
-/// kind's neutral fields (such as dedup's `device`) change what it computes.
-pub fn stage_identity(s: &StageSpec) -> (String, String) {
+/// kind's neutral fields (such as dedup's `device`) change what it computes;
+/// the content ids of the files it reads (`inputs`, such as a model) do.
+pub fn stage_identity(s: &StageSpec, inputs: &crate::stage::Inputs) -> (String, String) {
     let mut params = serde_json::to_value(s).expect("stage serializes");
     let obj = params.as_object_mut().expect("stage is an object");
     obj.remove("name");
     for f in s.neutral() {
         obj.remove(*f);
+    }
+    if !inputs.is_empty() {
+        obj.insert(
+            "inputs".into(),
+            serde_json::to_value(inputs).expect("inputs serialize"),
+        );
     }
     let spec = serde_json::to_string(&params).expect("json");
     let hash = blake3::hash(format!("{spec}\nsift {}", env!("CARGO_PKG_VERSION")).as_bytes())

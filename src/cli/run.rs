@@ -287,6 +287,12 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
                 .collect();
             out += &format!("{}: by {}: {}\n", s.name, l.model, langs.join(", "));
         }
+        if let StageStats::Classifier(c) = &s.stats {
+            out += &format!(
+                "{}: by {}: mean score for `{}` {:.2}→{:.2}\n",
+                s.name, c.model, c.label, c.mean_before, c.mean_after
+            );
+        }
         if let StageStats::Balance(b) = &s.stats {
             out += &format!(
                 "{}: balance by `{}` ({}, seed {})\n",

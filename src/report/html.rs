@@ -331,10 +331,14 @@ fn funnel(b: &mut String, stages: &[StageFunnel]) {
                 false,
             );
         }
-        if let Some(langs) = &f.language {
-            let lanes: Vec<Lane> = langs
+        for (chart, counts, most) in [
+            ("languages", &f.language, 12),
+            ("scores", &f.scores, usize::MAX),
+        ] {
+            let Some(counts) = counts else { continue };
+            let lanes: Vec<Lane> = counts
                 .iter()
-                .take(12)
+                .take(most)
                 .map(|(c, n)| Lane {
                     key: c.clone(),
                     label: c.clone(),
@@ -342,7 +346,7 @@ fn funnel(b: &mut String, stages: &[StageFunnel]) {
                 })
                 .collect();
             *b += &svg::bars(
-                "languages",
+                chart,
                 &format!(" data-stage=\"{}\"", f.stage),
                 &["before", "after"],
                 &lanes,
@@ -385,6 +389,7 @@ fn funnel(b: &mut String, stages: &[StageFunnel]) {
             && f.balance.is_none()
             && f.dedup.is_none()
             && f.language.is_none()
+            && f.scores.is_none()
         {
             *b += "<p class=\"empty\">Removed no rows.</p>";
         }

@@ -30,7 +30,7 @@ use crate::store::{self, ObjectId, Store};
 use crate::version::Version;
 use crate::version::diff::{self, Diff, DiffError};
 use crate::version::manifest::PipelineLineage;
-use crate::version::stats::{Benchmark, ClassCounts, LanguageCount, StageStats};
+use crate::version::stats::{Benchmark, ClassCounts, RowCount, StageStats};
 
 pub use sample::METRICS;
 
@@ -153,7 +153,10 @@ pub struct StageFunnel {
     pub balance: Option<IndexMap<String, ClassCounts>>,
     /// Rows per detected language before and after.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub language: Option<IndexMap<String, LanguageCount>>,
+    pub language: Option<IndexMap<String, RowCount>>,
+    /// For a classifier stage: rows per tenth of the score range before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<IndexMap<String, RowCount>>,
     /// Per eval set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decontaminate: Option<IndexMap<String, Benchmark>>,
@@ -568,6 +571,7 @@ fn stage_funnel(run: &RunWalk, picks: &[Picks]) -> Vec<StageFunnel> {
             dedup: None,
             balance: None,
             language: None,
+            scores: None,
             decontaminate: None,
             rewrites: None,
         };
@@ -584,6 +588,7 @@ fn stage_funnel(run: &RunWalk, picks: &[Picks]) -> Vec<StageFunnel> {
             }
             StageStats::Balance(b) => f.balance = Some(b.classes.clone()),
             StageStats::Language(l) => f.language = Some(l.languages.clone()),
+            StageStats::Classifier(c) => f.scores = Some(c.histogram.clone()),
             StageStats::Decontaminate(d) => f.decontaminate = Some(d.benchmarks.clone()),
             StageStats::Transform(t) => {
                 f.rewrites = Some(Rewrites {

@@ -2,14 +2,24 @@
 //! languages, with a score of at least `min_score`.
 //!
 //! ```text
-//! text ─▶ model (whatlang, embedded: nothing to download) ─▶ (language, score)
+//! text ─▶ model ─▶ (language, score)
 //!      ─▶ kept if language ∈ languages and score ≥ min_score
 //! ```
 //!
-//! Languages are named by ISO 639-1 (`en`) or 639-3 (`eng`) codes and
-//! reported by their 639-1 code. The model is part of sift, so its version
-//! is in the stage hash. `language(text)` and `language_score(text)` are
-//! UDFs for any filter and for `sift query`.
+//! The model is whatlang (embedded: nothing to download), or any fastText
+//! language model given by path (`model = { fasttext = "lid.176.ftz" }`:
+//! lid.176 `.bin`/`.ftz`, GlotLID). A fastText model's BLAKE3 is in the stage
+//! hash and its spec's `inputs`, and its bytes are kept in the store (see
+//! [`super::models`]), so a version says which model filtered it.
+//!
+//! With whatlang, languages are named by ISO 639-1 (`en`) or 639-3 (`eng`)
+//! codes and reported by their 639-1 code. With fastText they are reported
+//! by the model's labels (`en` for lid.176, `eng_Latn` for GlotLID), and a
+//! wanted code matches a label by either standard (`eng` matches lid.176's
+//! `en`, `en` matches GlotLID's `eng_Latn`). The top label decides, as with
+//! datatrove's `LanguageFilter` at a threshold above 0.5.
+//! `language(text)` and `language_score(text)` are UDFs for any filter and
+//! for `sift query`; they answer with whatlang.
 
 use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
@@ -18,11 +28,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::dedup::texts;
+use super::models;
 use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
 };
 use crate::version::selection::{SelectionSet, segment_batches};
-use crate::version::stats::{LanguageCount, LanguageStats};
+use crate::version::stats::{LanguageStats, RowCount};
 
 /// A language stage's spec.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -39,28 +50,59 @@ pub struct Spec {
     /// The least score a kept row's language must have, in [0, 1] (default 0.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_score: Option<f64>,
-    /// The model: `whatlang` (the default, embedded in sift).
+    /// The model: `"whatlang"` (the default, embedded in sift) or
+    /// `{ fasttext = "lid.176.ftz" }`, a fastText language model relative to the spec file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
 }
 
 /// Language identification models.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Model {
     /// whatlang 0.18: trigram profiles of 70 languages, embedded in sift.
     #[default]
     Whatlang,
+    /// A fastText language model file (lid.176 `.bin`/`.ftz`, GlotLID), relative to the spec file.
+    Fasttext(String),
+}
+
+/// What answers.
+#[derive(Debug)]
+pub enum Detector {
+    Whatlang,
+    FastText(models::Model),
+}
+
+impl Detector {
+    /// The detected language and its score; `None` when the model cannot tell.
+    pub fn detect(&self, text: &str) -> Option<(String, f64)> {
+        match self {
+            Detector::Whatlang => detect(text).map(|(l, s)| (l.to_string(), s)),
+            Detector::FastText(m) => m
+                .predict(text, 1)
+                .into_iter()
+                .next()
+                .map(|p| (p.label, p.prob)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Detector::Whatlang => "whatlang 0.18".into(),
+            Detector::FastText(m) => m.describe(),
+        }
+    }
 }
 
 /// A validated language stage.
 #[derive(Debug)]
 pub struct Plan {
     pub column: String,
-    /// 639-1 codes, in spec order.
-    pub languages: Vec<&'static str>,
+    /// The wanted languages as the model names them (639-1 codes for whatlang), in spec order.
+    pub languages: Vec<String>,
     pub min_score: f64,
-    pub model: Model,
+    pub model: Detector,
 }
 
 /// ISO 639-3 (whatlang's codes) and 639-1 codes of the languages the model knows.
@@ -146,6 +188,19 @@ fn known(code: &str) -> Option<&'static str> {
         .map(|(_, one)| *one)
 }
 
+/// The labels of a fastText model that a wanted code names: the label
+/// itself, its language part (`eng` of `eng_Latn`), or the same language by
+/// the other ISO standard.
+fn matching(code: &str, labels: &[String]) -> Vec<String> {
+    let c = code.trim().to_ascii_lowercase();
+    let same = |l: &str| {
+        let l = l.to_ascii_lowercase();
+        let lang = l.split(['_', '-']).next().unwrap_or(&l).to_string();
+        c == l || c == lang || known(&c).is_some_and(|k| known(&lang) == Some(k))
+    };
+    labels.iter().filter(|l| same(l)).cloned().collect()
+}
+
 /// The detected language (639-1) and its score; `None` when the model cannot tell.
 pub fn detect(text: &str) -> Option<(&'static str, f64)> {
     let info = whatlang::detect(text)?;
@@ -174,18 +229,34 @@ impl Kind for Spec {
                     .hint("e.g. languages = [\"en\"]"),
             );
         }
-        let mut languages = Vec::new();
+        let model = match self.model.clone().unwrap_or_default() {
+            Model::Whatlang => Detector::Whatlang,
+            Model::Fasttext(file) => Detector::FastText(models::Model::open(cx, "model", &file)?),
+        };
+        let mut languages: Vec<String> = Vec::new();
         for (i, code) in self.languages.iter().enumerate() {
-            match known(code) {
-                Some(c) if !languages.contains(&c) => languages.push(c),
-                Some(_) => {}
-                None => {
-                    let all: Vec<&str> = CODES.iter().map(|(_, one)| *one).collect();
-                    return Err(Invalid::new(
-                        format!("languages[{i}]"),
-                        format!("`{code}` is not an ISO 639-1 or 639-3 code of a language the model knows"),
-                    )
-                    .hint(format!("whatlang knows: {}", all.join(", "))));
+            let (found, all) = match &model {
+                Detector::Whatlang => (
+                    known(code).map(str::to_string).into_iter().collect(),
+                    CODES.iter().map(|(_, one)| one.to_string()).collect(),
+                ),
+                Detector::FastText(m) => {
+                    let labels = m.labels();
+                    (matching(code, &labels), labels)
+                }
+            };
+            if found.is_empty() {
+                return Err(Invalid::new(
+                    format!("languages[{i}]"),
+                    format!(
+                        "`{code}` is not an ISO 639-1 or 639-3 code of a language the model knows"
+                    ),
+                )
+                .hint(format!("{} knows: {}", model.describe(), all.join(", "))));
+            }
+            for c in found {
+                if !languages.contains(&c) {
+                    languages.push(c);
                 }
             }
         }
@@ -200,7 +271,7 @@ impl Kind for Spec {
             column,
             languages,
             min_score,
-            model: self.model.unwrap_or_default(),
+            model,
         })
     }
 
@@ -224,11 +295,11 @@ pub struct Detail {
 }
 
 /// Why a row is removed, or `None` to keep it.
-fn verdict(plan: &Plan, found: Option<(&'static str, f64)>) -> Option<&'static str> {
+fn verdict(plan: &Plan, found: &Option<(String, f64)>) -> Option<&'static str> {
     match found {
         None => Some("no_language"),
-        Some((l, _)) if !plan.languages.contains(&l) => Some("other_language"),
-        Some((_, s)) if s < plan.min_score => Some("low_score"),
+        Some((l, _)) if !plan.languages.contains(l) => Some("other_language"),
+        Some((_, s)) if *s < plan.min_score => Some("low_score"),
         Some(_) => None,
     }
 }
@@ -244,16 +315,22 @@ impl Planned for Plan {
     type Detail = Detail;
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
+        if let Detector::FastText(m) = &self.model {
+            m.keep(cx.store)?;
+        }
         let segments = &cx.source.manifest.segments;
         let per_segment = crate::par::map_ordered(cx.threads, segments.len(), |i| {
             let mut out: Counted = Default::default();
             for (ids, batch) in segment_batches(cx.store, &segments[i], &input.0[i])? {
                 for (row, text) in ids.iter().zip(texts(&batch, &self.column)) {
-                    let found = detect(text);
-                    let lang = found.map_or("und", |(l, _)| l).to_string();
-                    let counts = out.2.entry(lang).or_default();
+                    let found = self.model.detect(text);
+                    let lang = found.as_ref().map_or("und", |(l, _)| l.as_str());
+                    let counts = match out.2.get_mut(lang) {
+                        Some(c) => c,
+                        None => out.2.entry(lang.to_string()).or_default(),
+                    };
                     counts.0 += 1;
-                    match verdict(self, found) {
+                    match verdict(self, &found) {
                         None => {
                             out.0.insert(*row);
                             counts.1 += 1;
@@ -270,14 +347,14 @@ impl Planned for Plan {
             .iter()
             .map(|r| (r.to_string(), 0))
             .collect();
-        let mut languages: std::collections::BTreeMap<String, LanguageCount> = Default::default();
+        let mut languages: std::collections::BTreeMap<String, RowCount> = Default::default();
         for (k, r, l) in per_segment {
             kept.push(k);
             for (rule, n) in r {
                 *removed.entry(rule).or_default() += n;
             }
             for (lang, (before, after)) in l {
-                let c = languages.entry(lang).or_insert(LanguageCount {
+                let c = languages.entry(lang).or_insert(RowCount {
                     before: 0,
                     after: 0,
                 });
@@ -286,13 +363,13 @@ impl Planned for Plan {
             }
         }
         // Most rows first; ties by code, so the order does not depend on the data's order.
-        let mut languages: Vec<(String, LanguageCount)> = languages.into_iter().collect();
+        let mut languages: Vec<(String, RowCount)> = languages.into_iter().collect();
         languages.sort_by(|a, b| b.1.before.cmp(&a.1.before).then(a.0.cmp(&b.0)));
         Ok(Outcome {
             kept: SelectionSet(kept),
             removed,
             stats: StageStats::Language(LanguageStats {
-                model: "whatlang 0.18".into(),
+                model: self.model.describe(),
                 languages: languages.into_iter().collect(),
             }),
         })
@@ -304,8 +381,8 @@ impl Planned for Plan {
         };
         let batch = &batch;
         let text = texts(batch, &self.column).first().copied().unwrap_or("");
-        let found = detect(text);
-        let Some(rule) = verdict(self, found) else {
+        let found = self.model.detect(text);
+        let Some(rule) = verdict(self, &found) else {
             return Ok(Reason::recorded());
         };
         let wanted = format!(
@@ -313,7 +390,7 @@ impl Planned for Plan {
             self.languages.join(" or "),
             self.min_score
         );
-        let because = match found {
+        let because = match &found {
             Some((l, s)) => format!("detected `{l}` with score {s:.2}; {wanted}"),
             None => format!("no language detected; {wanted}"),
         };
@@ -322,8 +399,8 @@ impl Planned for Plan {
             expr: None,
             because,
             detail: Detail {
-                language: found.map(|(l, _)| l.to_string()),
-                score: found.map(|(_, s)| s),
+                language: found.as_ref().map(|(l, _)| l.clone()),
+                score: found.as_ref().map(|(_, s)| *s),
             },
         })
     }
@@ -334,10 +411,18 @@ impl Planned for Plan {
             self.column,
             self.languages.join(", "),
             self.min_score,
-            match self.model {
-                Model::Whatlang => "whatlang, embedded",
+            match &self.model {
+                Detector::Whatlang => "whatlang, embedded".to_string(),
+                Detector::FastText(m) => m.describe(),
             }
         )]
+    }
+
+    fn inputs(&self) -> super::Inputs {
+        match &self.model {
+            Detector::Whatlang => super::Inputs::new(),
+            Detector::FastText(m) => m.inputs(),
+        }
     }
 }
 

@@ -16,12 +16,14 @@
 //! `match`. Adding a kind is adding its module and one line there.
 
 pub mod balance;
+pub mod classifier;
 pub mod decontaminate;
 pub mod dedup;
 pub mod filter;
 pub mod language;
 pub mod lines;
 pub mod map;
+pub mod models;
 pub mod normalize;
 pub mod pii;
 pub mod quality;
@@ -157,6 +159,13 @@ macro_rules! stages {
                 }
             }
 
+            /// The content ids of the files the stage reads, by field.
+            pub fn inputs(&self) -> Inputs {
+                match self {
+                    $(StagePlan::$variant(p) => p.inputs(),)*
+                }
+            }
+
             /// The columns of the rows the stage passes on, given its input's.
             pub fn schema_after(&self, input: &SchemaRef) -> SchemaRef {
                 match self {
@@ -183,6 +192,8 @@ stages! {
     Balance => balance,
     /// Keep rows in the wanted languages.
     Language => language,
+    /// Keep rows by the score a fastText classifier gives a label.
+    Classifier => classifier,
     /// Remove rows that share word n-grams with evaluation sets.
     Decontaminate => decontaminate,
     /// Replace emails, IP addresses, phone and card numbers, IBANs and URLs.
@@ -237,6 +248,12 @@ pub trait Planned {
     fn schema_after(&self, input: &SchemaRef) -> SchemaRef {
         input.clone()
     }
+    /// The content ids (BLAKE3) of the files it reads, such as a model, by
+    /// field: recorded with its spec (`inputs`) and part of its hash, so a
+    /// changed file runs the stage again instead of hitting the cache.
+    fn inputs(&self) -> Inputs {
+        Inputs::new()
+    }
     /// What a transform changed in the row at `cx.at`, for explain.
     fn edits(&self, _cx: &ExplainContext) -> Result<Vec<transform::Edit>, RunError> {
         Ok(vec![])
@@ -253,7 +270,12 @@ pub struct Check<'a> {
     /// `None` when a recorded spec is checked again (explain), and files
     /// named by it need not still be there.
     pub dir: Option<&'a std::path::Path>,
+    /// When a recorded spec is checked again: the content ids of the files
+    /// it read then (see [`Planned::inputs`]), whose bytes are in the store.
+    pub inputs: &'a Inputs,
 }
+
+pub use crate::version::manifest::Inputs;
 
 impl Check<'_> {
     /// That `column` is a text column of the source; an error names `field`.
@@ -606,6 +628,11 @@ pub enum RunError {
     Sample(String),
     #[error("the result is empty: {last} removed the last rows, so nothing was committed")]
     Empty { last: String },
+    #[error("the {what} {} changed since the pipeline was checked", path.display())]
+    Changed {
+        path: std::path::PathBuf,
+        what: &'static str,
+    },
     #[error("stage {stage} ({name}): its recorded spec no longer validates: {message}")]
     Recorded {
         stage: usize,
@@ -622,6 +649,7 @@ impl RunError {
             RunError::Store(e) => e.hint(),
             RunError::Read(e) => e.hint(),
             RunError::Compact(_) => None,
+            RunError::Changed { .. } => Some("run it again: sift hashes the file when it checks the spec, and runs with those bytes".into()),
             RunError::Gpu(e) => e.hint(),
             RunError::Balance { .. } => Some("`sift query` shows the class counts, e.g. SELECT label, count(*) FROM \"<tag>\" GROUP BY label".into()),
             RunError::Sample(_) => None,

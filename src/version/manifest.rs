@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use crate::store::ObjectId;
 use crate::version::stats::{
-    BalanceStats, DecontaminateStats, DedupStats, LanguageStats, StageStats, TransformStats,
+    BalanceStats, ClassifierStats, DecontaminateStats, DedupStats, LanguageStats, StageStats,
+    TransformStats,
 };
 
 /// The `lineage.command` of a transform stage's output rows.
@@ -215,12 +216,29 @@ pub struct RecordWire {
     /// For a language stage: rows per detected language before and after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<LanguageStats>,
+    /// For a classifier stage: its model, label and score histogram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierStats>,
     /// For a decontaminate stage: its index and the rows each eval set removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decontaminate: Option<DecontaminateStats>,
     /// For a stage that rewrites rows (pii, normalize, lines, map): its output rows and edits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<TransformStats>,
+}
+
+/// Content ids of the files a stage reads, by field (`model` → BLAKE3 hex).
+pub type Inputs = std::collections::BTreeMap<String, String>;
+
+impl StageRecord {
+    /// The content ids of the files the stage read (a model), from its spec's `inputs`.
+    pub fn inputs(&self) -> Inputs {
+        serde_json::from_str::<serde_json::Value>(&self.spec)
+            .ok()
+            .and_then(|v| v.get("inputs").cloned())
+            .and_then(|i| serde_json::from_value(i).ok())
+            .unwrap_or_default()
+    }
 }
 
 impl From<RecordWire> for StageRecord {
@@ -231,6 +249,8 @@ impl From<RecordWire> for StageRecord {
             StageStats::Balance(b)
         } else if let Some(l) = w.language {
             StageStats::Language(l)
+        } else if let Some(c) = w.classifier {
+            StageStats::Classifier(c)
         } else if let Some(d) = w.decontaminate {
             StageStats::Decontaminate(d)
         } else if let Some(t) = w.transform {
@@ -257,13 +277,20 @@ impl From<RecordWire> for StageRecord {
 
 impl From<StageRecord> for RecordWire {
     fn from(r: StageRecord) -> RecordWire {
-        let (mut dedup, mut balance, mut language, mut decontaminate, mut transform) =
-            (None, None, None, None, None);
+        let (
+            mut dedup,
+            mut balance,
+            mut language,
+            mut classifier,
+            mut decontaminate,
+            mut transform,
+        ) = (None, None, None, None, None, None);
         match r.stats {
             StageStats::None => {}
             StageStats::Dedup(d) => dedup = Some(d),
             StageStats::Balance(b) => balance = Some(b),
             StageStats::Language(l) => language = Some(l),
+            StageStats::Classifier(c) => classifier = Some(c),
             StageStats::Decontaminate(d) => decontaminate = Some(d),
             StageStats::Transform(t) => transform = Some(t),
         }
@@ -282,6 +309,7 @@ impl From<StageRecord> for RecordWire {
             dedup,
             balance,
             language,
+            classifier,
             decontaminate,
             transform,
         }
@@ -324,6 +352,9 @@ impl Manifest {
                 out.push((st.input, "stage input selection"));
                 out.push((st.output, "stage output selection"));
                 out.extend(st.stats.objects());
+                for id in st.inputs().values().filter_map(|h| h.parse().ok()) {
+                    out.push((id, "stage input file"));
+                }
             }
         }
         out.sort();

@@ -20,6 +20,7 @@ pub enum StageStats {
     Dedup(DedupStats),
     Balance(BalanceStats),
     Language(LanguageStats),
+    Classifier(ClassifierStats),
     Decontaminate(DecontaminateStats),
     /// A stage that rewrites rows (pii, normalize, lines, map).
     Transform(TransformStats),
@@ -29,7 +30,7 @@ impl StageStats {
     /// Every object the stats name, with what it is.
     pub fn objects(&self) -> Vec<(ObjectId, &'static str)> {
         match self {
-            StageStats::None | StageStats::Language(_) => vec![],
+            StageStats::None | StageStats::Language(_) | StageStats::Classifier(_) => vec![],
             StageStats::Transform(t) => vec![
                 (t.version, "stage rows manifest"),
                 (t.changed, "stage changed rows"),
@@ -63,6 +64,7 @@ impl StageStats {
         match self {
             StageStats::None
             | StageStats::Language(_)
+            | StageStats::Classifier(_)
             | StageStats::Decontaminate(_)
             | StageStats::Transform(_) => None,
             StageStats::Dedup(d) => Some(d.details),
@@ -142,15 +144,30 @@ pub struct LanguageStats {
     /// The model that decided (`whatlang 0.18`).
     pub model: String,
     /// Per detected language (ISO 639-1; `und` where none was detected), most rows first.
-    pub languages: IndexMap<String, LanguageCount>,
+    pub languages: IndexMap<String, RowCount>,
 }
 
-/// Rows of one detected language.
+/// Rows of one group (a detected language, a band of scores) before and after a stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LanguageCount {
+pub struct RowCount {
     pub before: u64,
     pub after: u64,
+}
+
+/// Stats of a classifier stage: its model, label, and how the scores fell.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierStats {
+    /// The model that scored (`fastText quality.bin (blake3 1a2b3c4d5e6f)`).
+    pub model: String,
+    /// The label whose probability is the score (without `__label__`).
+    pub label: String,
+    /// The mean score of the rows the stage read, and of those it kept.
+    pub mean_before: f64,
+    pub mean_after: f64,
+    /// Rows per tenth of the score range (`0.0-0.1` … `0.9-1.0`), before and after.
+    pub histogram: IndexMap<String, RowCount>,
 }
 
 /// Stats of a decontaminate stage.

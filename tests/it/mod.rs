@@ -1,4 +1,5 @@
 mod balance;
+mod classifier;
 mod decontaminate;
 mod dedup;
 mod diff;
