@@ -293,6 +293,15 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
                 s.name, c.model, c.label, c.mean_before, c.mean_after
             );
         }
+        if let StageStats::Tokens(t) = &s.stats {
+            out += &format!(
+                "{}: {} tokens read, {} kept, under {}\n",
+                s.name,
+                ui::short_count(t.tokens_before),
+                ui::short_count(t.tokens_after),
+                t.tokenizer
+            );
+        }
         if let StageStats::Balance(b) = &s.stats {
             out += &format!(
                 "{}: balance by `{}` ({}, seed {})\n",

@@ -87,6 +87,11 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
             v.id.short()
         );
     }
+    if let Some(p) = &l.pipeline
+        && let Some(t) = token_total(&p.stages)
+    {
+        say!(pr, "tokens    {t}");
+    }
     if let Some(p) = &l.pipeline {
         say!(
             pr,
@@ -152,4 +157,35 @@ pub fn run(g: &Global, a: ShowArgs) -> anyhow::Result<ExitCode> {
 
 fn indent(s: &str) -> String {
     s.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// `1.23 B under tokenizer.json (blake3 …), counted by stage 3 (tokens)`: the
+/// last tokens stage's total of the rows it kept, and how many rows later
+/// stages removed, if any (their tokens are still in the total).
+fn token_total(stages: &[crate::version::manifest::StageRecord]) -> Option<String> {
+    use crate::version::stats::StageStats;
+    let (k, st, t) = stages
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(k, st)| match &st.stats {
+            StageStats::Tokens(t) => Some((k, st, t)),
+            _ => None,
+        })?;
+    let last = stages.last().map_or(st.rows_out, |s| s.rows_out);
+    let later = if last < st.rows_out {
+        format!(
+            "; {} rows were removed after it, so this counts them too",
+            ui::count(st.rows_out - last)
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{} under {}, counted by stage {} ({}){later}",
+        ui::short_count(t.tokens_after),
+        t.tokenizer,
+        k + 1,
+        st.name
+    ))
 }

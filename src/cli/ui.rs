@@ -29,6 +29,25 @@ pub fn rows_per_sec(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Writ
     let _ = write!(w, "{} rows/s", count(state.per_sec() as u64));
 }
 
+/// A large count in short form: `987`, `12.3 K`, `4.56 M`, `1.23 B`, `2.50 T`.
+pub fn short_count(n: u64) -> String {
+    let units = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")];
+    for (size, unit) in units {
+        let v = n as f64 / size;
+        if v >= 1.0 {
+            let digits = if v >= 100.0 {
+                0
+            } else if v >= 10.0 {
+                1
+            } else {
+                2
+            };
+            return format!("{v:.digits$} {unit}");
+        }
+    }
+    n.to_string()
+}
+
 /// `1234567` → `1,234,567`.
 pub fn count(n: u64) -> String {
     let s = n.to_string();

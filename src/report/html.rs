@@ -368,6 +368,15 @@ fn funnel(b: &mut String, stages: &[StageFunnel]) {
             }
             *b += "</table>";
         }
+        if let Some(t) = &f.tokens {
+            let _ = write!(
+                b,
+                "<p>{} tokens read, {} kept, under {}.</p>",
+                num(t.tokens_before as f64),
+                num(t.tokens_after as f64),
+                esc(&t.tokenizer)
+            );
+        }
         if let Some(t) = &f.rewrites {
             let _ = write!(
                 b,

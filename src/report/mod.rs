@@ -30,7 +30,7 @@ use crate::store::{self, ObjectId, Store};
 use crate::version::Version;
 use crate::version::diff::{self, Diff, DiffError};
 use crate::version::manifest::PipelineLineage;
-use crate::version::stats::{Benchmark, ClassCounts, RowCount, StageStats};
+use crate::version::stats::{Benchmark, ClassCounts, RowCount, StageStats, TokensStats};
 
 pub use sample::METRICS;
 
@@ -157,6 +157,9 @@ pub struct StageFunnel {
     /// For a classifier stage: rows per tenth of the score range before and after.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scores: Option<IndexMap<String, RowCount>>,
+    /// For a tokens stage: its tokenizer and token totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokensStats>,
     /// Per eval set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decontaminate: Option<IndexMap<String, Benchmark>>,
@@ -572,6 +575,7 @@ fn stage_funnel(run: &RunWalk, picks: &[Picks]) -> Vec<StageFunnel> {
             balance: None,
             language: None,
             scores: None,
+            tokens: None,
             decontaminate: None,
             rewrites: None,
         };
@@ -589,6 +593,7 @@ fn stage_funnel(run: &RunWalk, picks: &[Picks]) -> Vec<StageFunnel> {
             StageStats::Balance(b) => f.balance = Some(b.classes.clone()),
             StageStats::Language(l) => f.language = Some(l.languages.clone()),
             StageStats::Classifier(c) => f.scores = Some(c.histogram.clone()),
+            StageStats::Tokens(t) => f.tokens = Some(t.clone()),
             StageStats::Decontaminate(d) => f.decontaminate = Some(d.benchmarks.clone()),
             StageStats::Transform(t) => {
                 f.rewrites = Some(Rewrites {

@@ -20,6 +20,7 @@ pub mod classifier;
 pub mod decontaminate;
 pub mod dedup;
 pub mod filter;
+pub mod input_file;
 pub mod language;
 pub mod lines;
 pub mod map;
@@ -27,6 +28,7 @@ pub mod models;
 pub mod normalize;
 pub mod pii;
 pub mod quality;
+pub mod tokens;
 pub mod transform;
 
 use arrow::datatypes::SchemaRef;
@@ -194,6 +196,8 @@ stages! {
     Language => language,
     /// Keep rows by the score a fastText classifier gives a label.
     Classifier => classifier,
+    /// Count tokens under a tokenizer.json; keep rows within min/max.
+    Tokens => tokens,
     /// Remove rows that share word n-grams with evaluation sets.
     Decontaminate => decontaminate,
     /// Replace emails, IP addresses, phone and card numbers, IBANs and URLs.

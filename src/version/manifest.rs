@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::store::ObjectId;
 use crate::version::stats::{
     BalanceStats, ClassifierStats, DecontaminateStats, DedupStats, LanguageStats, StageStats,
-    TransformStats,
+    TokensStats, TransformStats,
 };
 
 /// The `lineage.command` of a transform stage's output rows.
@@ -219,6 +219,9 @@ pub struct RecordWire {
     /// For a classifier stage: its model, label and score histogram.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classifier: Option<ClassifierStats>,
+    /// For a tokens stage: its tokenizer and token totals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokensStats>,
     /// For a decontaminate stage: its index and the rows each eval set removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decontaminate: Option<DecontaminateStats>,
@@ -251,6 +254,8 @@ impl From<RecordWire> for StageRecord {
             StageStats::Language(l)
         } else if let Some(c) = w.classifier {
             StageStats::Classifier(c)
+        } else if let Some(t) = w.tokens {
+            StageStats::Tokens(t)
         } else if let Some(d) = w.decontaminate {
             StageStats::Decontaminate(d)
         } else if let Some(t) = w.transform {
@@ -282,15 +287,17 @@ impl From<StageRecord> for RecordWire {
             mut balance,
             mut language,
             mut classifier,
+            mut tokens,
             mut decontaminate,
             mut transform,
-        ) = (None, None, None, None, None, None);
+        ) = (None, None, None, None, None, None, None);
         match r.stats {
             StageStats::None => {}
             StageStats::Dedup(d) => dedup = Some(d),
             StageStats::Balance(b) => balance = Some(b),
             StageStats::Language(l) => language = Some(l),
             StageStats::Classifier(c) => classifier = Some(c),
+            StageStats::Tokens(t) => tokens = Some(t),
             StageStats::Decontaminate(d) => decontaminate = Some(d),
             StageStats::Transform(t) => transform = Some(t),
         }
@@ -310,6 +317,7 @@ impl From<StageRecord> for RecordWire {
             balance,
             language,
             classifier,
+            tokens,
             decontaminate,
             transform,
         }

@@ -21,6 +21,7 @@ pub enum StageStats {
     Balance(BalanceStats),
     Language(LanguageStats),
     Classifier(ClassifierStats),
+    Tokens(TokensStats),
     Decontaminate(DecontaminateStats),
     /// A stage that rewrites rows (pii, normalize, lines, map).
     Transform(TransformStats),
@@ -30,7 +31,10 @@ impl StageStats {
     /// Every object the stats name, with what it is.
     pub fn objects(&self) -> Vec<(ObjectId, &'static str)> {
         match self {
-            StageStats::None | StageStats::Language(_) | StageStats::Classifier(_) => vec![],
+            StageStats::None
+            | StageStats::Language(_)
+            | StageStats::Classifier(_)
+            | StageStats::Tokens(_) => vec![],
             StageStats::Transform(t) => vec![
                 (t.version, "stage rows manifest"),
                 (t.changed, "stage changed rows"),
@@ -65,6 +69,7 @@ impl StageStats {
             StageStats::None
             | StageStats::Language(_)
             | StageStats::Classifier(_)
+            | StageStats::Tokens(_)
             | StageStats::Decontaminate(_)
             | StageStats::Transform(_) => None,
             StageStats::Dedup(d) => Some(d.details),
@@ -168,6 +173,21 @@ pub struct ClassifierStats {
     pub mean_after: f64,
     /// Rows per tenth of the score range (`0.0-0.1` … `0.9-1.0`), before and after.
     pub histogram: IndexMap<String, RowCount>,
+}
+
+/// Stats of a tokens stage: the token totals under one tokenizer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokensStats {
+    /// The tokenizer (`tokenizer.json (blake3 1a2b3c4d5e6f)`).
+    pub tokenizer: String,
+    /// BLAKE3 of the tokenizer.json: the counts hold under exactly this file.
+    pub tokenizer_id: String,
+    /// Whether the special tokens it adds were counted.
+    pub special_tokens: bool,
+    /// Tokens of the rows the stage read, and of those it kept.
+    pub tokens_before: u64,
+    pub tokens_after: u64,
 }
 
 /// Stats of a decontaminate stage.

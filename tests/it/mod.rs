@@ -17,5 +17,6 @@ mod schemas;
 mod sharding;
 mod snapshots;
 mod spine;
+mod tokens;
 mod transform;
 pub mod util;
