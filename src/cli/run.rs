@@ -288,8 +288,12 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
             out += &format!("{}: by {}: {}\n", s.name, l.model, langs.join(", "));
         }
         if let StageStats::Classifier(c) = &s.stats {
+            let wrote = match &c.written {
+                Some(t) => format!(" (wrote the score to {} rows)", ui::count(t.rows_changed)),
+                None => String::new(),
+            };
             out += &format!(
-                "{}: by {}: mean score for `{}` {:.2}→{:.2}\n",
+                "{}: by {}: mean score for `{}` {:.2}→{:.2}{wrote}\n",
                 s.name, c.model, c.label, c.mean_before, c.mean_after
             );
         }

@@ -13,7 +13,17 @@
 //! model's labels, as `model.predict(text, k=-1)` reports it. `min_score` is
 //! another name for `keep_above`; `keep_below` alone keeps low scores (a
 //! toxicity or boilerplate classifier); both keep a band.
+//!
+//! With `score_column = "hq"` the stage also writes each kept row's score to
+//! a new Float64 column, for later stages (`keep = { by = "hq" }` in dedup
+//! keeps the best-scoring duplicate) and for the version. Every kept row then
+//! gains a value, so it is written anew, as a `map` adding a column would be.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt32Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
 use schemars::JsonSchema;
@@ -21,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dedup::texts;
 use super::models::{self, FastTextFile};
+use super::transform::{self, Edit, Fate, Rewrite, RewriteError, Rewritten};
 use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
 };
@@ -50,6 +61,9 @@ pub struct Spec {
     /// Keep rows scoring less than this, in (0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_below: Option<f64>,
+    /// Write each kept row's score to this new column (Float64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_column: Option<String>,
 }
 
 /// A validated classifier stage.
@@ -62,6 +76,8 @@ pub struct Plan {
     /// Kept: `above ≤ score` and, if set, `score < below`.
     pub above: Option<f64>,
     pub below: Option<f64>,
+    /// The score column and the schema with it, when the stage writes one.
+    pub score_column: Option<(String, SchemaRef)>,
 }
 
 impl Kind for Spec {
@@ -121,12 +137,36 @@ impl Kind for Spec {
                     .hint("keep_above must be less than keep_below"),
             );
         }
+        let score_column = match &self.score_column {
+            None => None,
+            Some(c) if c.trim().is_empty() => {
+                return Err(Invalid::new("score_column", "the column name is empty"));
+            }
+            Some(c) if cx.schema.field_with_name(c).is_ok() => {
+                return Err(Invalid::new(
+                    "score_column",
+                    format!("the rows already have a column `{c}`"),
+                )
+                .hint("name a new column; a `map` stage can drop or rename the old one first"));
+            }
+            Some(c) => {
+                let mut fields: Vec<Field> = cx
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                fields.push(Field::new(c, DataType::Float64, true));
+                Some((c.clone(), Arc::new(Schema::new(fields))))
+            }
+        };
         Ok(Plan {
             column,
             model,
             label,
             above,
             below,
+            score_column,
         })
     }
 }
@@ -187,6 +227,9 @@ impl Planned for Plan {
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
         self.model.keep(cx.store)?;
+        if self.score_column.is_some() {
+            return self.run_writing(cx, input);
+        }
         let segments = &cx.source.manifest.segments;
         let per_segment = crate::par::map_ordered(cx.threads, segments.len(), |i| {
             let mut out = Counted::default();
@@ -232,32 +275,10 @@ impl Planned for Plan {
             sum.0 += c.sum.0;
             sum.1 += c.sum.1;
         }
-        let (before, after) = bins
-            .iter()
-            .fold((0, 0), |(b, a), (nb, na)| (b + nb, a + na));
-        let mean = |s: f64, n: u64| if n == 0 { 0.0 } else { s / n as f64 };
         Ok(Outcome {
             kept: SelectionSet(kept),
             removed,
-            stats: StageStats::Classifier(ClassifierStats {
-                model: self.model.describe(),
-                label: self.label.clone(),
-                mean_before: mean(sum.0, before),
-                mean_after: mean(sum.1, after),
-                histogram: bins
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (b, a))| {
-                        (
-                            bin_name(i),
-                            RowCount {
-                                before: *b,
-                                after: *a,
-                            },
-                        )
-                    })
-                    .collect(),
-            }),
+            stats: StageStats::Classifier(self.stats(&bins, sum, None)),
         })
     }
 
@@ -283,17 +304,180 @@ impl Planned for Plan {
     }
 
     fn describe(&self) -> Vec<String> {
-        vec![format!(
+        let mut lines = vec![format!(
             "keep `{}` whose score for `{}` is {} (model {})",
             self.column,
             self.label,
             self.wanted(),
             self.model.describe()
-        )]
+        )];
+        if let Some((c, _)) = &self.score_column {
+            lines.push(format!("add     {c} = the score (Float64)"));
+        }
+        lines
+    }
+
+    fn schema_after(&self, input: &SchemaRef) -> SchemaRef {
+        match &self.score_column {
+            Some((_, schema)) => schema.clone(),
+            None => input.clone(),
+        }
+    }
+
+    fn edits(&self, cx: &ExplainContext) -> Result<Vec<Edit>, RunError> {
+        let (Some((c, _)), Some(batch)) = (&self.score_column, cx.row()?) else {
+            return Ok(vec![]);
+        };
+        let text = texts(&batch, &self.column).first().copied().unwrap_or("");
+        Ok(vec![Edit {
+            rule: c.clone(),
+            before: String::new(),
+            after: format!("{}", self.model.score(text, &self.label)),
+        }])
     }
 
     fn inputs(&self) -> super::Inputs {
         self.model.inputs()
+    }
+}
+
+/// Scores are summed as integers of this many parts per unit, so the means
+/// do not depend on which thread added which row.
+const FIXED: f64 = 1e9;
+
+impl Plan {
+    fn stats(
+        &self,
+        bins: &[(u64, u64); BINS],
+        sum: (f64, f64),
+        written: Option<crate::version::stats::TransformStats>,
+    ) -> ClassifierStats {
+        let (before, after) = bins
+            .iter()
+            .fold((0, 0), |(b, a), (nb, na)| (b + nb, a + na));
+        let mean = |s: f64, n: u64| if n == 0 { 0.0 } else { s / n as f64 };
+        ClassifierStats {
+            model: self.model.describe(),
+            label: self.label.clone(),
+            mean_before: mean(sum.0, before),
+            mean_after: mean(sum.1, after),
+            histogram: bins
+                .iter()
+                .enumerate()
+                .map(|(i, (b, a))| {
+                    (
+                        bin_name(i),
+                        RowCount {
+                            before: *b,
+                            after: *a,
+                        },
+                    )
+                })
+                .collect(),
+            written,
+        }
+    }
+
+    /// The stage with `score_column`: a transform that adds the column to
+    /// every kept row, counting the scores as it goes.
+    fn run_writing(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
+        let writer = ScoreWriter {
+            plan: self,
+            bins: std::array::from_fn(|_| (AtomicU64::new(0), AtomicU64::new(0))),
+            sums: (AtomicU64::new(0), AtomicU64::new(0)),
+        };
+        let mut out = transform::run(cx, input, &writer)?;
+        let StageStats::Transform(t) = out.stats else {
+            unreachable!("a transform's stats")
+        };
+        let bins: [(u64, u64); BINS] = std::array::from_fn(|i| {
+            (
+                writer.bins[i].0.load(Ordering::Relaxed),
+                writer.bins[i].1.load(Ordering::Relaxed),
+            )
+        });
+        let sum = (
+            writer.sums.0.load(Ordering::Relaxed) as f64 / FIXED,
+            writer.sums.1.load(Ordering::Relaxed) as f64 / FIXED,
+        );
+        let mut removed: IndexMap<String, u64> = IndexMap::new();
+        if self.above.is_some() {
+            removed.insert("low_score".into(), 0);
+        }
+        if self.below.is_some() {
+            removed.insert("high_score".into(), 0);
+        }
+        for (rule, n) in out.removed {
+            *removed.entry(rule).or_default() += n;
+        }
+        out.removed = removed;
+        out.stats = StageStats::Classifier(self.stats(&bins, sum, Some(t)));
+        Ok(out)
+    }
+}
+
+/// Scores rows and adds the score column to the kept ones.
+struct ScoreWriter<'a> {
+    plan: &'a Plan,
+    bins: [(AtomicU64, AtomicU64); BINS],
+    sums: (AtomicU64, AtomicU64),
+}
+
+impl Rewrite for ScoreWriter<'_> {
+    fn edit_rules(&self) -> Vec<String> {
+        self.plan
+            .score_column
+            .iter()
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
+    fn output_schema(&self, input: &SchemaRef) -> SchemaRef {
+        self.plan.schema_after(input)
+    }
+
+    fn rewrite_batch(
+        &self,
+        batch: &RecordBatch,
+        edits: &mut [u64],
+    ) -> Result<Rewritten, RewriteError> {
+        let mut fates = Vec::with_capacity(batch.num_rows());
+        let mut take = Vec::new();
+        let mut scores = Vec::new();
+        for (k, text) in texts(batch, &self.plan.column).into_iter().enumerate() {
+            let score = self.plan.model.score(text, &self.plan.label);
+            let fixed = (score * FIXED).round() as u64;
+            let bin = &self.bins[bin_of(score)];
+            bin.0.fetch_add(1, Ordering::Relaxed);
+            self.sums.0.fetch_add(fixed, Ordering::Relaxed);
+            match self.plan.verdict(score) {
+                Some(rule) => fates.push(Fate::Removed(rule.to_string())),
+                None => {
+                    bin.1.fetch_add(1, Ordering::Relaxed);
+                    self.sums.1.fetch_add(fixed, Ordering::Relaxed);
+                    fates.push(Fate::Changed(()));
+                    take.push(k as u32);
+                    scores.push(score);
+                }
+            }
+        }
+        edits[0] += take.len() as u64;
+        if take.is_empty() {
+            return Ok(Rewritten { fates, rows: None });
+        }
+        let idx = UInt32Array::from(take);
+        let mut columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::take(c, &idx, None).expect("indexes in range"))
+            .collect();
+        columns.push(Arc::new(Float64Array::from(scores)));
+        let schema = self.output_schema(&batch.schema());
+        let rows = RecordBatch::try_new(schema, columns).expect("the columns of the schema");
+        Ok(Rewritten {
+            fates,
+            rows: Some(rows),
+        })
     }
 }
 

@@ -31,14 +31,11 @@ impl StageStats {
     /// Every object the stats name, with what it is.
     pub fn objects(&self) -> Vec<(ObjectId, &'static str)> {
         match self {
-            StageStats::None
-            | StageStats::Language(_)
-            | StageStats::Classifier(_)
-            | StageStats::Tokens(_) => vec![],
-            StageStats::Transform(t) => vec![
-                (t.version, "stage rows manifest"),
-                (t.changed, "stage changed rows"),
-            ],
+            StageStats::None | StageStats::Language(_) | StageStats::Tokens(_) => vec![],
+            StageStats::Classifier(c) => {
+                c.written.iter().flat_map(TransformStats::objects).collect()
+            }
+            StageStats::Transform(t) => t.objects(),
             StageStats::Decontaminate(d) => vec![(d.index, "decontamination index")],
             StageStats::Dedup(d) => vec![(d.details, "dedup details")],
             StageStats::Balance(b) => std::iter::once((b.details, "balance details"))
@@ -59,6 +56,7 @@ impl StageStats {
     pub fn rewritten(&self) -> Option<&TransformStats> {
         match self {
             StageStats::Transform(t) => Some(t),
+            StageStats::Classifier(c) => c.written.as_ref(),
             _ => None,
         }
     }
@@ -173,6 +171,9 @@ pub struct ClassifierStats {
     pub mean_after: f64,
     /// Rows per tenth of the score range (`0.0-0.1` … `0.9-1.0`), before and after.
     pub histogram: IndexMap<String, RowCount>,
+    /// With `score_column`: the rows it wrote, with the score column added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<TransformStats>,
 }
 
 /// Stats of a tokens stage: the token totals under one tokenizer.
@@ -232,4 +233,14 @@ pub struct TransformStats {
     pub new_bytes: u64,
     /// Edits per rule or entity (replacements, lines dropped, fixes), in spec order.
     pub edits: IndexMap<String, u64>,
+}
+
+impl TransformStats {
+    /// The objects it names, with what they are.
+    pub fn objects(&self) -> Vec<(ObjectId, &'static str)> {
+        vec![
+            (self.version, "stage rows manifest"),
+            (self.changed, "stage changed rows"),
+        ]
+    }
 }

@@ -121,3 +121,60 @@ fn a_label_the_model_lacks_and_bad_bounds_are_refused_at_check() {
     }
     assert_eq!(env.json(&["log", "--json"]).as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn the_score_column_lets_dedup_keep_the_best_scoring_duplicate() {
+    let Some(model) = lid176() else { return };
+    let env = env_with_model(&model);
+    // Exact dedup on `lang` leaves one row per language: of the five English
+    // rows, the one lid.176 is surest of (row 16, 0.9958 in Python fastText).
+    env.write(
+        "p.toml",
+        spec("keep_above = 0.01\nscore_column = \"en_score\"") + "\n[[stage]]\nkind = \"dedup\"\nmethod = \"exact\"\ncolumn = \"lang\"\nkeep = { by = \"en_score\", order = \"desc\" }\n",
+    );
+    let check = env.ok(&["check", "p.toml"]);
+    assert!(
+        check.contains("add     en_score = the score (Float64)"),
+        "{check}"
+    );
+    let out = env.json(&["run", "p.toml", "--tag", "best", "--json"]);
+    let c = &out["stages"][0]["classifier"];
+    let kept = out["stages"][0]["rows_out"].as_u64().unwrap();
+    assert_eq!(
+        c["written"]["rows_changed"], kept,
+        "every kept row has a score"
+    );
+    let rows = env.ok(&[
+        "query",
+        "SELECT id, round(en_score, 4) AS s FROM best WHERE lang = 'en'",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(rows.lines().skip(1).collect::<Vec<_>>(), ["16,0.9958"]);
+    // Row 28 (Italian, 0.0954) kept its score too; the column is in the version's schema.
+    let it = env.ok(&[
+        "query",
+        "SELECT round(en_score, 4) FROM best WHERE id = 28",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(it.lines().nth(1), Some("0.0954"), "{it}");
+    let e = env.ok(&["explain", "best", "0"]);
+    assert!(
+        e.contains("removed by stage 2")
+            && e.contains("duplicate (after normalization) of source row 16")
+            && e.contains("en_score           \"\" → \"0.96"),
+        "{e}"
+    );
+    // The same spec again is all cache; the score column cannot shadow a column.
+    assert_eq!(
+        env.json(&["run", "p.toml", "--json"])["stages"][0]["cached"],
+        true
+    );
+    env.write("bad.toml", spec("score_column = \"lang\""));
+    let err = env.fail(&["check", "bad.toml"]);
+    assert!(
+        err.contains("the rows already have a column `lang`"),
+        "{err}"
+    );
+}
