@@ -57,14 +57,36 @@ pub fn import(
     opts: ShardOptions,
     info: ImportInfo,
 ) -> Result<Version, ImportError> {
+    let schema = src.schema();
+    let skips = src.skips();
+    import_batches(store, schema, src.batches(), skips, opts, info)
+}
+
+/// Imports rows handed over as Arrow batches (from Python, say) as a new
+/// version, like [`import`]; a column of a type sift does not store is refused.
+pub fn import_batches(
+    store: &Store,
+    schema: arrow::datatypes::SchemaRef,
+    batches: impl Iterator<Item = Result<arrow::array::RecordBatch, source::Error>> + Send,
+    skips: Option<source::Skips>,
+    opts: ShardOptions,
+    info: ImportInfo,
+) -> Result<Version, ImportError> {
     for t in &info.tags {
         store::catalog::validate_tag(t)?;
     }
-    let schema = src.schema();
+    for f in schema.fields() {
+        if store::fingerprint::logical_type(f.data_type()).is_none() {
+            return Err(source::Error::Unsupported {
+                column: f.name().clone(),
+                data_type: f.data_type().clone(),
+            }
+            .into());
+        }
+    }
     // A failed import takes back the objects it wrote itself (and only those).
     let (objects, journal) = store.objects().journaled();
-    let skips = src.skips();
-    let written = match write_shards(&objects, schema.clone(), src.batches(), opts) {
+    let written = match write_shards(&objects, schema.clone(), batches, opts) {
         Ok(w) => w,
         Err(e) => {
             journal.roll_back(store.objects());

@@ -414,30 +414,48 @@ pub fn columns(
     version: &Version,
     names: &[String],
 ) -> Result<Vec<RecordBatch>, ReadError> {
+    let all: Vec<usize> = (0..version.manifest.segments.len()).collect();
+    segment_columns(store, version, &all, Some(names))
+}
+
+/// The rows of some of a version's segments (by index, in the order given),
+/// selections and repeats applied: all columns, or only `names`, reading
+/// only those columns of each shard.
+pub fn segment_columns(
+    store: &Store,
+    version: &Version,
+    segments: &[usize],
+    names: Option<&[String]>,
+) -> Result<Vec<RecordBatch>, ReadError> {
     let mut out = Vec::new();
-    for seg in &version.manifest.segments {
+    for &i in segments {
+        let seg = &version.manifest.segments[i];
         let bytes = Bytes::from(store.objects().get(&seg.shard)?);
         let decode = |source| ReadError::Decode {
             id: seg.shard,
             source,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(decode)?;
-        let roots: Vec<usize> = names
-            .iter()
-            .map(|n| {
-                builder
-                    .schema()
-                    .index_of(n)
-                    .map_err(|_| ReadError::Mismatch {
-                        id: seg.shard,
-                        reason: format!("the shard has no column '{n}'"),
-                    })
-            })
-            .collect::<Result<_, _>>()?;
-        let mask =
-            parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        let mut builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(decode)?;
+        if let Some(names) = names {
+            let roots: Vec<usize> = names
+                .iter()
+                .map(|n| {
+                    builder
+                        .schema()
+                        .index_of(n)
+                        .map_err(|_| ReadError::Mismatch {
+                            id: seg.shard,
+                            reason: format!("the shard has no column '{n}'"),
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+            let mask = parquet::arrow::ProjectionMask::roots(
+                builder.parquet_schema(),
+                roots.iter().copied(),
+            );
+            builder = builder.with_projection(mask);
+        }
         let reader = builder
-            .with_projection(mask)
             .with_batch_size(crate::source::BATCH_ROWS)
             .build()
             .map_err(decode)?;
@@ -452,7 +470,9 @@ pub fn columns(
             let n = batch.num_rows() as u32;
             let batch = view(seg.shard, batch, &selection, &repeats, offset)?;
             offset += n;
-            out.push(batch);
+            if batch.num_rows() > 0 {
+                out.push(batch);
+            }
         }
     }
     Ok(out)
