@@ -35,7 +35,7 @@ use super::transform::{self, Edit, Fate, Rewrite, RewriteError, Rewritten};
 use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
 };
-use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::selection::SelectionSet;
 use crate::version::stats::{ClassifierStats, RowCount};
 
 /// A classifier stage's spec.
@@ -213,15 +213,6 @@ impl Plan {
     }
 }
 
-/// One segment's kept rows, removals by rule, and per bin (rows, kept), with score sums.
-#[derive(Default)]
-struct Counted {
-    kept: RoaringBitmap,
-    removed: IndexMap<String, u64>,
-    bins: [(u64, u64); BINS],
-    sum: (f64, f64),
-}
-
 impl Planned for Plan {
     type Detail = Detail;
 
@@ -231,28 +222,7 @@ impl Planned for Plan {
             return self.run_writing(cx, input);
         }
         let segments = &cx.source.manifest.segments;
-        let per_segment = crate::par::map_ordered(cx.threads, segments.len(), |i| {
-            let mut out = Counted::default();
-            for (ids, batch) in segment_batches(cx.store, &segments[i], &input.0[i])? {
-                for (row, text) in ids.iter().zip(texts(&batch, &self.column)) {
-                    let score = self.model.score(text, &self.label);
-                    let bin = &mut out.bins[bin_of(score)];
-                    bin.0 += 1;
-                    out.sum.0 += score;
-                    match self.verdict(score) {
-                        None => {
-                            out.kept.insert(*row);
-                            bin.1 += 1;
-                            out.sum.1 += score;
-                        }
-                        Some(rule) => *out.removed.entry(rule.to_string()).or_default() += 1,
-                    }
-                }
-                cx.observer.rows_done(batch.num_rows() as u64);
-            }
-            Ok::<_, RunError>(out)
-        })?;
-        let mut kept = Vec::with_capacity(segments.len());
+        let mut kept = vec![RoaringBitmap::new(); segments.len()];
         let mut removed: IndexMap<String, u64> = IndexMap::new();
         if self.above.is_some() {
             removed.insert("low_score".into(), 0);
@@ -261,20 +231,29 @@ impl Planned for Plan {
             removed.insert("high_score".into(), 0);
         }
         let mut bins = [(0u64, 0u64); BINS];
-        let mut sum = (0.0, 0.0);
-        // Sums in segment order, so the means do not depend on the thread count.
-        for c in per_segment {
-            kept.push(c.kept);
-            for (rule, n) in c.removed {
-                *removed.entry(rule).or_default() += n;
-            }
-            for (all, one) in bins.iter_mut().zip(c.bins) {
-                all.0 += one.0;
-                all.1 += one.1;
-            }
-            sum.0 += c.sum.0;
-            sum.1 += c.sum.1;
-        }
+        let mut fixed = (0u64, 0u64);
+        super::rows::each_text(
+            cx,
+            input,
+            &self.column,
+            |text| self.model.score(text, &self.label),
+            |seg, row, score| {
+                let bin = &mut bins[bin_of(score)];
+                let f = (score * FIXED).round() as u64;
+                bin.0 += 1;
+                fixed.0 += f;
+                match self.verdict(score) {
+                    None => {
+                        kept[seg].insert(row);
+                        bin.1 += 1;
+                        fixed.1 += f;
+                    }
+                    Some(rule) => *removed.entry(rule.to_string()).or_default() += 1,
+                }
+                Ok(())
+            },
+        )?;
+        let sum = (fixed.0 as f64 / FIXED, fixed.1 as f64 / FIXED);
         Ok(Outcome {
             kept: SelectionSet(kept),
             removed,
@@ -341,8 +320,8 @@ impl Planned for Plan {
     }
 }
 
-/// Scores are summed as integers of this many parts per unit, so the means
-/// do not depend on which thread added which row.
+/// Scores are summed as integers of this many parts per unit: the means do
+/// not depend on the order rows are added in, and both paths agree.
 const FIXED: f64 = 1e9;
 
 impl Plan {

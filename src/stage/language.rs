@@ -32,7 +32,7 @@ use super::models;
 use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
 };
-use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::selection::SelectionSet;
 use crate::version::stats::{LanguageStats, RowCount};
 
 /// A language stage's spec.
@@ -304,13 +304,6 @@ fn verdict(plan: &Plan, found: &Option<(String, f64)>) -> Option<&'static str> {
     }
 }
 
-/// One segment's kept rows, removals by rule, and (detected, kept) rows per language.
-type Counted = (
-    RoaringBitmap,
-    IndexMap<String, u64>,
-    IndexMap<String, (u64, u64)>,
-);
-
 impl Planned for Plan {
     type Detail = Detail;
 
@@ -319,49 +312,37 @@ impl Planned for Plan {
             m.keep(cx.store)?;
         }
         let segments = &cx.source.manifest.segments;
-        let per_segment = crate::par::map_ordered(cx.threads, segments.len(), |i| {
-            let mut out: Counted = Default::default();
-            for (ids, batch) in segment_batches(cx.store, &segments[i], &input.0[i])? {
-                for (row, text) in ids.iter().zip(texts(&batch, &self.column)) {
-                    let found = self.model.detect(text);
-                    let lang = found.as_ref().map_or("und", |(l, _)| l.as_str());
-                    let counts = match out.2.get_mut(lang) {
-                        Some(c) => c,
-                        None => out.2.entry(lang.to_string()).or_default(),
-                    };
-                    counts.0 += 1;
-                    match verdict(self, &found) {
-                        None => {
-                            out.0.insert(*row);
-                            counts.1 += 1;
-                        }
-                        Some(rule) => *out.1.entry(rule.to_string()).or_default() += 1,
-                    }
-                }
-                cx.observer.rows_done(batch.num_rows() as u64);
-            }
-            Ok::<_, RunError>(out)
-        })?;
-        let mut kept = Vec::with_capacity(segments.len());
+        let mut kept = vec![RoaringBitmap::new(); segments.len()];
         let mut removed: IndexMap<String, u64> = ["other_language", "low_score", "no_language"]
             .iter()
             .map(|r| (r.to_string(), 0))
             .collect();
         let mut languages: std::collections::BTreeMap<String, RowCount> = Default::default();
-        for (k, r, l) in per_segment {
-            kept.push(k);
-            for (rule, n) in r {
-                *removed.entry(rule).or_default() += n;
-            }
-            for (lang, (before, after)) in l {
-                let c = languages.entry(lang).or_insert(RowCount {
-                    before: 0,
-                    after: 0,
-                });
-                c.before += before;
-                c.after += after;
-            }
-        }
+        super::rows::each_text(
+            cx,
+            input,
+            &self.column,
+            |text| self.model.detect(text),
+            |seg, row, found| {
+                let lang = found.as_ref().map_or("und", |(l, _)| l.as_str());
+                let counts = match languages.get_mut(lang) {
+                    Some(c) => c,
+                    None => languages.entry(lang.to_string()).or_insert(RowCount {
+                        before: 0,
+                        after: 0,
+                    }),
+                };
+                counts.before += 1;
+                match verdict(self, &found) {
+                    None => {
+                        kept[seg].insert(row);
+                        counts.after += 1;
+                    }
+                    Some(rule) => *removed.entry(rule.to_string()).or_default() += 1,
+                }
+                Ok(())
+            },
+        )?;
         // Most rows first; ties by code, so the order does not depend on the data's order.
         let mut languages: Vec<(String, RowCount)> = languages.into_iter().collect();
         languages.sort_by(|a, b| b.1.before.cmp(&a.1.before).then(a.0.cmp(&b.0)));

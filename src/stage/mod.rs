@@ -28,6 +28,7 @@ pub mod models;
 pub mod normalize;
 pub mod pii;
 pub mod quality;
+pub mod rows;
 pub mod tokens;
 pub mod transform;
 

@@ -36,7 +36,7 @@ use super::input_file::InputFile;
 use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
 };
-use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::selection::SelectionSet;
 use crate::version::stats::TokensStats;
 
 /// A tokens stage's spec.
@@ -183,47 +183,13 @@ impl Plan {
     }
 }
 
-/// One segment's kept rows, removals by rule, and token sums (read, kept).
-#[derive(Default)]
-struct Counted {
-    kept: RoaringBitmap,
-    removed: IndexMap<String, u64>,
-    tokens: (u64, u64),
-}
-
 impl Planned for Plan {
     type Detail = Detail;
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
         self.file.keep(cx.store)?;
         let segments = &cx.source.manifest.segments;
-        let per_segment = crate::par::map_ordered(cx.threads, segments.len(), |i| {
-            let mut out = Counted::default();
-            for (ids, batch) in segment_batches(cx.store, &segments[i], &input.0[i])? {
-                for (row, text) in ids.iter().zip(texts(&batch, &self.column)) {
-                    let n = count(&self.tokenizer, text, self.special).map_err(|message| {
-                        RunError::Row {
-                            stage: cx.index + 1,
-                            name: cx.name.to_string(),
-                            rule: "tokens".into(),
-                            expr: self.file.file.clone(),
-                            row: cx.source_row(i, *row),
-                            message,
-                        }
-                    })?;
-                    out.tokens.0 += n;
-                    match self.verdict(n) {
-                        None => {
-                            out.kept.insert(*row);
-                            out.tokens.1 += n;
-                        }
-                        Some(rule) => *out.removed.entry(rule.to_string()).or_default() += 1,
-                    }
-                }
-                cx.observer.rows_done(batch.num_rows() as u64);
-            }
-            Ok::<_, RunError>(out)
-        })?;
+        let mut kept = vec![RoaringBitmap::new(); segments.len()];
         let mut removed: IndexMap<String, u64> = IndexMap::new();
         if self.min.is_some() {
             removed.insert("too_few_tokens".into(), 0);
@@ -231,16 +197,32 @@ impl Planned for Plan {
         if self.max.is_some() {
             removed.insert("too_many_tokens".into(), 0);
         }
-        let mut kept = Vec::with_capacity(segments.len());
         let (mut before, mut after) = (0u64, 0u64);
-        for c in per_segment {
-            kept.push(c.kept);
-            for (rule, n) in c.removed {
-                *removed.entry(rule).or_default() += n;
-            }
-            before += c.tokens.0;
-            after += c.tokens.1;
-        }
+        super::rows::each_text(
+            cx,
+            input,
+            &self.column,
+            |text| count(&self.tokenizer, text, self.special),
+            |seg, row, n| {
+                let n = n.map_err(|message| RunError::Row {
+                    stage: cx.index + 1,
+                    name: cx.name.to_string(),
+                    rule: "tokens".into(),
+                    expr: self.file.file.clone(),
+                    row: cx.source_row(seg, row),
+                    message,
+                })?;
+                before += n;
+                match self.verdict(n) {
+                    None => {
+                        kept[seg].insert(row);
+                        after += n;
+                    }
+                    Some(rule) => *removed.entry(rule.to_string()).or_default() += 1,
+                }
+                Ok(())
+            },
+        )?;
         Ok(Outcome {
             kept: SelectionSet(kept),
             removed,

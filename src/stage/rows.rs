@@ -1,0 +1,62 @@
+//! One value per row of a text column, computed on every thread: the shared
+//! loop of the stages that judge rows one at a time (language, classifier,
+//! tokens).
+//!
+//! ```text
+//! segment i ──read──▶ rows in slices of 512 ──par::map(threads)──▶ values, in row order ──▶ each(i, row, value)
+//!            (segment i + 1 is read meanwhile)
+//! ```
+//!
+//! `each` sees the rows in order whatever the thread count, so what a stage
+//! adds up from them does not depend on it, and a corpus of one segment
+//! keeps every core busy.
+
+use super::dedup::texts;
+use super::{Context, RunError};
+use crate::version::selection::{SelectionSet, segment_batches};
+
+/// Rows per slice handed to a thread.
+const SLICE: usize = 512;
+
+/// Calls `each(segment, shard row, f(text))` for every row `input` selects,
+/// in order; `f` runs on `cx.threads` threads.
+pub fn each_text<T: Send>(
+    cx: &Context,
+    input: &SelectionSet,
+    column: &str,
+    f: impl Fn(&str) -> T + Sync,
+    mut each: impl FnMut(usize, u32, T) -> Result<(), RunError>,
+) -> Result<(), RunError> {
+    let segments = &cx.source.manifest.segments;
+    let read = |i: usize| segment_batches(cx.store, &segments[i], &input.0[i]);
+    std::thread::scope(|s| {
+        let mut next = (!segments.is_empty()).then(|| s.spawn(move || read(0)));
+        for i in 0..segments.len() {
+            let batches = next.take().expect("read ahead").join().expect("reader")?;
+            if i + 1 < segments.len() {
+                next = Some(s.spawn(move || read(i + 1)));
+            }
+            let slices: Vec<(&[u32], arrow::array::RecordBatch)> = batches
+                .iter()
+                .flat_map(|(ids, b)| {
+                    (0..b.num_rows()).step_by(SLICE).map(move |at| {
+                        let len = SLICE.min(b.num_rows() - at);
+                        (&ids[at..at + len], b.slice(at, len))
+                    })
+                })
+                .collect();
+            let values = crate::par::map(cx.threads.max(1), slices.len(), |k| {
+                let batch = &slices[k].1;
+                let v: Vec<T> = texts(batch, column).into_iter().map(&f).collect();
+                cx.observer.rows_done(batch.num_rows() as u64);
+                v
+            });
+            for ((ids, _), vals) in slices.iter().zip(values) {
+                for (row, v) in ids.iter().zip(vals) {
+                    each(i, *row, v)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
