@@ -90,8 +90,17 @@ class Store:
         The same rows give the same content id as `sift import` of them."""
         return Version(self._s.commit(_arrow_stream(data), tag, message))
 
-    def run(self, spec: PathLike, tag: Optional[str] = None, message: Optional[str] = None) -> "Version":
-        """Runs a pipeline spec (TOML or YAML) and commits its result, as `sift run` does."""
+    def run(
+        self, spec: Union[PathLike, Dict[str, Any]], tag: Optional[str] = None, message: Optional[str] = None
+    ) -> "Version":
+        """Runs a pipeline and commits its result, as `sift run` does: a spec
+        file (TOML or YAML), or a dict of the same fields (`{"source": {...},
+        "stage": [...]}`), whose relative paths are then resolved against the
+        working directory."""
+        if isinstance(spec, dict):
+            import json
+
+            return Version(self._s.run(None, tag, message, json.dumps(spec)))
         return Version(self._s.run(os.fspath(spec), tag, message))
 
     def diff(

@@ -90,6 +90,38 @@ fn table<'py>(
     reader.into_pyarrow(py)?.call_method0("read_all")
 }
 
+/// Runs `work` on a thread of its own while this one waits with the GIL
+/// released, checking for Ctrl-C: an interrupt raises `KeyboardInterrupt` at
+/// once. A read is then abandoned (its result dropped); a write goes on to
+/// its atomic commit or its rollback, so the store never holds half of it.
+fn interruptible<T: Send + 'static>(
+    py: Python<'_>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> PyResult<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("sift".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        })
+        .map_err(|e| error(py, "SiftError", format!("cannot start a thread: {e}"), None))?;
+    let mut rx = rx;
+    loop {
+        let (got, back) = py.detach(move || {
+            let got = rx.recv_timeout(std::time::Duration::from_millis(50));
+            (got, rx)
+        });
+        rx = back;
+        match got {
+            Ok(v) => return Ok(v),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => py.check_signals()?,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(error(py, "SiftError", "the work panicked".into(), None));
+            }
+        }
+    }
+}
+
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -158,15 +190,16 @@ impl Store {
 
     /// SQL over the store's versions (each tag is a table): a `pyarrow.Table`.
     fn query<'py>(&self, py: Python<'py>, sql: &str) -> PyResult<Bound<'py, PyAny>> {
-        let mut batches = Vec::new();
-        let schema = py
-            .detach(|| {
-                sift::query::run(&self.inner, sql, self.threads, &|_| {}, |b| {
-                    batches.push(b.clone());
-                    Ok(())
-                })
+        let (store, threads, sql) = (self.inner.clone(), self.threads, sql.to_string());
+        let (schema, batches) = interruptible(py, move || {
+            let mut batches = Vec::new();
+            sift::query::run(&store, &sql, threads, &|_| {}, |b| {
+                batches.push(b.clone());
+                Ok(())
             })
-            .raise(py)?;
+            .map(|schema| (schema, batches))
+        })?
+        .raise(py)?;
         table(py, schema, batches)
     }
 
@@ -190,16 +223,30 @@ impl Store {
         json(py, &map)
     }
 
-    /// Runs a pipeline file and commits its result, as `sift run` does.
-    #[pyo3(signature = (spec, tag=None, message=None))]
+    /// Runs a pipeline and commits its result, as `sift run` does: a spec
+    /// file (TOML or YAML), or its fields as JSON text (`json`), whose
+    /// relative paths are resolved against the working directory.
+    #[pyo3(signature = (spec, tag=None, message=None, json=None))]
     fn run(
         &self,
         py: Python<'_>,
-        spec: PathBuf,
+        spec: Option<PathBuf>,
         tag: Option<String>,
         message: Option<String>,
+        json: Option<String>,
     ) -> PyResult<Version> {
-        let parsed = sift::spec::parse_file(&spec).raise(py)?;
+        let parsed = match (spec, json) {
+            (Some(path), _) => sift::spec::parse_file(&path),
+            (None, Some(text)) => {
+                // JSON is YAML: the spec parser reads it, with line numbers.
+                let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                sift::spec::parse_str(&here.join("python-spec.yaml"), text)
+            }
+            (None, None) => {
+                return Err(error(py, "SpecError", "no spec given".into(), None));
+            }
+        }
+        .raise(py)?;
         let plan = sift::plan::validate(&self.inner, parsed).raise(py)?;
         let opts = sift::pipeline::RunOptions {
             threads: self.threads,
@@ -209,9 +256,11 @@ impl Store {
         };
         struct Quiet;
         impl sift::stage::Observer for Quiet {}
-        let ran = py
-            .detach(|| sift::pipeline::run(&self.inner, &plan, &opts, &Quiet))
-            .raise(py)?;
+        let store = self.inner.clone();
+        let ran = interruptible(py, move || {
+            sift::pipeline::run(&store, &plan, &opts, &Quiet)
+        })?
+        .raise(py)?;
         Ok(self.wrap(ran.version))
     }
 
@@ -234,9 +283,11 @@ impl Store {
             label,
             samples: rows,
         };
-        let d = py
-            .detach(|| sift::version::diff::diff(&self.inner, (&va, a), (&vb, b), &opts))
-            .raise(py)?;
+        let (store, a, b) = (self.inner.clone(), a.to_string(), b.to_string());
+        let d = interruptible(py, move || {
+            sift::version::diff::diff(&store, (&va, &a), (&vb, &b), &opts)
+        })?
+        .raise(py)?;
         json(py, &d)
     }
 
@@ -280,18 +331,18 @@ impl Store {
             target: sift::store::shard::DEFAULT_SHARD_SIZE,
             threads: self.threads,
         };
-        let v = py
-            .detach(|| {
-                sift::version::import::import_batches(
-                    &self.inner,
-                    schema,
-                    batches.into_iter().map(Ok),
-                    None,
-                    opts,
-                    info,
-                )
-            })
-            .raise(py)?;
+        let store = self.inner.clone();
+        let v = interruptible(py, move || {
+            sift::version::import::import_batches(
+                &store,
+                schema,
+                batches.into_iter().map(Ok),
+                None,
+                opts,
+                info,
+            )
+        })?
+        .raise(py)?;
         Ok(self.wrap(v))
     }
 }
@@ -385,16 +436,11 @@ impl Version {
                 Arc::new(arrow::datatypes::Schema::new(fields))
             }
         };
-        let batches = py
-            .detach(|| {
-                sift::version::segment_columns(
-                    &self.store,
-                    &self.inner,
-                    &segments,
-                    columns.as_deref(),
-                )
-            })
-            .raise(py)?;
+        let (store, version) = (self.store.clone(), self.inner.clone());
+        let batches = interruptible(py, move || {
+            sift::version::segment_columns(&store, &version, &segments, columns.as_deref())
+        })?
+        .raise(py)?;
         // A shard's own schema may differ in metadata; the version's names the columns.
         let batches = batches
             .into_iter()

@@ -162,3 +162,34 @@ def test_bad_input_raises_sift_errors_with_hints_and_writes_nothing(store, tmp_p
         sift.Store(tmp_path / "no-store-here")
     assert s.log() == [] and s.tags() == {}
     assert sift.init(tmp_path / "new").log() == []
+
+
+def test_a_dict_spec_runs_as_its_file_does(store, tmp_path):
+    spec = {
+        "source": {"path": str(SAMPLE)},
+        "stage": [{"kind": "filter", "name": "long", "where": "word_count(text) >= 50"}],
+    }
+    toml = tmp_path / "p.toml"
+    toml.write_text(f'[source]\npath = "{SAMPLE}"\n\n[[stage]]\nkind = "filter"\nname = "long"\nwhere = "word_count(text) >= 50"\n')
+    by_cli = json.loads(cli(store, "run", str(toml), "--json"))
+    v = sift.Store(store).run(spec, tag="long")
+    assert v.content_id == by_cli["content_id"] and 0 < v.rows < 400
+    with pytest.raises(sift.SpecError) as e:
+        sift.Store(store).run({"source": {"path": str(SAMPLE)}, "stage": [{"kind": "filter", "wher": "true"}]})
+    assert "wher" in str(e.value)
+
+
+def test_ctrl_c_interrupts_a_long_query_and_leaves_the_store_usable(store):
+    import _thread
+    import threading
+    import time
+
+    cli(store, "import", str(SAMPLE), "--tag", "raw")
+    s = sift.Store(store)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    start = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        s.query("SELECT count(*) FROM raw a, raw b, raw c, raw d")
+    assert time.time() - start < 5, "raised at once, not when the query ended"
+    assert s.version("raw").rows == 400
