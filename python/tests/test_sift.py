@@ -123,6 +123,17 @@ def test_a_torch_dataloader_with_two_workers_sees_every_row_once(store):
     assert sorted(seen) == sorted(v.to_arrow(["id"]).column("id").to_pylist())
 
 
+@pytest.mark.parametrize("name", ["filter_balance", "web_quality", "language", "pii", "recipe"])
+def test_the_bundled_pipelines_give_the_clis_content_ids(store, tmp_path, name):
+    spec = REPO / "pipelines" / f"{name}.toml"
+    other = tmp_path / "other"
+    cli(other, "init")
+    by_cli = json.loads(cli(other, "run", str(spec), "--json"))
+    v = sift.Store(store).run(spec)
+    assert (v.content_id, v.rows) == (by_cli["content_id"], by_cli["rows"])
+    assert v.manifest["stats"] == json.loads(cli(other, "show", by_cli["version"], "--json"))["stats"]
+
+
 def test_run_diff_and_explain_equal_the_cli(store, tmp_path):
     spec = REPO / "pipelines" / "filter_dedup.toml"
     other = tmp_path / "other"
