@@ -11,12 +11,28 @@
 //! adds up from them does not depend on it, and a corpus of one segment
 //! keeps every core busy.
 
+use arrow::array::RecordBatch;
+
 use super::dedup::texts;
 use super::{Context, RunError};
 use crate::version::selection::{SelectionSet, segment_batches};
 
 /// Rows per slice handed to a thread.
 const SLICE: usize = 512;
+
+/// A segment's batches (with their shard rows) as slices of at most
+/// [`SLICE`] rows: views, not copies.
+pub fn slices(batches: &[(Vec<u32>, RecordBatch)]) -> Vec<(&[u32], RecordBatch)> {
+    batches
+        .iter()
+        .flat_map(|(ids, b)| {
+            (0..b.num_rows()).step_by(SLICE).map(move |at| {
+                let len = SLICE.min(b.num_rows() - at);
+                (&ids[at..at + len], b.slice(at, len))
+            })
+        })
+        .collect()
+}
 
 /// Calls `each(segment, shard row, f(text))` for every row `input` selects,
 /// in order; `f` runs on `cx.threads` threads.
@@ -36,15 +52,7 @@ pub fn each_text<T: Send>(
             if i + 1 < segments.len() {
                 next = Some(s.spawn(move || read(i + 1)));
             }
-            let slices: Vec<(&[u32], arrow::array::RecordBatch)> = batches
-                .iter()
-                .flat_map(|(ids, b)| {
-                    (0..b.num_rows()).step_by(SLICE).map(move |at| {
-                        let len = SLICE.min(b.num_rows() - at);
-                        (&ids[at..at + len], b.slice(at, len))
-                    })
-                })
-                .collect();
+            let slices = slices(&batches);
             let values = crate::par::map(cx.threads.max(1), slices.len(), |k| {
                 let batch = &slices[k].1;
                 let v: Vec<T> = texts(batch, column).into_iter().map(&f).collect();

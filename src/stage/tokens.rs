@@ -311,13 +311,7 @@ fn tokens_udf() -> datafusion::logical_expr::ScalarUDF {
         DataType::Int64,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let rows = args
-                .iter()
-                .find_map(|a| match a {
-                    ColumnarValue::Array(a) => Some(a.len()),
-                    _ => None,
-                })
-                .unwrap_or(1);
+            let rows = crate::stage::quality::udfs::rows_of(args);
             let path = match &args[1] {
                 ColumnarValue::Scalar(s) => match s.try_as_str() {
                     Some(Some(p)) => p.to_string(),

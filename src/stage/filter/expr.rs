@@ -176,13 +176,7 @@ fn fused_udf(sets: &[usize]) -> ScalarUDF {
         DataType::Boolean,
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
-            let rows = args
-                .iter()
-                .find_map(|a| match a {
-                    ColumnarValue::Array(a) => Some(a.len()),
-                    _ => None,
-                })
-                .unwrap_or(1);
+            let rows = crate::stage::quality::udfs::rows_of(args);
             let arr = args[0].to_array(rows)?;
             let keep = |t: &str| {
                 let doc = quality::Doc::new(t);

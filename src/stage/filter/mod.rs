@@ -223,19 +223,9 @@ impl Plan {
         batches: Vec<(Vec<u32>, RecordBatch)>,
         threads: usize,
     ) -> Result<SegmentOutcome, RunError> {
-        // Slices of at most SLICE rows (views, not copies), on `threads`
-        // threads, merged in order: the outcome does not depend on the
-        // thread count.
-        const SLICE: usize = 512;
-        let batches: Vec<(&[u32], RecordBatch)> = batches
-            .iter()
-            .flat_map(|(ids, b)| {
-                (0..b.num_rows()).step_by(SLICE).map(move |at| {
-                    let len = SLICE.min(b.num_rows() - at);
-                    (&ids[at..at + len], b.slice(at, len))
-                })
-            })
-            .collect();
+        // Slices of rows on `threads` threads, merged in order: the outcome
+        // does not depend on the thread count.
+        let batches = crate::stage::rows::slices(&batches);
         let verdicts = crate::par::map(threads, batches.len(), |i| {
             let v = evaluate(&self.rules, self.on_error, &batches[i].1);
             cx.observer.rows_done(batches[i].1.num_rows() as u64);

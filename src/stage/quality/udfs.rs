@@ -44,7 +44,8 @@ fn each_text<T>(arr: &ArrayRef, f: impl Fn(&str) -> T) -> Result<Vec<Option<T>>>
     }
 }
 
-fn rows_of(args: &[ColumnarValue]) -> usize {
+/// The number of rows a UDF's arguments stand for (1 when all are scalars).
+pub(crate) fn rows_of(args: &[ColumnarValue]) -> usize {
     args.iter()
         .find_map(|a| match a {
             ColumnarValue::Array(a) => Some(a.len()),
