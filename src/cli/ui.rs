@@ -31,13 +31,14 @@ pub fn rows_per_sec(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Writ
 
 /// A large count in short form: `987`, `12.3 K`, `4.56 M`, `1.23 B`, `2.50 T`.
 pub fn short_count(n: u64) -> String {
+    // A value that rounds up to 1000 of a unit is shown in the next (999,999 → 1.00 M).
     let units = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")];
     for (size, unit) in units {
         let v = n as f64 / size;
-        if v >= 1.0 {
-            let digits = if v >= 100.0 {
+        if v >= 0.9995 || (unit == "K" && n >= 1000) {
+            let digits = if v >= 99.95 {
                 0
-            } else if v >= 10.0 {
+            } else if v >= 9.995 {
                 1
             } else {
                 2
@@ -155,5 +156,22 @@ mod tests {
         assert_eq!(bytes(64 << 20), "64.0 MiB");
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(count(12), "12");
+    }
+
+    #[test]
+    fn short_counts_round_into_the_next_unit() {
+        for (n, want) in [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1.00 K"),
+            (12_345, "12.3 K"),
+            (999_499, "999 K"),
+            (999_999, "1.00 M"),
+            (1_234_567_890, "1.23 B"),
+            (99_960_000, "100 M"),
+            (2_500_000_000_000, "2.50 T"),
+        ] {
+            assert_eq!(short_count(n), want, "{n}");
+        }
     }
 }
