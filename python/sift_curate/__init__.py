@@ -210,13 +210,22 @@ class Version:
         if batch_size < 1:
             raise SiftError(f"batch_size must be at least 1, got {batch_size}")
         cols = list(columns) if columns is not None else None
-        for seg in self.shard_segments(shard, shuffle_seed):
-            table = self._v.read([seg], cols)
-            if shuffle_seed is not None and table.num_rows > 1:
-                table = table.take(_permutation(table.num_rows, shuffle_seed, seg + 1))
-            for batch in table.to_batches(max_chunksize=batch_size):
-                if batch.num_rows:
-                    yield batch
+        segments = self.shard_segments(shard, shuffle_seed)
+        # The next segment is read on a thread while this one is consumed
+        # (a read releases the GIL).
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            def read(k: int) -> Any:
+                return self._v.read([segments[k]], cols, shuffle_seed)
+
+            ahead = pool.submit(read, 0) if segments else None
+            for k in range(len(segments)):
+                table = ahead.result()
+                ahead = pool.submit(read, k + 1) if k + 1 < len(segments) else None
+                for batch in table.to_batches(max_chunksize=batch_size):
+                    if batch.num_rows:
+                        yield batch
 
 
 def _check_shard(shard: Tuple[int, int]) -> Tuple[int, int]:
@@ -227,23 +236,8 @@ def _check_shard(shard: Tuple[int, int]) -> Tuple[int, int]:
 
 
 def _permutation(n: int, seed: int, stream: int) -> List[int]:
-    """A permutation of range(n) from a seeded SplitMix64 (the same on every platform and Python)."""
-    mask = (1 << 64) - 1
-    state = (seed * 0x9E3779B97F4A7C15 + stream * 0xBF58476D1CE4E5B9) & mask
-
-    def next64() -> int:
-        nonlocal state
-        state = (state + 0x9E3779B97F4A7C15) & mask
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-        return z ^ (z >> 31)
-
-    out = list(range(n))
-    for i in range(n - 1, 0, -1):
-        j = next64() % (i + 1)
-        out[i], out[j] = out[j], out[i]
-    return out
+    """A permutation of range(n) from a seeded SplitMix64 (the same on every platform)."""
+    return _sift.permutation(n, seed & ((1 << 64) - 1), stream)
 
 
 def _arrow_stream(data: Any) -> Any:

@@ -46,5 +46,10 @@ class Version:
     @property
     def schema(self) -> pyarrow.Schema: ...
     def read(
-        self, segments: Optional[Sequence[int]] = None, columns: Optional[Sequence[str]] = None
+        self,
+        segments: Optional[Sequence[int]] = None,
+        columns: Optional[Sequence[str]] = None,
+        shuffle_seed: Optional[int] = None,
     ) -> pyarrow.Table: ...
+
+def permutation(n: int, seed: int, stream: int) -> List[int]: ...

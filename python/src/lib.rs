@@ -138,6 +138,7 @@ struct Store {
 struct Version {
     store: SiftStore,
     inner: sift::version::Version,
+    threads: usize,
 }
 
 impl Store {
@@ -145,6 +146,7 @@ impl Store {
         Version {
             store: self.inner.clone(),
             inner: v,
+            threads: self.threads,
         }
     }
 }
@@ -397,13 +399,16 @@ impl Version {
     }
 
     /// The rows of some segments (all, by default), in the order given, as
-    /// a `pyarrow.Table`; only `columns` are read when given.
-    #[pyo3(signature = (segments=None, columns=None))]
+    /// a `pyarrow.Table`; only `columns` are read when given. With
+    /// `shuffle_seed`, each segment's rows come in the order of
+    /// `permutation(rows, shuffle_seed, segment + 1)`.
+    #[pyo3(signature = (segments=None, columns=None, shuffle_seed=None))]
     fn read<'py>(
         &self,
         py: Python<'py>,
         segments: Option<Vec<usize>>,
         columns: Option<Vec<String>>,
+        shuffle_seed: Option<u64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let n = self.inner.manifest.segments.len();
         let segments = segments.unwrap_or_else(|| (0..n).collect());
@@ -436,9 +441,40 @@ impl Version {
                 Arc::new(arrow::datatypes::Schema::new(fields))
             }
         };
-        let (store, version) = (self.store.clone(), self.inner.clone());
+        let (store, version, threads) = (self.store.clone(), self.inner.clone(), self.threads);
+        // Segments on every thread, put back in order.
         let batches = interruptible(py, move || {
-            sift::version::segment_columns(&store, &version, &segments, columns.as_deref())
+            sift::par::map_ordered(
+                threads,
+                segments.len(),
+                |k| -> Result<Vec<RecordBatch>, sift::version::ReadError> {
+                    let batches = sift::version::segment_columns(
+                        &store,
+                        &version,
+                        &segments[k..k + 1],
+                        columns.as_deref(),
+                    )?;
+                    match (shuffle_seed, batches.first()) {
+                        (Some(seed), Some(first)) if batches.len() + first.num_rows() > 2 => {
+                            let rows = arrow::compute::concat_batches(&first.schema(), &batches)
+                                .map_err(|e| sift::version::ReadError::Mismatch {
+                                    id: version.manifest.segments[segments[k]].shard,
+                                    reason: e.to_string(),
+                                })?;
+                            let order = arrow::array::UInt32Array::from(permutation(
+                                rows.num_rows(),
+                                seed,
+                                segments[k] as u64 + 1,
+                            ));
+                            let taken = arrow::compute::take_record_batch(&rows, &order)
+                                .expect("a permutation of the rows");
+                            Ok(vec![taken])
+                        }
+                        _ => Ok(batches),
+                    }
+                },
+            )
+            .map(|per| per.into_iter().flatten().collect::<Vec<_>>())
         })?
         .raise(py)?;
         // A shard's own schema may differ in metadata; the version's names the columns.
@@ -451,11 +487,34 @@ impl Version {
     }
 }
 
+/// A permutation of `0..n` from a seeded SplitMix64 and a Fisher–Yates
+/// shuffle: the same on every platform (`stream` separates uses of one seed).
+#[pyfunction]
+fn permutation(n: usize, seed: u64, stream: u64) -> Vec<u32> {
+    let mut state = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(stream.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut out: Vec<u32> = (0..n as u32).collect();
+    for i in (1..n).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        out.swap(i, j);
+    }
+    out
+}
+
 /// The module `sift_curate._sift`.
 #[pymodule]
 fn _sift(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Store>()?;
     m.add_class::<Version>()?;
+    m.add_function(wrap_pyfunction!(permutation, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
