@@ -71,6 +71,13 @@ fn bundled_pipelines_keep_their_content_ids() {
         assert_eq!(out["content_id"], content_id, "{file}");
         assert_eq!(out["rows"], rows, "{file}");
     }
+    // The recipe ends by counting the tokens of what it kept.
+    let show = env.ok(&["show", "forum-recipe"]);
+    assert!(
+        show.contains("tokens    59.3 K under tokenizer.json (blake3 ")
+            && show.contains("counted by stage 8 (tokens)"),
+        "{show}"
+    );
     // The objects a run writes keep their bytes too: selection sets and the
     // details objects explain reads.
     let out = env.json(&[
