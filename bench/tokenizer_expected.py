@@ -2,7 +2,8 @@
 
 Trains two small tokenizers on the bundled samples (pipelines/data) and
 writes them with the counts Python gives for fixed texts:
-- tests/data/tokenizer_bpe.json: byte-level BPE (GPT-2 style), 2,000 tokens;
+- pipelines/data/tokenizer.json: byte-level BPE (GPT-2 style), 2,000 tokens,
+  which pipelines/recipe.toml counts with (the tests copy it as tokenizer_bpe.json);
 - tests/data/tokenizer_wordpiece.json: BERT-style WordPiece (NFD, lower
   case, accents stripped) with [CLS] … [SEP] added as special tokens;
 - tests/data/tokenizer_counts.jsonl: per text, `len(encode(text,
@@ -86,7 +87,7 @@ TEXTS = [
 
 def main():
     b, w = bpe(), wordpiece()
-    b.save(str(DATA / "tokenizer_bpe.json"))
+    b.save(str(ROOT / "pipelines" / "data" / "tokenizer.json"))
     w.save(str(DATA / "tokenizer_wordpiece.json"))
     texts = list(TEXTS)
     texts += [json.loads(l)["text"] for l in (ROOT / "pipelines/data/multilingual.jsonl").open()][:16]

@@ -348,15 +348,16 @@ fn tokens_udf() -> datafusion::logical_expr::ScalarUDF {
 mod tests {
     use super::*;
 
-    fn tokenizer(name: &str) -> Tokenizer {
-        let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    /// A tokenizer bench/tokenizer_expected.py trained (`pipelines/data/tokenizer.json` is its BPE).
+    fn tokenizer(path: &str) -> Tokenizer {
+        let path = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
         parse(&std::fs::read(path).unwrap()).unwrap()
     }
 
     #[test]
     fn counts_equal_python_tokenizers() {
-        let bpe = tokenizer("tokenizer_bpe.json");
-        let wp = tokenizer("tokenizer_wordpiece.json");
+        let bpe = tokenizer("pipelines/data/tokenizer.json");
+        let wp = tokenizer("tests/data/tokenizer_wordpiece.json");
         let expected = include_str!("../../tests/data/tokenizer_counts.jsonl");
         let mut n = 0;
         for line in expected.lines() {
@@ -383,7 +384,7 @@ mod tests {
         assert!(parse(b"").is_err());
         assert!(parse(b"{\"version\": \"1.0\"}").is_err());
         let good = std::fs::read(format!(
-            "{}/tests/data/tokenizer_bpe.json",
+            "{}/pipelines/data/tokenizer.json",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();

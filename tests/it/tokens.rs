@@ -22,10 +22,16 @@ fn setup() -> (Env, Vec<(u64, u64)>) {
         ));
     }
     env.write("data/texts.jsonl", rows);
-    for name in ["tokenizer_bpe.json", "tokenizer_wordpiece.json"] {
+    for (name, from) in [
+        ("tokenizer_bpe.json", "pipelines/data/tokenizer.json"),
+        (
+            "tokenizer_wordpiece.json",
+            "tests/data/tokenizer_wordpiece.json",
+        ),
+    ] {
         env.write(
             &format!("tok/{name}"),
-            std::fs::read(format!("{REPO}/tests/data/{name}")).unwrap(),
+            std::fs::read(format!("{REPO}/{from}")).unwrap(),
         );
     }
     (env, counts)
