@@ -34,14 +34,16 @@ pub fn slices(batches: &[(Vec<u32>, RecordBatch)]) -> Vec<(&[u32], RecordBatch)>
         .collect()
 }
 
-/// Calls `each(segment, shard row, f(text))` for every row `input` selects,
-/// in order; `f` runs on `cx.threads` threads.
-pub fn each_text<T: Send>(
+/// A segment's selected rows: (shard rows, batch) pairs.
+pub type SegmentBatches = Vec<(Vec<u32>, RecordBatch)>;
+
+/// Calls `each(segment, its batches)` for every segment in order, reading
+/// segment `i + 1` on another thread while `each` works on segment `i`: at
+/// most two segments are in memory.
+pub fn each_segment(
     cx: &Context,
     input: &SelectionSet,
-    column: &str,
-    f: impl Fn(&str) -> T + Sync,
-    mut each: impl FnMut(usize, u32, T) -> Result<(), RunError>,
+    mut each: impl FnMut(usize, SegmentBatches) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
     let segments = &cx.source.manifest.segments;
     let read = |i: usize| segment_batches(cx.store, &segments[i], &input.0[i]);
@@ -52,17 +54,32 @@ pub fn each_text<T: Send>(
             if i + 1 < segments.len() {
                 next = Some(s.spawn(move || read(i + 1)));
             }
-            let slices = slices(&batches);
-            let values = crate::par::map(cx.threads.max(1), slices.len(), |k| {
-                let batch = &slices[k].1;
-                let v: Vec<T> = texts(batch, column).into_iter().map(&f).collect();
-                cx.observer.rows_done(batch.num_rows() as u64);
-                v
-            });
-            for ((ids, _), vals) in slices.iter().zip(values) {
-                for (row, v) in ids.iter().zip(vals) {
-                    each(i, *row, v)?;
-                }
+            each(i, batches)?;
+        }
+        Ok(())
+    })
+}
+
+/// Calls `each(segment, shard row, f(text))` for every row `input` selects,
+/// in order; `f` runs on `cx.threads` threads.
+pub fn each_text<T: Send>(
+    cx: &Context,
+    input: &SelectionSet,
+    column: &str,
+    f: impl Fn(&str) -> T + Sync,
+    mut each: impl FnMut(usize, u32, T) -> Result<(), RunError>,
+) -> Result<(), RunError> {
+    each_segment(cx, input, |i, batches| {
+        let slices = slices(&batches);
+        let values = crate::par::map(cx.threads.max(1), slices.len(), |k| {
+            let batch = &slices[k].1;
+            let v: Vec<T> = texts(batch, column).into_iter().map(&f).collect();
+            cx.observer.rows_done(batch.num_rows() as u64);
+            v
+        });
+        for ((ids, _), vals) in slices.iter().zip(values) {
+            for (row, v) in ids.iter().zip(vals) {
+                each(i, *row, v)?;
             }
         }
         Ok(())

@@ -23,7 +23,7 @@ pub use expr::{
 use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
 };
-use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::selection::SelectionSet;
 
 /// A filter stage's spec.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -117,18 +117,10 @@ impl Planned for Plan {
         // Segments in order, each one's rows in slices on every thread, while
         // the next segment is read: the threads stay busy to the last slice,
         // and at most two segments are in memory.
-        let read = |i: usize| segment_batches(cx.store, &segments[i], &input.0[i]);
-        let outcomes = std::thread::scope(|s| {
-            let mut outcomes = Vec::with_capacity(segments.len());
-            let mut next = (!segments.is_empty()).then(|| s.spawn(move || read(0)));
-            for i in 0..segments.len() {
-                let batches = next.take().expect("read ahead").join().expect("reader")?;
-                if i + 1 < segments.len() {
-                    next = Some(s.spawn(move || read(i + 1)));
-                }
-                outcomes.push(self.segment(cx, i, batches, cx.threads.max(1))?);
-            }
-            Ok::<_, RunError>(outcomes)
+        let mut outcomes = Vec::with_capacity(segments.len());
+        crate::stage::rows::each_segment(cx, input, |i, batches| {
+            outcomes.push(self.segment(cx, i, batches, cx.threads.max(1))?);
+            Ok(())
         })?;
         let mut removed: IndexMap<String, u64> =
             self.rules.iter().map(|r| (r.name.clone(), 0)).collect();
