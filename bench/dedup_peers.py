@@ -71,16 +71,18 @@ def run_rensa(corpus, out):
 
 
 def score(corpus, truth_path, removed_paths):
-    text = dict(docs(corpus))
+    with open(truth_path) as f:
+        pairs = [(int(dup), int(orig)) for dup, orig, _rate in (line.split("\t") for line in f)]
+    # Only the texts of planted pairs are held (the corpus may not fit in memory).
+    wanted = {i for p in pairs for i in p}
+    text = {i: t for i, t in docs(corpus) if i in wanted}
     truth = set()
     planted = 0
-    with open(truth_path) as f:
-        for line in f:
-            dup, orig, _rate = line.split("\t")
-            planted += 1
-            a, b = shingles(text[int(dup)]), shingles(text[int(orig)])
-            if len(a & b) / len(a | b) >= THRESHOLD:
-                truth.add(int(dup))
+    for dup, orig in pairs:
+        planted += 1
+        a, b = shingles(text[dup]), shingles(text[orig])
+        if len(a & b) / len(a | b) >= THRESHOLD:
+            truth.add(dup)
     print(f"planted pairs {planted}, of which true Jaccard >= {THRESHOLD}: {len(truth)}")
     for p in removed_paths:
         removed = {int(x) for x in open(p).read().split()}

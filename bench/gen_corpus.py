@@ -10,6 +10,7 @@ near duplicates at known edit rates (recorded in a truth file).
 
     gen_corpus.py --docs 500 --seed 7 > sample.jsonl
     gen_corpus.py --bytes 1000000000 --seed 1 > big.jsonl
+    gen_corpus.py --docs 1000000 --short --dup-rate 0.1 --truth t.tsv > short.jsonl
 """
 import argparse
 import ast
@@ -59,6 +60,16 @@ def good_doc(rng, pool):
     return "\n\n".join(paras)
 
 
+def short_doc(rng, pool):
+    """One paragraph of 20 to 60 words."""
+    want = rng.randint(20, 60)
+    words = []
+    while len(words) < want:
+        words.extend(rng.choice(pool).split())
+    text = " ".join(words[:want])
+    return text if text[-1] in ".!?" else text + "."
+
+
 def bad_doc(rng, pool):
     kind = rng.randrange(5)
     if kind == 0:
@@ -88,6 +99,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--bad-rate", type=float, default=0.1, help="fraction of low-quality documents")
     ap.add_argument("--dup-rate", type=float, default=0.0, help="fraction of documents that duplicate an earlier one")
+    ap.add_argument("--short", action="store_true", help="one paragraph of 20-60 words per document (about 400 B a line)")
     ap.add_argument("--truth", help="write planted duplicate pairs (dup_id, orig_id, edit_rate) here as TSV")
     a = ap.parse_args()
     if not a.docs and not a.bytes:
@@ -107,13 +119,13 @@ def main():
         elif rng.random() < a.bad_rate:
             text = bad_doc(rng, pool)
         else:
-            text = good_doc(rng, pool)
+            text = short_doc(rng, pool) if a.short else good_doc(rng, pool)
         src = rng.choice(SOURCES)
         row = {"id": i, "source": src, "url": f"https://{src}.example.org/{rng.getrandbits(40):010x}", "text": text}
         line = json.dumps(row, ensure_ascii=False) + "\n"
         out.write(line)
         written += len(line.encode())
-        if a.dup_rate and len(text) > 200:
+        if a.dup_rate and len(text) > (100 if a.short else 200):
             recent.append((i, text))
             if len(recent) > 1000:
                 recent.pop(rng.randrange(len(recent)))

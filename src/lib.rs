@@ -25,6 +25,7 @@
 //! | [`gpu`]      | MinHash on a GPU through cudarc, over plain buffers |
 //! | [`version`]  | manifests, stage stats, drafts and commits, reading rows through selections, diff, export, fsck, gc |
 //! | [`source`]   | reading input files into Arrow, with located errors |
+//! | [`spill`]    | external sorting under a memory budget (sorted runs in the store's `tmp/`) |
 //! | [`store`]    | objects (BLAKE3-named, verified), content-defined shards, row fingerprints, the sled catalog |
 //! | [`par`]      | ordered parallel maps |
 //! | [`size`]     | byte sizes (`64MiB`) |
@@ -45,6 +46,7 @@ pub mod report;
 pub mod size;
 pub mod source;
 pub mod spec;
+pub mod spill;
 pub mod stage;
 pub mod store;
 pub mod version;

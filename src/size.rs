@@ -92,6 +92,21 @@ impl JsonSchema for ByteSize {
     }
 }
 
+/// The memory budget of a run when none is given: half of the machine's
+/// memory (`MemTotal` in `/proc/meminfo`), or 4 GiB where that cannot be read.
+pub fn default_memory() -> ByteSize {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().strip_suffix("kB"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .map(|kib| kib * 1024);
+    ByteSize(total.map_or(4 << 30, |t| (t / 2).max(256 << 20)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -255,6 +255,7 @@ impl Store {
             tags: tag.into_iter().collect(),
             message,
             device: None,
+            memory: None,
         };
         struct Quiet;
         impl sift::stage::Observer for Quiet {}

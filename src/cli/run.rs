@@ -18,6 +18,8 @@ Examples:
   sift run pipelines/web_quality.toml --tag web-v2 -m \"tighter filters\"
   sift run pipeline.yaml --json
   sift run pipelines/web_quality.toml --report web-quality.html
+  # dedup a corpus larger than memory: sort on disk past 2 GiB
+  sift run pipelines/filter_dedup.toml --memory 2GiB
   # try the stages on a seeded sample of 2,000 rows; commit nothing
   sift run pipelines/web_quality.toml --dry-run --sample 2000";
 
@@ -34,6 +36,11 @@ pub struct RunArgs {
     /// Where dedup stages compute MinHash (overrides each stage's `device`); the result is the same.
     #[arg(long, value_enum, value_name = "auto|cpu|gpu")]
     pub device: Option<crate::gpu::DeviceChoice>,
+    /// Memory dedup stages may hold beyond the rows they stream (e.g. 4GiB);
+    /// past it they sort on disk under the store's tmp/. Default: half of
+    /// the machine's memory. The result does not depend on it.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<crate::size::ByteSize>,
     /// Run the stages on a seeded sample of the source (see --sample) and print
     /// what they did; nothing is committed and the store gains nothing.
     #[arg(long)]
@@ -115,6 +122,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         tags: a.tag.clone(),
         message: a.message.clone(),
         device: a.device,
+        memory: a.memory.map(|m| m.0),
     };
     let bars = StageBars {
         tty: std::io::stderr().is_terminal() && !a.json,
@@ -243,6 +251,9 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
             );
             if let Some(n) = d.reused {
                 out += &format!("; {} rows' hashes from band sidecars", ui::count(n));
+            }
+            if let Some(b) = d.spilled {
+                out += &format!("; sorted {} on disk (over --memory)", ui::bytes(b));
             }
             out.push('\n');
         }

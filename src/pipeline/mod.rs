@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub message: Option<String>,
     /// Overrides every GPU-capable stage's `device`.
     pub device: Option<DeviceChoice>,
+    /// What stages that can spill (dedup) may hold in memory; `None`: [`crate::size::default_memory`].
+    pub memory: Option<u64>,
 }
 
 /// What `sift run --json` prints: the version a run made and what each stage did.
@@ -222,6 +224,9 @@ pub(crate) fn run_stages(
                     threads,
                     shard_size: plan.shard_size,
                     device: opts.device,
+                    memory: opts
+                        .memory
+                        .unwrap_or_else(|| crate::size::default_memory().0),
                     observer,
                     index: stage.index,
                     name: &stage.name,

@@ -387,6 +387,9 @@ pub struct Context<'a> {
     pub shard_size: u64,
     /// The run's device override for GPU-capable stages.
     pub device: Option<DeviceChoice>,
+    /// Bytes a stage may hold in memory beyond the rows it streams; dedup
+    /// spills sorted runs to the store's `tmp/` past it. Results do not depend on it.
+    pub memory: u64,
     pub observer: &'a dyn Observer,
     /// 0-based position of the stage in the pipeline, and its name.
     pub index: usize,

@@ -117,6 +117,8 @@ pub struct Store {
     wait: Duration,
     /// Told once when a lock wait goes on (the face says so; the library prints nothing).
     on_wait: Option<WaitHook>,
+    /// `tmp/` leftovers of processes that no longer run, removed when the store was opened.
+    cleaned: Vec<String>,
 }
 
 /// Hears that the store is held by another process: its pid.
@@ -155,8 +157,8 @@ impl Store {
                 path: root.to_path_buf(),
             });
         }
-        let store = Store::at(root);
-        store.clean_tmp();
+        let mut store = Store::at(root);
+        store.cleaned = store.clean_tmp();
         Ok(store)
     }
 
@@ -166,6 +168,7 @@ impl Store {
             objects: Objects::new(root.join("objects"), root.join("tmp")),
             wait: Duration::from_secs(60),
             on_wait: None,
+            cleaned: Vec::new(),
         }
     }
 
@@ -188,10 +191,22 @@ impl Store {
         &self.objects
     }
 
-    /// Removes `tmp/` files left by processes that no longer run.
-    fn clean_tmp(&self) {
+    /// Where writes in progress and spill files live.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// The `tmp/` leftovers (writes in progress, dedup spill files) of
+    /// processes that no longer run, which opening the store removed.
+    pub fn cleaned(&self) -> &[String] {
+        &self.cleaned
+    }
+
+    /// Removes `tmp/` files left by processes that no longer run; returns their names.
+    fn clean_tmp(&self) -> Vec<String> {
+        let mut cleaned = Vec::new();
         let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
-            return;
+            return cleaned;
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
@@ -202,10 +217,16 @@ impl Store {
                 Some(pid) => Path::new("/proc").join(pid.to_string()).exists(),
                 None => false,
             };
-            if !alive {
-                let _ = fs::remove_file(entry.path()).or_else(|_| fs::remove_dir_all(entry.path()));
+            if !alive
+                && fs::remove_file(entry.path())
+                    .or_else(|_| fs::remove_dir_all(entry.path()))
+                    .is_ok()
+            {
+                cleaned.push(name.into_owned());
             }
         }
+        cleaned.sort();
+        cleaned
     }
 
     /// Opens the catalog, waiting (with back-off) while another process holds it.

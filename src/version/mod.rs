@@ -303,20 +303,33 @@ pub(crate) fn open_shard(
     store: &Store,
     seg: &Segment,
 ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, ReadError> {
-    open_shard_rows(store, seg, None)
+    open_shard_rows(store, seg, None, None)
 }
 
 /// A reader of a segment's shard that decodes only the rows `only` names
-/// (all of them when `None`); pages holding none of them are skipped.
+/// (all of them when `None`), and only the `columns` named (all when
+/// `None`); pages holding none of them are skipped.
 pub(crate) fn open_shard_rows(
     store: &Store,
     seg: &Segment,
     only: Option<&RoaringBitmap>,
+    columns: Option<&[&str]>,
 ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, ReadError> {
     let bytes = Bytes::from(store.objects().get(&seg.shard)?);
     ParquetRecordBatchReaderBuilder::try_new(bytes)
         .and_then(|b| {
             let b = b.with_batch_size(crate::source::BATCH_ROWS);
+            let b = match columns {
+                None => b,
+                Some(names) => {
+                    let roots: Vec<usize> = names
+                        .iter()
+                        .filter_map(|n| b.schema().index_of(n).ok())
+                        .collect();
+                    let mask = parquet::arrow::ProjectionMask::roots(b.parquet_schema(), roots);
+                    b.with_projection(mask)
+                }
+            };
             match only {
                 None => b.build(),
                 Some(rows) => b.with_row_selection(row_selection(rows, seg.rows)).build(),

@@ -8,7 +8,7 @@
 use arrow::array::RecordBatch;
 use roaring::RoaringBitmap;
 
-use super::{ReadError, Segment, Version, decode_selection, open_shard, open_shard_rows, select};
+use super::{ReadError, Segment, Version, decode_selection, open_shard_rows, select};
 use crate::store::{self, ObjectId, Store};
 
 const MAGIC: &[u8; 8] = b"SIFTSET1";
@@ -95,6 +95,17 @@ pub fn segment_batches(
     seg: &Segment,
     sel: &RoaringBitmap,
 ) -> Result<Vec<(Vec<u32>, RecordBatch)>, ReadError> {
+    segment_columns(store, seg, sel, None)
+}
+
+/// [`segment_batches`] decoding only the `columns` named (all when `None`;
+/// names the shard lacks are left out).
+pub fn segment_columns(
+    store: &Store,
+    seg: &Segment,
+    sel: &RoaringBitmap,
+    columns: Option<&[&str]>,
+) -> Result<Vec<(Vec<u32>, RecordBatch)>, ReadError> {
     if sel.is_empty() {
         return Ok(Vec::new());
     }
@@ -102,7 +113,7 @@ pub fn segment_batches(
     if sel.len() * 16 < seg.rows {
         let mut ids = sel.iter();
         let mut out = Vec::new();
-        for batch in open_shard_rows(store, seg, Some(sel))? {
+        for batch in open_shard_rows(store, seg, Some(sel), columns)? {
             let batch = batch.map_err(|e| ReadError::Decode {
                 id: seg.shard,
                 source: e.into(),
@@ -112,7 +123,7 @@ pub fn segment_batches(
         }
         return Ok(out);
     }
-    let reader = open_shard(store, seg)?;
+    let reader = open_shard_rows(store, seg, None, columns)?;
     let mut out = Vec::new();
     let mut offset = 0u32;
     for batch in reader {

@@ -104,6 +104,11 @@ pub struct DedupStats {
     /// earlier run instead of being hashed again (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused: Option<u64>,
+    /// Bytes of sorted runs written to the store's `tmp/` because the
+    /// memory budget (`sift run --memory`) was smaller than the work (absent:
+    /// none). They are removed when the stage ends; the result is the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spilled: Option<u64>,
 }
 
 /// Class counts before and after a balance stage.

@@ -316,6 +316,86 @@ fn sigkill_at_random_instants_leaves_every_version_whole() {
 }
 
 #[test]
+fn a_dedup_killed_while_spilling_leaves_no_spill_files() {
+    let env = populated();
+    env.write("big.jsonl", lines(&jsonl_rows(9, 0, 4000)));
+    env.import("big.jsonl", &["--tag", "big"]);
+    env.write(
+        "d.toml",
+        "[source]\nversion = \"big\"\n\n[[stage]]\nkind = \"dedup\"\nmethod = \"minhash\"\n",
+    );
+    // --memory 0: a sorted run every 16 records, a verification chunk per pair.
+    let run = ["run", "d.toml", "--memory", "0", "--tag", "d"];
+    let tmp = env.store().join("tmp");
+    let spills = || {
+        std::fs::read_dir(&tmp)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().contains("-spill-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let mut rng = Rng(7);
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sift"))
+            .args(run)
+            .current_dir(env.dir.path())
+            .env("SIFT_STORE", env.store())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill it at a random instant once it has spilled.
+        let start = std::time::Instant::now();
+        while spills() == 0 && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(spills() > 0, "the run spilled nothing");
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // The next command that opens the store removes the dead run's files, and says so.
+        let (code, r) = fsck(&env, &[]);
+        assert_eq!(code, 0, "{r}");
+        assert_eq!(env.tmp_files(), 0);
+        let found = r.to_string();
+        assert!(
+            found.contains("dedup spill files") && !found.contains("(0 dedup spill files"),
+            "{r}"
+        );
+        let (_, r) = fsck(&env, &[]);
+        assert!(!r.to_string().contains("spill files"), "cleaned once: {r}");
+    }
+    // Leftovers of a dead process are reported by the fsck that removes them.
+    std::fs::write(tmp.join("999999999-spill-0"), b"run").unwrap();
+    let (code, r) = fsck(&env, &[]);
+    assert_eq!(code, 0, "{r}");
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["message"]
+                .as_str()
+                .unwrap()
+                .contains("1 dedup spill files")),
+        "{r}"
+    );
+    assert_eq!(env.tmp_files(), 0);
+    // The next run finishes, with the same result as an in-memory run.
+    let small = env.json(&["run", "d.toml", "--memory", "64K", "--json"]);
+    assert!(small["stages"][0]["dedup"]["spilled"].as_u64().unwrap() > 0);
+    assert_eq!(env.tmp_files(), 0);
+    let other = Env::new();
+    other.write("big.jsonl", lines(&jsonl_rows(9, 0, 4000)));
+    other.import("big.jsonl", &["--tag", "big"]);
+    other.write("d.toml", std::fs::read(env.path("d.toml")).unwrap());
+    let big = other.json(&["run", "d.toml", "--json"]);
+    assert_eq!(small["content_id"], big["content_id"]);
+}
+
+#[test]
 fn gc_spans_take_units() {
     let env = Env::new();
     let r = env.json(&[

@@ -14,7 +14,7 @@ use super::{Keep, Method, Plan, Verify};
 use crate::stage::{Context, RunError};
 use crate::store::ObjectId;
 use crate::store::catalog::band_sidecar_key;
-use crate::version::selection::{SelectionSet, segment_batches};
+use crate::version::selection::{SelectionSet, segment_columns};
 
 /// Per-document data kept between the passes (≈ 8·b + 12 bytes; signatures only for `verify = "signature"`).
 #[derive(Default)]
@@ -70,17 +70,18 @@ fn scores(batch: &RecordBatch, column: &str) -> Vec<f64> {
 
 /// First pass: per document, its key (exact) or band hashes (MinHash).
 /// Segments are read one after another and their batches processed in
-/// parallel, then merged in order. Rows a band sidecar already holds are
-/// not read again; the sidecars of the shards this pass hashed are written
-/// (see [`super::sidecar`]). Returns the documents and how many rows came
-/// from sidecars.
+/// parallel, and each segment's documents go to `sink` in order. Rows a
+/// band sidecar already holds are not read again; the sidecars of the
+/// shards this pass hashed are written (see [`super::sidecar`]). Returns
+/// how many rows came from sidecars.
 pub(super) fn collect(
     cx: &Context,
     input: &SelectionSet,
     plan: &Plan,
     perms: &Permutations,
     gpu: Option<&crate::gpu::Gpu>,
-) -> Result<(Docs, u64), RunError> {
+    sink: &mut dyn FnMut(Docs) -> Result<(), RunError>,
+) -> Result<u64, RunError> {
     let keep_sigs = plan.method == Method::Minhash && plan.verify != Verify::Exact;
     let params = sidecar::params(plan, keep_sigs);
     let phash = sidecar::params_hash(&params);
@@ -101,7 +102,6 @@ pub(super) fn collect(
         }
         known
     };
-    let mut docs = Docs::default();
     let mut written = Vec::new();
     let mut reused = 0u64;
     for (i, seg) in segments.iter().enumerate() {
@@ -142,19 +142,19 @@ pub(super) fn collect(
                 let mut d = sidecar::select(&all, sel, plan, keep_sigs);
                 // Scores are not in sidecars: read them from the rows.
                 if let Keep::Score(k) = &plan.keep {
-                    for (_, batch) in segment_batches(cx.store, seg, sel)? {
+                    for (_, batch) in segment_columns(cx.store, seg, sel, Some(&[&k.by]))? {
                         d.score.extend(scores(&batch, &k.by));
                     }
                 }
                 d
             }
         };
-        docs.append(seg_docs);
+        sink(seg_docs)?;
     }
     if !written.is_empty() {
         cx.store.catalog()?.set_band_sidecars(&written)?;
     }
-    Ok((docs, reused))
+    Ok(reused)
 }
 
 /// The first pass over rows `rows` of segment `i`.
@@ -171,7 +171,12 @@ fn hash_rows(
     if rows.is_empty() {
         return Ok(docs);
     }
-    let batches = segment_batches(cx.store, &cx.source.manifest.segments[i], rows)?;
+    let batches = segment_columns(
+        cx.store,
+        &cx.source.manifest.segments[i],
+        rows,
+        Some(&plan.read_columns()),
+    )?;
     let per_batch = crate::par::map_ordered(cx.threads, batches.len(), |k| {
         let (ids, batch) = &batches[k];
         let d =
@@ -254,21 +259,26 @@ pub(super) fn exact_shingles(
         e.0.insert(row);
         e.1.insert(row, *d);
     }
-    let mut out = HashMap::with_capacity(wanted.len());
-    let mut sh = Vec::new();
-    for (seg, (bitmap, doc_of)) in per_seg {
-        for (ids, batch) in segment_batches(
+    // Segments are read on every thread; a segment's sets are made in row order.
+    let per_seg: Vec<_> = per_seg.into_iter().collect();
+    let sets = crate::par::map_ordered(cx.threads, per_seg.len(), |k| {
+        let (seg, (bitmap, doc_of)) = &per_seg[k];
+        let mut sh = Vec::new();
+        let mut out = Vec::with_capacity(bitmap.len() as usize);
+        for (ids, batch) in segment_columns(
             cx.store,
-            &cx.source.manifest.segments[seg as usize],
-            &bitmap,
+            &cx.source.manifest.segments[*seg as usize],
+            bitmap,
+            Some(&[plan.column.as_str()]),
         )? {
             for (row, text) in ids.iter().zip(texts(&batch, &plan.column)) {
                 shingles(&normalize(text), plan.shingle, plan.ngram, &mut sh);
                 sh.sort_unstable();
                 sh.dedup();
-                out.insert(doc_of[row], sh.as_slice().into());
+                out.push((doc_of[row], Box::<[u64]>::from(sh.as_slice())));
             }
         }
-    }
-    Ok(out)
+        Ok::<_, RunError>(out)
+    })?;
+    Ok(sets.into_iter().flatten().collect())
 }

@@ -184,6 +184,17 @@ pub struct Plan {
     pub device: DeviceChoice,
 }
 
+impl Plan {
+    /// The columns the first pass reads: the text, and the score of `keep = { by }`.
+    fn read_columns(&self) -> Vec<&str> {
+        let mut c = vec![self.column.as_str()];
+        if let Keep::Score(k) = &self.keep {
+            c.push(k.by.as_str());
+        }
+        c
+    }
+}
+
 fn method_name(m: Method) -> &'static str {
     match m {
         Method::Exact => "exact",

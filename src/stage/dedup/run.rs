@@ -6,16 +6,226 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
 
+use std::io::Write;
+
 use super::cluster::{UnionFind, encode_details, jaccard, survivor};
 use super::collect::{Docs, collect, exact_shingles};
 use super::minhash::{self, Permutations};
-use super::{Method, Plan, Verify, method_name};
+use super::{Keep, Method, Plan, Verify, method_name};
 use crate::gpu::DeviceChoice;
+use crate::spill::{Record, Sorter, TempFile};
 use crate::stage::{Context, Outcome, RunError, StageStats};
 use crate::version::selection::SelectionSet;
 use crate::version::stats::DedupStats;
 
+/// Per-document arrays held whatever the budget: place (8 B), length (4),
+/// union-find (4), kept flag (1), and the score (8) for `keep = { by }`.
+const FIXED_PER_DOC: u64 = 17;
+/// Held outside the sorters: a segment's batches, its band hashes, the
+/// segment read ahead, sidecars.
+const RESERVED: u64 = 192 << 20;
+
+/// How a run's memory budget is shared.
+struct Budget {
+    /// The band (or exact key) records sorted at once.
+    sort: u64,
+    /// Candidate pairs sorted at once (they are sorted while the bands merge).
+    pairs: u64,
+    /// The shingle sets of one verification chunk.
+    verify: u64,
+    /// Whether signatures stay in memory (else a file in `tmp/`).
+    sigs_in_memory: bool,
+}
+
+impl Budget {
+    fn new(memory: u64, docs: u64, plan: &Plan) -> Budget {
+        let score = if matches!(plan.keep, Keep::Score(_)) {
+            8
+        } else {
+            0
+        };
+        // A budget smaller than what is held anyway still gets a quarter of itself.
+        let work = memory
+            .saturating_sub(docs * (FIXED_PER_DOC + score) + RESERVED)
+            .max(memory / 4);
+        let sigs = docs * plan.num_perm as u64 * 4;
+        Budget {
+            sort: work / 2,
+            pairs: work / 4,
+            verify: work / 2,
+            sigs_in_memory: plan.verify == Verify::Exact || sigs <= work / 4,
+        }
+    }
+}
+
+/// A band hash of a document: grouping by (band, hash) gives the buckets,
+/// whose first member (by document number) is the representative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct BandRecord {
+    band: u32,
+    hash: u64,
+    doc: u32,
+}
+
+impl Record for BandRecord {
+    const SIZE: usize = 16;
+    fn encode(&self, out: &mut [u8]) {
+        out[..4].copy_from_slice(&self.band.to_le_bytes());
+        out[4..12].copy_from_slice(&self.hash.to_le_bytes());
+        out[12..16].copy_from_slice(&self.doc.to_le_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        BandRecord {
+            band: u32::from_le_bytes(b[..4].try_into().expect("4 bytes")),
+            hash: u64::from_le_bytes(b[4..12].try_into().expect("8 bytes")),
+            doc: u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")),
+        }
+    }
+}
+
+/// An exact key (xxh3-128, as two halves) of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct KeyRecord {
+    hi: u64,
+    lo: u64,
+    doc: u32,
+}
+
+impl Record for KeyRecord {
+    const SIZE: usize = 20;
+    fn encode(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&self.hi.to_le_bytes());
+        out[8..16].copy_from_slice(&self.lo.to_le_bytes());
+        out[16..20].copy_from_slice(&self.doc.to_le_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        KeyRecord {
+            hi: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+            lo: u64::from_le_bytes(b[8..16].try_into().expect("8 bytes")),
+            doc: u32::from_le_bytes(b[16..20].try_into().expect("4 bytes")),
+        }
+    }
+}
+
+/// A candidate pair: a document and the earlier representative of a bucket it fell in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct PairRecord {
+    doc: u32,
+    rep: u32,
+}
+
+impl Record for PairRecord {
+    const SIZE: usize = 8;
+    fn encode(&self, out: &mut [u8]) {
+        out[..4].copy_from_slice(&self.doc.to_le_bytes());
+        out[4..8].copy_from_slice(&self.rep.to_le_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        PairRecord {
+            doc: u32::from_le_bytes(b[..4].try_into().expect("4 bytes")),
+            rep: u32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
+        }
+    }
+}
+
+/// Signatures for `verify = "signature"` or `"none"`: in memory, or in a
+/// file under `tmp/` when they do not fit the budget.
+enum Signatures {
+    Memory(Vec<u32>),
+    File {
+        file: TempFile,
+        writer: Option<std::io::BufWriter<std::fs::File>>,
+        reader: Option<std::fs::File>,
+    },
+}
+
+impl Signatures {
+    fn new(in_memory: bool, tmp: &std::path::Path) -> Result<Self, RunError> {
+        if in_memory {
+            return Ok(Signatures::Memory(Vec::new()));
+        }
+        let (file, f) = TempFile::create(tmp, "sigs")?;
+        Ok(Signatures::File {
+            file,
+            writer: Some(std::io::BufWriter::with_capacity(1 << 20, f)),
+            reader: None,
+        })
+    }
+
+    fn extend(&mut self, sigs: &[u32]) -> Result<(), RunError> {
+        match self {
+            Signatures::Memory(v) => v.extend_from_slice(sigs),
+            Signatures::File { file, writer, .. } => {
+                let w = writer.as_mut().expect("written before reads");
+                for s in sigs {
+                    w.write_all(&s.to_le_bytes()).map_err(io_error(file))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the writes; reads may follow.
+    fn seal(&mut self) -> Result<(), RunError> {
+        if let Signatures::File {
+            file,
+            writer,
+            reader,
+        } = self
+            && let Some(w) = writer.take()
+        {
+            w.into_inner()
+                .map_err(|e| e.into_error())
+                .map_err(io_error(file))?;
+            *reader = Some(std::fs::File::open(file.path()).map_err(io_error(file))?);
+        }
+        Ok(())
+    }
+
+    fn get(&self, doc: u32, num_perm: usize, out: &mut Vec<u32>) -> Result<(), RunError> {
+        out.clear();
+        match self {
+            Signatures::Memory(v) if v.is_empty() => {}
+            Signatures::Memory(v) => {
+                out.extend_from_slice(&v[doc as usize * num_perm..(doc as usize + 1) * num_perm])
+            }
+            Signatures::File { file, reader, .. } => {
+                use std::os::unix::fs::FileExt;
+                let mut bytes = vec![0u8; num_perm * 4];
+                reader
+                    .as_ref()
+                    .expect("sealed")
+                    .read_exact_at(&mut bytes, doc as u64 * num_perm as u64 * 4)
+                    .map_err(io_error(file))?;
+                out.extend(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn io_error(file: &TempFile) -> impl Fn(std::io::Error) -> RunError + '_ {
+    |source| {
+        RunError::Store(crate::store::Error::Io {
+            path: file.path().to_path_buf(),
+            source,
+        })
+    }
+}
+
 /// Runs a dedup stage over the selected rows.
+///
+/// Band hashes (or exact keys) are sorted under the memory budget, spilling
+/// sorted runs to the store's `tmp/`; the merged stream gives the buckets in
+/// (band, hash, document) order, so every budget yields the same candidate
+/// pairs. Pairs are sorted the same way and verified in chunks whose
+/// shingle sets fit the budget. Union-find does not depend on the order of
+/// unions, so clusters, survivors and the content id are the same at every
+/// budget and thread count.
 pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Outcome, RunError> {
     let perms = Permutations::new(plan.num_perm, plan.seed);
     let gpu = match (plan.method, cx.device.unwrap_or(plan.device)) {
@@ -23,97 +233,147 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
         (_, DeviceChoice::Auto) => crate::gpu::open().ok(),
         (_, DeviceChoice::Gpu) => Some(crate::gpu::open().map_err(RunError::Gpu)?),
     };
-    let (docs, reused) = collect(cx, input, plan, &perms, gpu)?;
+    let tmp = cx.store.tmp_dir();
+    let budget = Budget::new(cx.memory, input.rows(), plan);
+    // The first pass: per-document arrays, and the keys or bands to the sorter.
+    let mut docs = Docs::default();
+    let mut keys: Sorter<KeyRecord> = Sorter::new(&tmp, budget.sort, cx.threads);
+    let mut bands: Sorter<BandRecord> = Sorter::new(&tmp, budget.sort, cx.threads);
+    match plan.method {
+        Method::Exact => keys.expect(input.rows()),
+        Method::Minhash => bands.expect(input.rows() * plan.bands as u64),
+    }
+    let mut sigs = Signatures::new(budget.sigs_in_memory, &tmp)?;
+    let reused = collect(cx, input, plan, &perms, gpu, &mut |d: Docs| {
+        let base = docs.at.len() as u32;
+        for (k, key) in d.keys.iter().enumerate() {
+            keys.push(KeyRecord {
+                hi: (key >> 64) as u64,
+                lo: *key as u64,
+                doc: base + k as u32,
+            })?;
+        }
+        for (k, hashes) in d.bands.chunks_exact(plan.bands.max(1)).enumerate() {
+            for (band, hash) in hashes.iter().enumerate() {
+                bands.push(BandRecord {
+                    band: band as u32,
+                    hash: *hash,
+                    doc: base + k as u32,
+                })?;
+            }
+        }
+        sigs.extend(&d.sigs)?;
+        docs.at.extend(d.at);
+        docs.len.extend(d.len);
+        docs.score.extend(d.score);
+        Ok(())
+    })?;
+    sigs.seal()?;
     let n = docs.at.len();
+    let mut spilled = match sigs {
+        Signatures::File { .. } => n as u64 * plan.num_perm as u64 * 4,
+        Signatures::Memory(_) => 0,
+    };
     let mut uf = UnionFind::new(n);
     let (mut candidates, mut verified) = (0u64, 0u64);
-    let mut sims: HashMap<(u32, u32), f32> = HashMap::new();
+    // (document, the member it matched, similarity) of every merged pair.
+    let mut sims: Vec<(u32, u32, f32)> = Vec::new();
     match plan.method {
         Method::Exact => {
-            let mut first: HashMap<u128, u32> = HashMap::with_capacity(n);
-            for (i, k) in docs.keys.iter().enumerate() {
-                if let Some(&j) = first.get(k) {
-                    candidates += 1;
-                    verified += 1;
-                    uf.union(j, i as u32);
-                    sims.insert((i as u32, j), 1.0);
-                } else {
-                    first.insert(*k, i as u32);
+            drop(bands);
+            let mut prev: Option<(u64, u64, u32)> = None;
+            let keys = keys.finish()?;
+            spilled += keys.stats.bytes;
+            keys.for_each(|r: KeyRecord| {
+                match prev {
+                    Some((hi, lo, first)) if (hi, lo) == (r.hi, r.lo) => {
+                        candidates += 1;
+                        verified += 1;
+                        uf.union(first, r.doc);
+                        sims.push((r.doc, first, 1.0));
+                    }
+                    _ => prev = Some((r.hi, r.lo, r.doc)),
                 }
-            }
+                Ok::<_, RunError>(())
+            })?;
         }
         Method::Minhash => {
+            drop(keys);
             // Candidates: each document pairs with the first document of every bucket it falls in.
-            let mut pairs: Vec<(u32, u32)> = Vec::new();
-            for j in 0..plan.bands {
-                let mut first: HashMap<u64, u32> = HashMap::with_capacity(n);
-                for i in 0..n {
-                    let h = docs.bands[i * plan.bands + j];
-                    match first.get(&h) {
-                        Some(&rep) => pairs.push((i as u32, rep)),
-                        None => {
-                            first.insert(h, i as u32);
-                        }
+            let mut pairs: Sorter<PairRecord> = Sorter::new(&tmp, budget.pairs, cx.threads);
+            let mut bucket: Option<(u32, u64, u32)> = None;
+            let bands = bands.finish()?;
+            spilled += bands.stats.bytes;
+            bands.for_each(|r: BandRecord| {
+                match bucket {
+                    Some((band, hash, rep)) if (band, hash) == (r.band, r.hash) => {
+                        pairs.push(PairRecord { doc: r.doc, rep })?;
                     }
+                    _ => bucket = Some((r.band, r.hash, r.doc)),
                 }
-            }
-            pairs.sort_unstable();
-            pairs.dedup();
-            candidates = pairs.len() as u64;
-            let exact_sets = if plan.verify == Verify::Exact {
-                exact_shingles(cx, &docs, &pairs, plan)?
-            } else {
-                HashMap::new()
+                Ok::<_, RunError>(())
+            })?;
+            let mut check = Verifier {
+                cx,
+                plan,
+                docs: &docs,
+                sigs: &sigs,
+                budget: budget.verify,
+                chunk: Vec::new(),
+                chunk_docs: HashMap::new(),
+                chunk_bytes: 0,
+                sig: (Vec::new(), Vec::new()),
             };
-            for (a, b) in pairs {
-                let sim = match plan.verify {
-                    Verify::None => {
-                        let (sa, sb) = (sig_of(&docs, a, plan), sig_of(&docs, b, plan));
-                        if sa.is_empty() {
-                            1.0
-                        } else {
-                            minhash::estimate(sa, sb)
-                        }
-                    }
-                    Verify::Signature => {
-                        minhash::estimate(sig_of(&docs, a, plan), sig_of(&docs, b, plan))
-                    }
-                    Verify::Exact => jaccard(&exact_sets[&a], &exact_sets[&b]),
-                };
-                if plan.verify == Verify::None || sim >= plan.threshold {
+            let mut last: Option<PairRecord> = None;
+            let pairs = pairs.finish()?;
+            spilled += pairs.stats.bytes;
+            pairs.for_each(|p: PairRecord| {
+                if last == Some(p) {
+                    return Ok(());
+                }
+                last = Some(p);
+                candidates += 1;
+                check.push(p, &mut |a, b, sim| {
                     verified += 1;
                     uf.union(a, b);
-                    sims.insert((a, b), sim as f32);
-                }
-            }
+                    sims.push((a, b, sim));
+                })
+            })?;
+            check.flush(&mut |a, b, sim| {
+                verified += 1;
+                uf.union(a, b);
+                sims.push((a, b, sim));
+            })?;
         }
     }
-    // One survivor per cluster.
-    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
-    for i in 0..n as u32 {
-        members.entry(uf.find(i)).or_default().push(i);
-    }
+    sims.sort_unstable_by_key(|s| (s.0, s.1));
+    // One survivor per cluster: the members other than its root, grouped by root.
+    let mut members: Vec<(u32, u32)> = (0..n as u32)
+        .filter_map(|i| {
+            let root = uf.find(i);
+            (root != i).then_some((root, i))
+        })
+        .collect();
+    members.sort_unstable();
     let mut keep = vec![true; n];
     let mut removed_rows: Vec<(u32, u32, f32)> = Vec::new();
     let mut histogram: std::collections::BTreeMap<usize, u64> = Default::default();
     let mut clusters = 0u64;
-    let mut roots: Vec<&u32> = members.keys().collect();
-    roots.sort_unstable();
-    for root in roots {
-        let m = &members[root];
-        if m.len() < 2 {
-            continue;
-        }
+    let mut m = Vec::new();
+    for group in members.chunk_by(|x, y| x.0 == y.0) {
+        m.clear();
+        m.push(group[0].0);
+        m.extend(group.iter().map(|g| g.1));
         clusters += 1;
         *histogram.entry(m.len()).or_insert(0) += 1;
-        let survivor = survivor(m, &plan.keep, &docs);
-        for &d in m {
+        let survivor = survivor(&m, &plan.keep, &docs);
+        for &d in &m {
             if d != survivor {
                 keep[d as usize] = false;
+                let pair = (d.max(survivor), d.min(survivor));
                 let sim = sims
-                    .get(&(d.max(survivor), d.min(survivor)))
-                    .copied()
-                    .unwrap_or(f32::NAN);
+                    .binary_search_by_key(&pair, |s| (s.0, s.1))
+                    .map_or(f32::NAN, |k| sims[k].2);
                 removed_rows.push((d, survivor, sim));
             }
         }
@@ -146,6 +406,7 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
             None => "cpu".to_string(),
         }),
         reused: (reused > 0).then_some(reused),
+        spilled: (spilled > 0).then_some(spilled),
     };
     let rule = match plan.method {
         Method::Exact => "exact_duplicate",
@@ -160,9 +421,90 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
     })
 }
 
-fn sig_of<'a>(docs: &'a Docs, i: u32, plan: &Plan) -> &'a [u32] {
-    if docs.sigs.is_empty() {
-        return &[];
+/// Verification of candidate pairs, in chunks whose shingle sets fit the budget.
+struct Verifier<'a> {
+    cx: &'a Context<'a>,
+    plan: &'a Plan,
+    docs: &'a Docs,
+    sigs: &'a Signatures,
+    budget: u64,
+    chunk: Vec<PairRecord>,
+    /// The chunk's documents (for `verify = "exact"`), to count each one's set once.
+    chunk_docs: HashMap<u32, ()>,
+    chunk_bytes: u64,
+    sig: (Vec<u32>, Vec<u32>),
+}
+
+/// Most pairs in one verification chunk.
+const CHUNK_PAIRS: usize = 1 << 20;
+
+impl Verifier<'_> {
+    /// The estimated bytes of a document's shingle set: about one 8-byte
+    /// hash per 5 characters, plus the set's own overhead.
+    fn set_bytes(&self, doc: u32) -> u64 {
+        u64::from(self.docs.len[doc as usize]) * 2 + 64
     }
-    &docs.sigs[i as usize * plan.num_perm..(i as usize + 1) * plan.num_perm]
+
+    /// Checks pair `p` (now, or with its chunk); `merge` hears the pairs that pass.
+    fn push(
+        &mut self,
+        p: PairRecord,
+        merge: &mut dyn FnMut(u32, u32, f32),
+    ) -> Result<(), RunError> {
+        match self.plan.verify {
+            Verify::None | Verify::Signature => {
+                self.sigs.get(p.doc, self.plan.num_perm, &mut self.sig.0)?;
+                self.sigs.get(p.rep, self.plan.num_perm, &mut self.sig.1)?;
+                let (sa, sb) = (&self.sig.0, &self.sig.1);
+                let sim = if self.plan.verify == Verify::None && sa.is_empty() {
+                    1.0
+                } else {
+                    minhash::estimate(sa, sb)
+                };
+                if self.plan.verify == Verify::None || sim >= self.plan.threshold {
+                    merge(p.doc, p.rep, sim as f32);
+                }
+                Ok(())
+            }
+            Verify::Exact => {
+                let mut add = 0;
+                for d in [p.doc, p.rep] {
+                    if !self.chunk_docs.contains_key(&d) {
+                        add += self.set_bytes(d);
+                    }
+                }
+                if !self.chunk.is_empty()
+                    && (self.chunk_bytes + add > self.budget || self.chunk.len() >= CHUNK_PAIRS)
+                {
+                    self.flush(merge)?;
+                }
+                for d in [p.doc, p.rep] {
+                    if self.chunk_docs.insert(d, ()).is_none() {
+                        self.chunk_bytes += self.set_bytes(d);
+                    }
+                }
+                self.chunk.push(p);
+                Ok(())
+            }
+        }
+    }
+
+    /// Verifies the pairs of the chunk: reads their documents' shingle sets once.
+    fn flush(&mut self, merge: &mut dyn FnMut(u32, u32, f32)) -> Result<(), RunError> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let pairs: Vec<(u32, u32)> = self.chunk.iter().map(|p| (p.doc, p.rep)).collect();
+        let sets = exact_shingles(self.cx, self.docs, &pairs, self.plan)?;
+        for (a, b) in pairs {
+            let sim = jaccard(&sets[&a], &sets[&b]);
+            if sim >= self.plan.threshold {
+                merge(a, b, sim as f32);
+            }
+        }
+        self.chunk.clear();
+        self.chunk_docs.clear();
+        self.chunk_bytes = 0;
+        Ok(())
+    }
 }

@@ -322,6 +322,22 @@ pub(super) fn check_catalog(
             Some("`sift gc` deletes them once they are older than its grace period (an hour by default); `sift gc --grace 0` deletes them now"),
         );
     }
+    let cleaned = store.cleaned();
+    if !cleaned.is_empty() {
+        let spills = cleaned.iter().filter(|n| n.contains("-spill-")).count();
+        report.add(
+            Severity::Info,
+            3,
+            "tmp/",
+            format!(
+                "opening the store removed {} leftovers of processes that no longer run ({} dedup spill files, {} unfinished writes)",
+                cleaned.len(),
+                spills,
+                cleaned.len() - spills
+            ),
+            Some("a run that was killed leaves them; nothing of a version was lost"),
+        );
+    }
     let tmp: Vec<_> = fs::read_dir(store.root().join("tmp"))
         .map(|d| d.flatten().collect())
         .unwrap_or_default();
