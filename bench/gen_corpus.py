@@ -61,12 +61,18 @@ def good_doc(rng, pool):
 
 
 def short_doc(rng, pool):
-    """One paragraph of 20 to 60 words."""
+    """One paragraph of 20 to 60 words: runs of 4-8 consecutive words from
+    random sentences, so that two documents are near duplicates only when
+    planted (whole sentences would repeat across a million short documents)."""
     want = rng.randint(20, 60)
     words = []
     while len(words) < want:
-        words.extend(rng.choice(pool).split())
+        s = rng.choice(pool).split()
+        k = rng.randint(4, 8)
+        at = rng.randrange(max(1, len(s) - k + 1))
+        words.extend(s[at:at + k])
     text = " ".join(words[:want])
+    text = text[0].upper() + text[1:]
     return text if text[-1] in ".!?" else text + "."
 
 

@@ -252,6 +252,14 @@ pub fn stage_report(stages: &[crate::version::manifest::StageRecord]) -> String 
             if let Some(n) = d.reused {
                 out += &format!("; {} rows' hashes from band sidecars", ui::count(n));
             }
+            for a in &d.against {
+                out += &format!(
+                    "; {} rows duplicated rows of `{}` ({} rows, kept)",
+                    ui::count(a.removed),
+                    a.version,
+                    ui::count(a.rows)
+                );
+            }
             if let Some(b) = d.spilled {
                 out += &format!("; sorted {} on disk (over --memory)", ui::bytes(b));
             }

@@ -690,7 +690,8 @@ fn pick_removed(store: &Store, run: &RunWalk, opts: &Options) -> Result<Vec<Pick
                 crate::stage::dedup::decode_details(&d.details, &store.objects().get(&d.details)?)?;
             p.removals = removals.len() as u64;
             p.exact = removals.iter().filter(|r| r.similarity >= 1.0).count() as u64;
-            for r in removals {
+            // Pairs whose kept row is in an earlier version (`against`) are not sampled here.
+            for r in removals.into_iter().filter(|r| r.earlier.is_none()) {
                 let (seg, row) = (r.removed.0 as usize, r.removed.1);
                 if p.want.get(seg).is_some_and(|b| b.contains(row)) {
                     let kept = (r.kept.0 as usize, r.kept.1);

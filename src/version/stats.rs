@@ -109,6 +109,23 @@ pub struct DedupStats {
     /// none). They are removed when the stage ends; the result is the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spilled: Option<u64>,
+    /// The earlier versions the stage deduplicated against (`against`), in spec order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub against: Vec<AgainstStats>,
+}
+
+/// An earlier version a dedup stage compared its input with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgainstStats {
+    /// As the spec names it (a tag or an id).
+    pub version: String,
+    /// The version's id when the stage ran.
+    pub id: ObjectId,
+    /// Its rows.
+    pub rows: u64,
+    /// Rows of the input removed as duplicates of its rows.
+    pub removed: u64,
 }
 
 /// Class counts before and after a balance stage.

@@ -1,6 +1,6 @@
 //! The dedup stage against brute-force oracles written independently here.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::util::{Env, Rng, query_ids};
 
@@ -457,4 +457,118 @@ proptest::proptest! {
         proptest::prop_assert!(b["spilled"].as_u64().unwrap() > 0, "{budget} B did not spill: {b}");
         proptest::prop_assert_eq!(budget_free(a), budget_free(b));
     }
+}
+
+/// `against`: rows of a new corpus that near-duplicate rows of an earlier
+/// version are removed, the earlier rows never are; explain names the
+/// version and its row; the earlier version's hashes come from its band
+/// sidecars; the stage hash follows the version a tag names.
+#[test]
+fn against_removes_duplicates_of_an_earlier_version_and_explains_them() {
+    let env = Env::new();
+    let all = planted(23, 600);
+    let (old, new) = all.split_at(300);
+    let write = |name: &str, rows: &[(u64, String)]| {
+        let text: String = rows
+            .iter()
+            .map(|(id, t)| serde_json::json!({"id": id, "text": t}).to_string() + "\n")
+            .collect();
+        env.write(name, text);
+    };
+    write("old.jsonl", old);
+    write("new.jsonl", new);
+    env.import("old.jsonl", &["--tag", "v1"]);
+    env.import("new.jsonl", &["--tag", "new"]);
+    let stage = "[[stage]]\nkind = \"dedup\"\nmethod = \"minhash\"\nthreshold = 0.8\n";
+    // Deduplicating v1 once writes the band sidecars of its shards.
+    env.write(
+        "v1.toml",
+        format!("[source]\nversion = \"v1\"\n\n{stage}\n[output]\ntag = \"v1-dedup\"\n"),
+    );
+    env.ok(&["run", "v1.toml"]);
+    env.write(
+        "p.toml",
+        format!(
+            "[source]\nversion = \"new\"\n\n{stage}against = [\"v1\"]\n\n[output]\ntag = \"x\"\n"
+        ),
+    );
+    let out = env.json(&["run", "p.toml", "--json"]);
+    let d = &out["stages"][0]["dedup"];
+    assert_eq!(d["against"][0]["version"], "v1");
+    assert_eq!(d["against"][0]["rows"], 300);
+    assert!(
+        d["reused"].as_u64().unwrap() >= 300,
+        "v1 came from its sidecars: {d}"
+    );
+
+    let kept = kept_ids(&env, "x");
+    let sets: HashMap<u64, HashSet<String>> =
+        all.iter().map(|(id, t)| (*id, shingles(t, 5))).collect();
+    let (mut by_old, mut checked) = (0, 0);
+    for (id, _) in new {
+        let near_old = old
+            .iter()
+            .map(|(o, _)| jaccard(&sets[id], &sets[o]))
+            .fold(0.0, f64::max);
+        if near_old >= 0.9 {
+            // A close twin in v1: removed.
+            assert!(
+                !kept.contains(id),
+                "row {id} duplicates v1 (J {near_old:.2}) but was kept"
+            );
+            checked += 1;
+        }
+        if kept.contains(id) {
+            continue;
+        }
+        // Every removed row has a twin in v1 or earlier in the new rows.
+        let near_new = new
+            .iter()
+            .take_while(|(o, _)| o < id)
+            .map(|(o, _)| jaccard(&sets[id], &sets[o]))
+            .fold(0.0, f64::max);
+        assert!(
+            near_old.max(near_new) >= 0.75,
+            "row {id} removed without a twin"
+        );
+        let e = env.json(&["explain", "x", &id.to_string(), "--key", "id", "--json"]);
+        let reason = &e[0]["reason"];
+        if reason["kept_version"] == "v1" {
+            by_old += 1;
+            let row = reason["kept_row"].as_u64().unwrap() as usize;
+            let twin = old[row].0;
+            assert!(
+                jaccard(&sets[id], &sets[&twin]) >= 0.75,
+                "row {id}: named twin {twin}"
+            );
+            assert!(
+                reason["because"]
+                    .as_str()
+                    .unwrap()
+                    .contains("earlier version `v1`"),
+                "{reason}"
+            );
+        }
+    }
+    assert!(checked > 10, "enough rows duplicate v1: {checked}");
+    assert_eq!(d["against"][0]["removed"], by_old);
+    // v1 itself is untouched by the stage.
+    assert_eq!(query_ids(&env, "v1").len(), 300);
+
+    // The stage hash names the version: a tag moved to another version runs again.
+    env.ok(&["tag", "v1", "v1-dedup"]);
+    let again = env.json(&["run", "p.toml", "--json"]);
+    assert_eq!(again["stages"][0]["cached"], false);
+    let a = &again["stages"][0]["dedup"]["against"][0];
+    assert_eq!(a["version"], "v1");
+    assert_ne!(a["id"], d["against"][0]["id"]);
+    assert!(a["rows"].as_u64().unwrap() < 300);
+
+    // Bad references are refused before anything runs, naming the field.
+    env.write(
+        "bad.toml",
+        format!("[source]\nversion = \"new\"\n\n{stage}against = [\"nope\"]\n"),
+    );
+    let err = env.fail(&["run", "bad.toml"]);
+    assert!(err.contains("against[0]") && err.contains("nope"), "{err}");
 }

@@ -53,25 +53,58 @@ pub(super) fn jaccard(a: &[u64], b: &[u64]) -> f64 {
 }
 
 const DETAILS_MAGIC: &[u8; 8] = b"SIFTDUP1";
+/// With `against`: a sixth field says which version holds the kept row.
+const DETAILS_MAGIC_AGAINST: &[u8; 8] = b"SIFTDUP2";
 
-/// Removed rows as (segment, shard row) of the removed and kept rows, and the Jaccard.
-pub(super) fn encode_details(docs: &Docs, removed: &[(u32, u32, f32)]) -> Vec<u8> {
-    codec::encode_records(
-        DETAILS_MAGIC,
-        removed.iter().map(|(d, k, sim)| {
-            let (ds, dr) = docs.at[*d as usize];
-            let (ks, kr) = docs.at[*k as usize];
-            codec::u32s::<5, 20>([ds, dr, ks, kr, sim.to_bits()])
-        }),
-    )
+/// Removed rows as (segment, shard row) of the removed and kept rows, and
+/// the Jaccard. `earlier(doc)` says, for a kept row of an earlier version,
+/// which one (its index in `against`) and the row's position in it; such a
+/// row is written as (position high, low, Jaccard, index + 1).
+pub(super) fn encode_details(
+    docs: &Docs,
+    removed: &[(u32, u32, f32)],
+    own_from: u32,
+    earlier: Option<&dyn Fn(u32) -> Option<(u32, u64)>>,
+) -> Vec<u8> {
+    let at = |d: u32| {
+        let (s, r) = docs.at[d as usize];
+        (s - own_from, r)
+    };
+    match earlier {
+        None => codec::encode_records(
+            DETAILS_MAGIC,
+            removed.iter().map(|(d, k, sim)| {
+                let ((ds, dr), (ks, kr)) = (at(*d), at(*k));
+                codec::u32s::<5, 20>([ds, dr, ks, kr, sim.to_bits()])
+            }),
+        ),
+        Some(earlier) => codec::encode_records(
+            DETAILS_MAGIC_AGAINST,
+            removed.iter().map(|(d, k, sim)| {
+                let (ds, dr) = at(*d);
+                let (ks, kr, v) = match earlier(*k) {
+                    Some((v, pos)) => ((pos >> 32) as u32, pos as u32, v + 1),
+                    None => {
+                        let (ks, kr) = at(*k);
+                        (ks, kr, 0)
+                    }
+                };
+                codec::u32s::<6, 24>([ds, dr, ks, kr, sim.to_bits(), v])
+            }),
+        ),
+    }
 }
 
 /// One removed row: where it is, where its kept twin is, their similarity.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Removal {
     pub removed: (u32, u32),
+    /// The kept row's (segment, shard row) in the stage's input; unused when `earlier` is set.
     pub kept: (u32, u32),
     pub similarity: f32,
+    /// When the kept row belongs to a version of `against`: its index there
+    /// and the row's position in that version.
+    pub earlier: Option<(u32, u64)>,
 }
 
 pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate::store::Error> {
@@ -81,12 +114,32 @@ pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate
         reason: r.into(),
     };
     let u = codec::u32_at;
+    if bytes.starts_with(DETAILS_MAGIC_AGAINST) {
+        return Ok(codec::decode_records::<24>(DETAILS_MAGIC_AGAINST, bytes)
+            .map_err(bad)?
+            .map(|c| {
+                let v = u(&c, 5);
+                Removal {
+                    removed: (u(&c, 0), u(&c, 1)),
+                    kept: if v == 0 {
+                        (u(&c, 2), u(&c, 3))
+                    } else {
+                        (u32::MAX, u32::MAX)
+                    },
+                    similarity: f32::from_bits(u(&c, 4)),
+                    earlier: (v > 0)
+                        .then(|| (v - 1, (u64::from(u(&c, 2)) << 32) | u64::from(u(&c, 3)))),
+                }
+            })
+            .collect());
+    }
     Ok(codec::decode_records::<20>(DETAILS_MAGIC, bytes)
         .map_err(bad)?
         .map(|c| Removal {
             removed: (u(&c, 0), u(&c, 1)),
             kept: (u(&c, 2), u(&c, 3)),
             similarity: f32::from_bits(u(&c, 4)),
+            earlier: None,
         })
         .collect())
 }

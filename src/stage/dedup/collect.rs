@@ -14,7 +14,8 @@ use super::{Keep, Method, Plan, Verify};
 use crate::stage::{Context, RunError};
 use crate::store::ObjectId;
 use crate::store::catalog::band_sidecar_key;
-use crate::version::selection::{SelectionSet, segment_columns};
+use crate::version::Segment;
+use crate::version::selection::segment_columns;
 
 /// Per-document data kept between the passes (≈ 8·b + 12 bytes; signatures only for `verify = "signature"`).
 #[derive(Default)]
@@ -55,6 +56,15 @@ impl Docs {
     }
 }
 
+/// The segments a pass reads, numbered in document order: the segments of
+/// the versions a stage deduplicates against first, then its input's.
+pub(super) struct Segs<'a> {
+    pub list: Vec<&'a Segment>,
+    pub sel: Vec<&'a RoaringBitmap>,
+    /// Segments from this one on are the stage's input.
+    pub own_from: usize,
+}
+
 /// A numeric column of a batch as f64 (null → NaN).
 fn scores(batch: &RecordBatch, column: &str) -> Vec<f64> {
     let col = batch.column_by_name(column).expect("validated column");
@@ -76,7 +86,7 @@ fn scores(batch: &RecordBatch, column: &str) -> Vec<f64> {
 /// how many rows came from sidecars.
 pub(super) fn collect(
     cx: &Context,
-    input: &SelectionSet,
+    segs: &Segs,
     plan: &Plan,
     perms: &Permutations,
     gpu: Option<&crate::gpu::Gpu>,
@@ -85,7 +95,7 @@ pub(super) fn collect(
     let keep_sigs = plan.method == Method::Minhash && plan.verify != Verify::Exact;
     let params = sidecar::params(plan, keep_sigs);
     let phash = sidecar::params_hash(&params);
-    let segments = &cx.source.manifest.segments;
+    let segments = &segs.list;
     let keys: Vec<String> = segments
         .iter()
         .map(|seg| band_sidecar_key(&seg.shard, &phash))
@@ -94,7 +104,7 @@ pub(super) fn collect(
         let catalog = cx.store.catalog()?;
         let mut known = Vec::with_capacity(segments.len());
         for (i, key) in keys.iter().enumerate() {
-            known.push(if input.0[i].is_empty() {
+            known.push(if segs.sel[i].is_empty() {
                 None
             } else {
                 catalog.band_sidecar(key)?
@@ -105,10 +115,11 @@ pub(super) fn collect(
     let mut written = Vec::new();
     let mut reused = 0u64;
     for (i, seg) in segments.iter().enumerate() {
-        let sel = &input.0[i];
+        let sel = segs.sel[i];
         if sel.is_empty() {
             continue;
         }
+        let own = i >= segs.own_from;
         // A sidecar that is gone, damaged or made otherwise is a miss.
         let cached = known[i]
             .and_then(|id| cx.store.objects().get(&id).ok())
@@ -117,9 +128,19 @@ pub(super) fn collect(
             Some(c) => sel - &sidecar::rows_of(c),
             None => sel.clone(),
         };
-        let fresh = hash_rows(cx, i, &missing, plan, perms, gpu, keep_sigs)?;
+        let fresh = hash_rows(
+            cx,
+            (seg, i as u32, own),
+            &missing,
+            plan,
+            perms,
+            gpu,
+            keep_sigs,
+        )?;
         let from_cache = sel.len() - missing.len();
-        cx.observer.rows_done(from_cache);
+        if own {
+            cx.observer.rows_done(from_cache);
+        }
         reused += from_cache;
         let mut put = |d: &Docs| -> Result<(), RunError> {
             let id = cx.store.objects().put(&sidecar::encode(&params, d))?.id;
@@ -140,10 +161,15 @@ pub(super) fn collect(
                     merged
                 };
                 let mut d = sidecar::select(&all, sel, plan, keep_sigs);
-                // Scores are not in sidecars: read them from the rows.
+                // Scores are not in sidecars: read them from the rows. An
+                // earlier version's rows are never removed: no score needed.
                 if let Keep::Score(k) = &plan.keep {
-                    for (_, batch) in segment_columns(cx.store, seg, sel, Some(&[&k.by]))? {
-                        d.score.extend(scores(&batch, &k.by));
+                    if own {
+                        for (_, batch) in segment_columns(cx.store, seg, sel, Some(&[&k.by]))? {
+                            d.score.extend(scores(&batch, &k.by));
+                        }
+                    } else {
+                        d.score = vec![f64::NAN; d.at.len()];
                     }
                 }
                 d
@@ -157,10 +183,12 @@ pub(super) fn collect(
     Ok(reused)
 }
 
-/// The first pass over rows `rows` of segment `i`.
+/// The first pass over rows `rows` of a segment: the segment, its number
+/// in the pass, and whether it is the stage's input (else an earlier
+/// version's: no scores, no progress).
 fn hash_rows(
     cx: &Context,
-    i: usize,
+    (seg, i, own): (&Segment, u32, bool),
     rows: &RoaringBitmap,
     plan: &Plan,
     perms: &Permutations,
@@ -171,17 +199,16 @@ fn hash_rows(
     if rows.is_empty() {
         return Ok(docs);
     }
-    let batches = segment_columns(
-        cx.store,
-        &cx.source.manifest.segments[i],
-        rows,
-        Some(&plan.read_columns()),
-    )?;
+    let batches = segment_columns(cx.store, seg, rows, Some(&plan.read_columns()))?;
     let per_batch = crate::par::map_ordered(cx.threads, batches.len(), |k| {
         let (ids, batch) = &batches[k];
-        let d =
-            batch_docs(i as u32, ids, batch, plan, perms, gpu, keep_sigs).map_err(RunError::Gpu)?;
-        cx.observer.rows_done(batch.num_rows() as u64);
+        let mut d =
+            batch_docs(i, ids, batch, plan, perms, gpu, keep_sigs).map_err(RunError::Gpu)?;
+        if own {
+            cx.observer.rows_done(batch.num_rows() as u64);
+        } else if !d.score.is_empty() {
+            d.score = vec![f64::NAN; d.at.len()];
+        }
         Ok::<Docs, RunError>(d)
     })?;
     for d in per_batch {
@@ -203,7 +230,10 @@ fn batch_docs(
     let mut d = Docs::default();
     let mut sh = Vec::new();
     if let Keep::Score(k) = &plan.keep {
-        d.score = scores(batch, &k.by);
+        d.score = match batch.column_by_name(&k.by) {
+            Some(_) => scores(batch, &k.by),
+            None => vec![f64::NAN; batch.num_rows()],
+        };
     }
     if let (Some(g), Method::Minhash) = (gpu, plan.method) {
         // Shingle hashes here; permutations and bands on the GPU.
@@ -245,6 +275,7 @@ fn batch_docs(
 /// Second pass for `verify = "exact"`: the shingle sets of the candidates only.
 pub(super) fn exact_shingles(
     cx: &Context,
+    segs: &Segs,
     docs: &Docs,
     pairs: &[(u32, u32)],
     plan: &Plan,
@@ -267,7 +298,7 @@ pub(super) fn exact_shingles(
         let mut out = Vec::with_capacity(bitmap.len() as usize);
         for (ids, batch) in segment_columns(
             cx.store,
-            &cx.source.manifest.segments[*seg as usize],
+            segs.list[*seg as usize],
             bitmap,
             Some(&[plan.column.as_str()]),
         )? {

@@ -86,6 +86,12 @@ pub struct Spec {
     /// MinHash: where signatures are computed: `auto` (default: a GPU if one is usable), `cpu` or `gpu`. The result is the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceChoice>,
+    /// Earlier versions (tags or ids) to deduplicate against: rows of this
+    /// input that duplicate one of their rows are removed; their own rows are
+    /// never removed. Their band hashes come from the band sidecars when an
+    /// earlier run made them. The versions' ids are part of the stage's hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub against: Vec<String>,
 }
 
 /// Exact or near duplicates.
@@ -182,6 +188,16 @@ pub struct Plan {
     pub seed: u64,
     pub keep: Keep,
     pub device: DeviceChoice,
+    /// The earlier versions this stage deduplicates against.
+    pub against: Vec<Earlier>,
+}
+
+/// An earlier version a dedup stage deduplicates against.
+#[derive(Debug, Clone)]
+pub struct Earlier {
+    /// As the spec names it (a tag or an id).
+    pub name: String,
+    pub version: Box<crate::version::Version>,
 }
 
 impl Plan {
@@ -292,6 +308,40 @@ impl Kind for Spec {
                 Ok(_) => {}
             }
         }
+        let mut against = Vec::new();
+        for (i, name) in self.against.iter().enumerate() {
+            let field = format!("against[{i}]");
+            // A recorded spec is checked again against the versions it read then.
+            let reference = cx.inputs.get(&field).unwrap_or(name);
+            let version = crate::version::resolve(cx.store, reference).map_err(|e| Invalid {
+                field: field.clone(),
+                message: e.to_string(),
+                hint: e.hint(),
+            })?;
+            let schema = version
+                .schema()
+                .map_err(|e| Invalid::new(&field, e.to_string()))?;
+            match schema.field_with_name(&column) {
+                Ok(f)
+                    if matches!(
+                        f.data_type(),
+                        arrow::datatypes::DataType::Utf8
+                            | arrow::datatypes::DataType::LargeUtf8
+                            | arrow::datatypes::DataType::Utf8View
+                    ) => {}
+                _ => {
+                    return Err(Invalid::new(
+                        &field,
+                        format!("version `{name}` has no text column '{column}'"),
+                    )
+                    .hint("an earlier version is compared on the same column as the input"));
+                }
+            }
+            against.push(Earlier {
+                name: name.clone(),
+                version: Box::new(version),
+            });
+        }
         Ok(Plan {
             method,
             column,
@@ -305,6 +355,7 @@ impl Kind for Spec {
             seed: self.seed.unwrap_or(1),
             keep,
             device: self.device.unwrap_or_default(),
+            against,
         })
     }
 }
@@ -318,6 +369,13 @@ pub struct Detail {
     /// Their shingle Jaccard (1 for exact duplicates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jaccard: Option<f32>,
+    /// When the kept row belongs to an earlier version (`against`): that
+    /// version as the spec names it, and its id; `kept_row` is then the
+    /// row's position in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_version_id: Option<crate::store::ObjectId>,
 }
 
 impl Planned for Plan {
@@ -342,7 +400,6 @@ impl Planned for Plan {
         let Some(r) = index.get(&at) else {
             return Ok(Reason::recorded());
         };
-        let kept_row = cx.source_row(r.kept);
         let (rule, what) = match self.method {
             Method::Exact => (
                 "exact_duplicate",
@@ -350,6 +407,30 @@ impl Planned for Plan {
             ),
             Method::Minhash => ("near_duplicate", "a near duplicate"),
         };
+        if let Some((v, row)) = r.earlier {
+            let name = self
+                .against
+                .get(v as usize)
+                .map_or_else(|| format!("against[{v}]"), |a| a.name.clone());
+            let id = self.against.get(v as usize).map(|a| a.version.id);
+            return Ok(Reason {
+                rule: Some(rule.into()),
+                expr: None,
+                because: format!(
+                    "{what} of row {row} of the earlier version `{name}`{} (Jaccard {:.3})",
+                    id.map(|id| format!(" ({})", id.short()))
+                        .unwrap_or_default(),
+                    r.similarity
+                ),
+                detail: Detail {
+                    kept_row: Some(row),
+                    jaccard: Some(r.similarity),
+                    kept_version: Some(name),
+                    kept_version_id: id,
+                },
+            });
+        }
+        let kept_row = cx.source_row(r.kept);
         Ok(Reason {
             rule: Some(rule.into()),
             expr: None,
@@ -360,8 +441,17 @@ impl Planned for Plan {
             detail: Detail {
                 kept_row: Some(kept_row),
                 jaccard: Some(r.similarity),
+                ..Detail::default()
             },
         })
+    }
+
+    fn inputs(&self) -> super::Inputs {
+        self.against
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("against[{i}]"), a.version.id.hex()))
+            .collect()
     }
 
     fn describe(&self) -> Vec<String> {
@@ -377,7 +467,7 @@ impl Planned for Plan {
                 k.by
             ),
         };
-        match self.method {
+        let mut lines = match self.method {
             Method::Exact => vec![format!(
                 "exact duplicates of normalized `{}`, {keep}",
                 self.column
@@ -401,7 +491,15 @@ impl Planned for Plan {
                 },
                 self.seed
             )],
+        };
+        for a in &self.against {
+            lines.push(format!(
+                "against `{}` ({}): its rows are kept, and rows duplicating them are removed",
+                a.name,
+                a.version.id.short()
+            ));
         }
+        lines
     }
 
     fn wants_gpu(&self, device: Option<DeviceChoice>) -> bool {

@@ -9,14 +9,14 @@ use roaring::RoaringBitmap;
 use std::io::Write;
 
 use super::cluster::{UnionFind, encode_details, jaccard, survivor};
-use super::collect::{Docs, collect, exact_shingles};
+use super::collect::{Docs, Segs, collect, exact_shingles};
 use super::minhash::{self, Permutations};
 use super::{Keep, Method, Plan, Verify, method_name};
 use crate::gpu::DeviceChoice;
 use crate::spill::{Record, Sorter, TempFile};
 use crate::stage::{Context, Outcome, RunError, StageStats};
 use crate::version::selection::SelectionSet;
-use crate::version::stats::DedupStats;
+use crate::version::stats::{AgainstStats, DedupStats};
 
 /// Per-document arrays held whatever the budget: place (8 B), length (4),
 /// union-find (4), kept flag (1), and the score (8) for `keep = { by }`.
@@ -234,17 +234,39 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
         (_, DeviceChoice::Gpu) => Some(crate::gpu::open().map_err(RunError::Gpu)?),
     };
     let tmp = cx.store.tmp_dir();
-    let budget = Budget::new(cx.memory, input.rows(), plan);
+    // Documents are numbered over the earlier versions' rows first, then the input's.
+    let bases: Vec<SelectionSet> = plan
+        .against
+        .iter()
+        .map(|a| SelectionSet::of_version(cx.store, &a.version))
+        .collect::<Result<_, _>>()?;
+    let mut segs = Segs {
+        list: Vec::new(),
+        sel: Vec::new(),
+        own_from: 0,
+    };
+    // The first segment number of each earlier version.
+    let mut starts = Vec::new();
+    for (a, base) in plan.against.iter().zip(&bases) {
+        starts.push(segs.list.len());
+        segs.list.extend(a.version.manifest.segments.iter());
+        segs.sel.extend(base.0.iter());
+    }
+    segs.own_from = segs.list.len();
+    segs.list.extend(cx.source.manifest.segments.iter());
+    segs.sel.extend(input.0.iter());
+    let total: u64 = input.rows() + bases.iter().map(SelectionSet::rows).sum::<u64>();
+    let budget = Budget::new(cx.memory, total, plan);
     // The first pass: per-document arrays, and the keys or bands to the sorter.
     let mut docs = Docs::default();
     let mut keys: Sorter<KeyRecord> = Sorter::new(&tmp, budget.sort, cx.threads);
     let mut bands: Sorter<BandRecord> = Sorter::new(&tmp, budget.sort, cx.threads);
     match plan.method {
-        Method::Exact => keys.expect(input.rows()),
-        Method::Minhash => bands.expect(input.rows() * plan.bands as u64),
+        Method::Exact => keys.expect(total),
+        Method::Minhash => bands.expect(total * plan.bands as u64),
     }
     let mut sigs = Signatures::new(budget.sigs_in_memory, &tmp)?;
-    let reused = collect(cx, input, plan, &perms, gpu, &mut |d: Docs| {
+    let reused = collect(cx, &segs, plan, &perms, gpu, &mut |d: Docs| {
         let base = docs.at.len() as u32;
         for (k, key) in d.keys.iter().enumerate() {
             keys.push(KeyRecord {
@@ -270,6 +292,9 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
     })?;
     sigs.seal()?;
     let n = docs.at.len();
+    // Documents below `own` are the earlier versions' rows: never removed, and
+    // pairs of two of them are not candidates.
+    let own = docs.at.partition_point(|a| (a.0 as usize) < segs.own_from) as u32;
     let mut spilled = match sigs {
         Signatures::File { .. } => n as u64 * plan.num_perm as u64 * 4,
         Signatures::Memory(_) => 0,
@@ -286,6 +311,7 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
             spilled += keys.stats.bytes;
             keys.for_each(|r: KeyRecord| {
                 match prev {
+                    Some((hi, lo, _)) if (hi, lo) == (r.hi, r.lo) && r.doc < own => {}
                     Some((hi, lo, first)) if (hi, lo) == (r.hi, r.lo) => {
                         candidates += 1;
                         verified += 1;
@@ -307,7 +333,9 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
             bands.for_each(|r: BandRecord| {
                 match bucket {
                     Some((band, hash, rep)) if (band, hash) == (r.band, r.hash) => {
-                        pairs.push(PairRecord { doc: r.doc, rep })?;
+                        if r.doc >= own {
+                            pairs.push(PairRecord { doc: r.doc, rep })?;
+                        }
                     }
                     _ => bucket = Some((r.band, r.hash, r.doc)),
                 }
@@ -323,6 +351,7 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
                 chunk_docs: HashMap::new(),
                 chunk_bytes: 0,
                 sig: (Vec::new(), Vec::new()),
+                segs: &segs,
             };
             let mut last: Option<PairRecord> = None;
             let pairs = pairs.finish()?;
@@ -366,9 +395,14 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
         m.extend(group.iter().map(|g| g.1));
         clusters += 1;
         *histogram.entry(m.len()).or_insert(0) += 1;
-        let survivor = survivor(&m, &plan.keep, &docs);
+        // A cluster holding an earlier version's row keeps that row (its root).
+        let survivor = if m[0] < own {
+            m[0]
+        } else {
+            survivor(&m, &plan.keep, &docs)
+        };
         for &d in &m {
-            if d != survivor {
+            if d != survivor && d >= own {
                 keep[d as usize] = false;
                 let pair = (d.max(survivor), d.min(survivor));
                 let sim = sims
@@ -380,12 +414,42 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
     }
     removed_rows.sort_unstable_by_key(|r| r.0);
     let mut out: Vec<RoaringBitmap> = vec![RoaringBitmap::new(); input.0.len()];
-    for (i, (seg, row)) in docs.at.iter().enumerate() {
+    for (i, (seg, row)) in docs.at.iter().enumerate().skip(own as usize) {
         if keep[i] {
-            out[*seg as usize].insert(*row);
+            out[*seg as usize - segs.own_from].insert(*row);
         }
     }
-    let details = encode_details(&docs, &removed_rows);
+    // For a kept row of an earlier version: which one, and the row's position in it.
+    let earlier = |d: u32| -> Option<(u32, u64)> {
+        if d >= own {
+            return None;
+        }
+        let (seg, row) = docs.at[d as usize];
+        let v = starts.partition_point(|&s| s <= seg as usize) - 1;
+        Some((v as u32, bases[v].position(seg as usize - starts[v], row)))
+    };
+    let mut against: Vec<AgainstStats> = plan
+        .against
+        .iter()
+        .zip(&bases)
+        .map(|(a, base)| AgainstStats {
+            version: a.name.clone(),
+            id: a.version.id,
+            rows: base.rows(),
+            removed: 0,
+        })
+        .collect();
+    for r in &removed_rows {
+        if let Some((v, _)) = earlier(r.1) {
+            against[v as usize].removed += 1;
+        }
+    }
+    let details = encode_details(
+        &docs,
+        &removed_rows,
+        segs.own_from as u32,
+        (!plan.against.is_empty()).then_some(&earlier as &dyn Fn(u32) -> Option<(u32, u64)>),
+    );
     let details_id = cx.store.objects().put(&details)?.id;
     let removed = removed_rows.len() as u64;
     let stats = DedupStats {
@@ -407,6 +471,7 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
         }),
         reused: (reused > 0).then_some(reused),
         spilled: (spilled > 0).then_some(spilled),
+        against,
     };
     let rule = match plan.method {
         Method::Exact => "exact_duplicate",
@@ -433,6 +498,7 @@ struct Verifier<'a> {
     chunk_docs: HashMap<u32, ()>,
     chunk_bytes: u64,
     sig: (Vec<u32>, Vec<u32>),
+    segs: &'a Segs<'a>,
 }
 
 /// Most pairs in one verification chunk.
@@ -495,7 +561,7 @@ impl Verifier<'_> {
             return Ok(());
         }
         let pairs: Vec<(u32, u32)> = self.chunk.iter().map(|p| (p.doc, p.rep)).collect();
-        let sets = exact_shingles(self.cx, self.docs, &pairs, self.plan)?;
+        let sets = exact_shingles(self.cx, self.segs, self.docs, &pairs, self.plan)?;
         for (a, b) in pairs {
             let sim = jaccard(&sets[&a], &sets[&b]);
             if sim >= self.plan.threshold {

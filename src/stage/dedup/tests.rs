@@ -86,7 +86,7 @@ fn details_round_trip() {
         bands: vec![],
         sigs: vec![],
     };
-    let bytes = encode_details(&docs, &[(1, 0, 0.9)]);
+    let bytes = encode_details(&docs, &[(1, 0, 0.9)], 0, None);
     let id = ObjectId::of(&bytes);
     let d = decode_details(&id, &bytes).unwrap();
     assert_eq!(
@@ -94,7 +94,8 @@ fn details_round_trip() {
         vec![Removal {
             removed: (2, 7),
             kept: (0, 1),
-            similarity: 0.9
+            similarity: 0.9,
+            earlier: None,
         }]
     );
 }
@@ -113,6 +114,7 @@ fn plan(method: Method, bands: usize, rows: usize) -> Plan {
         seed: 1,
         keep: Keep::default(),
         device: DeviceChoice::Cpu,
+        against: Vec::new(),
     }
 }
 
