@@ -29,6 +29,19 @@ pub trait Record: Copy + Ord + Send + Sync {
     const SIZE: usize;
     fn encode(&self, out: &mut [u8]);
     fn decode(b: &[u8]) -> Self;
+    /// For records whose leading key is spread evenly (hashes): a bucket
+    /// number that grows with the order (a ≤ b ⇒ bucket(a) ≤ bucket(b)).
+    /// Buffers are then first distributed by bucket in place, and each
+    /// bucket, small enough for the cache, sorted on its own.
+    fn bucket(&self) -> Option<u32> {
+        None
+    }
+    /// A partition that grows with the order (a ≤ b ⇒ partition(a) ≤
+    /// partition(b)), such as a band: records are buffered and sorted per
+    /// partition, partitions on different threads.
+    fn partition(&self) -> usize {
+        0
+    }
 }
 
 static SPILL_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -87,8 +100,13 @@ pub struct SpillStats {
 
 /// Sorts records under a budget of `cap` records in memory.
 pub struct Sorter<R: Record> {
-    buf: Vec<R>,
+    /// The buffer, by partition ([`Record::partition`]).
+    parts: Vec<Vec<R>>,
+    /// Records in `parts`.
+    len: usize,
     cap: usize,
+    /// Records expected in all (see [`Sorter::expect`]).
+    expected: u64,
     runs: Vec<Run>,
     dir: PathBuf,
     threads: usize,
@@ -104,8 +122,10 @@ impl<R: Record> Sorter<R> {
     pub fn new(dir: &Path, budget: u64, threads: usize) -> Self {
         let cap = ((budget / std::mem::size_of::<R>() as u64) as usize).max(MIN_RECORDS);
         Sorter {
-            buf: Vec::new(),
+            parts: Vec::new(),
+            len: 0,
             cap,
+            expected: 0,
             runs: Vec::new(),
             dir: dir.to_path_buf(),
             threads: threads.max(1),
@@ -113,47 +133,59 @@ impl<R: Record> Sorter<R> {
         }
     }
 
-    /// Reserves room for `records` (up to the budget), so the buffer does not
-    /// grow by doubling past what it needs.
-    pub fn expect(&mut self, records: u64) {
-        let want = (records.min(self.cap as u64) as usize).saturating_sub(self.buf.len());
-        self.buf.reserve_exact(want);
+    /// Says `records` will come, spread evenly over `partitions`: each
+    /// partition's buffer is reserved once (up to its share of the budget)
+    /// instead of growing by doubling past what it needs.
+    pub fn expect(&mut self, records: u64, partitions: usize) {
+        self.expected = records;
+        let partitions = partitions.max(1);
+        let share = (records.min(self.cap as u64) as usize).div_ceil(partitions);
+        self.parts
+            .resize_with(partitions.max(self.parts.len()), Vec::new);
+        for p in &mut self.parts[..partitions] {
+            p.reserve_exact(share.saturating_sub(p.len()));
+        }
     }
 
     pub fn push(&mut self, r: R) -> Result<(), Error> {
-        if self.buf.len() == self.cap {
+        if self.len == self.cap {
             self.spill()?;
         }
-        if self.buf.len() == self.buf.capacity() {
-            // Grow by doubling, never past the cap; a small input never takes the whole budget.
-            let c = self.buf.capacity();
-            self.buf
-                .reserve_exact(c.max(1 << 12).min(self.cap.saturating_sub(c)));
+        let p = r.partition();
+        if p >= self.parts.len() {
+            self.parts.resize_with(p + 1, Vec::new);
         }
-        self.buf.push(r);
+        let part = &mut self.parts[p];
+        if part.len() == part.capacity() {
+            // Grow by doubling, never past the cap; a small input never takes the whole budget.
+            let c = part.capacity();
+            part.reserve_exact(c.max(1 << 12).min(self.cap.saturating_sub(self.len)));
+        }
+        part.push(r);
+        self.len += 1;
         self.stats.records += 1;
         Ok(())
     }
 
     /// Sorts the buffer and writes it out as one run.
     fn spill(&mut self) -> Result<(), Error> {
-        let chunks = sort_chunks(&mut self.buf, self.threads);
+        sort_parts(&mut self.parts, self.threads);
         let (file, f) = TempFile::create(&self.dir, "spill")?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let mut merged =
-            Merge::new(&self.buf, chunks, Vec::new()).map_err(|e| e.into_store(&file))?;
         let mut bytes = [0u8; 64];
-        let mut n = 0u64;
-        while let Some(r) = merged.next().map_err(|e| e.into_store(&file))? {
+        for r in self.parts.iter().flatten() {
             r.encode(&mut bytes[..R::SIZE]);
             w.write_all(&bytes[..R::SIZE]).map_err(file.io())?;
-            n += 1;
         }
         w.flush().map_err(file.io())?;
+        let n = self.len as u64;
         self.stats.runs += 1;
         self.stats.bytes += n * R::SIZE as u64;
         self.runs.push(Run { file, records: n });
-        self.buf.clear();
+        for p in &mut self.parts {
+            p.clear();
+        }
+        self.len = 0;
         Ok(())
     }
 
@@ -167,7 +199,7 @@ impl<R: Record> Sorter<R> {
         let files = open_runs(runs)?;
         let (file, f) = TempFile::create(&self.dir, "spill")?;
         let paths: Vec<PathBuf> = files.iter().map(|s| s.file.path.clone()).collect();
-        let mut m = Merge::<R>::new(&[], Vec::new(), files).map_err(|e| e.into_store_at(&paths))?;
+        let mut m = Merge::<R>::new(&[], files).map_err(|e| e.into_store_at(&paths))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
         let mut bytes = [0u8; 64];
         let mut n = 0u64;
@@ -183,7 +215,7 @@ impl<R: Record> Sorter<R> {
 
     /// The records in sorted order.
     pub fn finish(mut self) -> Result<Sorted<R>, Error> {
-        let chunks = sort_chunks(&mut self.buf, self.threads);
+        sort_parts(&mut self.parts, self.threads);
         while self.runs.len() > FAN_IN {
             let group: Vec<Run> = self.runs.drain(..FAN_IN).collect();
             let merged = self.merge_runs(group)?;
@@ -192,8 +224,7 @@ impl<R: Record> Sorter<R> {
         let files = open_runs(std::mem::take(&mut self.runs))?;
         Ok(Sorted {
             stats: self.stats,
-            buf: self.buf,
-            chunks,
+            parts: self.parts,
             files,
         })
     }
@@ -215,20 +246,100 @@ fn open_runs(runs: Vec<Run>) -> Result<Vec<FileSource>, Error> {
     Ok(files)
 }
 
-/// Sorts `buf` as up to `threads` chunks in parallel; returns their ranges.
-fn sort_chunks<R: Record>(buf: &mut [R], threads: usize) -> Vec<(usize, usize)> {
+/// Sorts each partition. Several partitions are shared among the threads,
+/// each sorted whole by one; a single one is distributed by bucket and its
+/// buckets sorted on every thread.
+fn sort_parts<R: Record>(parts: &mut [Vec<R>], threads: usize) {
+    let used: Vec<&mut Vec<R>> = parts.iter_mut().filter(|p| !p.is_empty()).collect();
+    match used.len() {
+        0 => {}
+        1 => {
+            let part = used.into_iter().next().expect("one partition");
+            sort_one(part, threads);
+        }
+        n => {
+            let per = n.div_ceil(threads);
+            let mut used = used;
+            std::thread::scope(|s| {
+                for group in used.chunks_mut(per) {
+                    s.spawn(move || {
+                        for p in group {
+                            sort_one(p, 1);
+                        }
+                    });
+                }
+            });
+        }
+    }
+}
+
+/// Sorts one partition on up to `threads` threads: by bucket in place
+/// first, then each bucket, when its records have buckets.
+fn sort_one<R: Record>(buf: &mut [R], threads: usize) {
     let n = buf.len();
+    let Some(starts) = distribute(buf) else {
+        buf.sort_unstable();
+        return;
+    };
     let parts = if n < 1 << 16 { 1 } else { threads };
-    let size = n.div_ceil(parts).max(1);
+    // Contiguous groups of buckets of about n / parts records each.
+    let mut rest: &mut [R] = buf;
+    let mut groups = Vec::new();
+    let (mut at, mut b) = (0usize, 0usize);
+    for p in 1..=parts {
+        let goal = n * p / parts;
+        let from = b;
+        while b + 1 < starts.len() && starts[b + 1] <= goal {
+            b += 1;
+        }
+        let (group, tail) = std::mem::take(&mut rest).split_at_mut(starts[b] - at);
+        groups.push((group, &starts[from..=b], at));
+        at = starts[b];
+        rest = tail;
+    }
     std::thread::scope(|s| {
-        for chunk in buf.chunks_mut(size) {
-            s.spawn(move || chunk.sort_unstable());
+        for (group, bounds, at) in groups {
+            s.spawn(move || {
+                for w in bounds.windows(2) {
+                    group[w[0] - at..w[1] - at].sort_unstable();
+                }
+            });
         }
     });
-    (0..n)
-        .step_by(size)
-        .map(|a| (a, (a + size).min(n)))
-        .collect()
+}
+
+/// Distributes `buf` by bucket in place (an American flag sort pass) and
+/// returns the buckets' bounds, when the records have buckets and there
+/// are not too many for them.
+fn distribute<R: Record>(buf: &mut [R]) -> Option<Vec<usize>> {
+    let max = buf.iter().map(|r| r.bucket()).max().flatten()?;
+    let n = max as usize + 1;
+    if n > buf.len() / 4 || n > 1 << 22 {
+        return None;
+    }
+    let key = |r: &R| r.bucket().expect("every record has a bucket") as usize;
+    let mut start = vec![0usize; n + 1];
+    for r in buf.iter() {
+        start[key(r) + 1] += 1;
+    }
+    for b in 0..n {
+        start[b + 1] += start[b];
+    }
+    let mut next = start.clone();
+    for b in 0..n {
+        while next[b] < start[b + 1] {
+            let mut r = buf[next[b]];
+            let mut t = key(&r);
+            while t != b {
+                std::mem::swap(&mut r, &mut buf[next[t]]);
+                next[t] += 1;
+                t = key(&r);
+            }
+            buf[next[b]] = r;
+            next[b] += 1;
+        }
+    }
+    Some(start)
 }
 
 struct FileSource {
@@ -241,17 +352,23 @@ struct FileSource {
 /// until it is dropped.
 pub struct Sorted<R: Record> {
     pub stats: SpillStats,
-    buf: Vec<R>,
-    chunks: Vec<(usize, usize)>,
+    parts: Vec<Vec<R>>,
     files: Vec<FileSource>,
 }
 
 impl<R: Record> Sorted<R> {
     /// Calls `f` with every record in order.
     pub fn for_each<E: From<Error>>(self, mut f: impl FnMut(R) -> Result<(), E>) -> Result<(), E> {
+        if self.files.is_empty() {
+            // Nothing spilled: the partitions in order are the sorted stream.
+            for r in self.parts.iter().flatten() {
+                f(*r)?;
+            }
+            return Ok(());
+        }
         let paths: Vec<PathBuf> = self.files.iter().map(|s| s.file.path.clone()).collect();
-        let mut m = Merge::new(&self.buf, self.chunks, self.files)
-            .map_err(|e| E::from(e.into_store_at(&paths)))?;
+        let mut m =
+            Merge::new(&self.parts, self.files).map_err(|e| E::from(e.into_store_at(&paths)))?;
         while let Some(r) = m.next().map_err(|e| E::from(e.into_store_at(&paths)))? {
             f(r)?;
         }
@@ -266,13 +383,6 @@ struct MergeError {
 }
 
 impl MergeError {
-    fn into_store(self, file: &TempFile) -> Error {
-        Error::Io {
-            path: file.path.clone(),
-            source: self.source,
-        }
-    }
-
     fn into_store_at(self, paths: &[PathBuf]) -> Error {
         Error::Io {
             path: paths.get(self.file).cloned().unwrap_or_default(),
@@ -281,27 +391,25 @@ impl MergeError {
     }
 }
 
-/// A k-way merge of sorted slices of `buf` and sorted run files.
+/// A k-way merge of the sorted buffer (its partitions in order) and sorted run files.
 struct Merge<'a, R: Record> {
-    buf: &'a [R],
-    chunks: Vec<(usize, usize)>,
+    parts: &'a [Vec<R>],
+    /// The buffer's next record: (partition, position).
+    at: (usize, usize),
     files: Vec<FileSource>,
     heap: BinaryHeap<Reverse<(R, usize)>>,
 }
 
 impl<'a, R: Record> Merge<'a, R> {
-    fn new(
-        buf: &'a [R],
-        chunks: Vec<(usize, usize)>,
-        files: Vec<FileSource>,
-    ) -> Result<Self, MergeError> {
+    /// Source 0 is the buffer, source `i + 1` the `i`-th file.
+    fn new(parts: &'a [Vec<R>], files: Vec<FileSource>) -> Result<Self, MergeError> {
         let mut m = Merge {
-            buf,
-            chunks,
+            parts,
+            at: (0, 0),
             files,
             heap: BinaryHeap::new(),
         };
-        for s in 0..m.chunks.len() + m.files.len() {
+        for s in 0..=m.files.len() {
             if let Some(r) = m.pull(s)? {
                 m.heap.push(Reverse((r, s)));
             }
@@ -311,14 +419,17 @@ impl<'a, R: Record> Merge<'a, R> {
 
     /// The next record of source `s`.
     fn pull(&mut self, s: usize) -> Result<Option<R>, MergeError> {
-        if let Some(c) = self.chunks.get_mut(s) {
-            if c.0 == c.1 {
-                return Ok(None);
+        if s == 0 {
+            while let Some(p) = self.parts.get(self.at.0) {
+                if let Some(r) = p.get(self.at.1) {
+                    self.at.1 += 1;
+                    return Ok(Some(*r));
+                }
+                self.at = (self.at.0 + 1, 0);
             }
-            c.0 += 1;
-            return Ok(Some(self.buf[c.0 - 1]));
+            return Ok(None);
         }
-        let i = s - self.chunks.len();
+        let i = s - 1;
         let src = &mut self.files[i];
         if src.left == 0 {
             return Ok(None);
@@ -362,6 +473,9 @@ mod tests {
 
     impl Record for Pair {
         const SIZE: usize = 12;
+        fn partition(&self) -> usize {
+            (self.0 / 8) as usize
+        }
         fn encode(&self, out: &mut [u8]) {
             out[..8].copy_from_slice(&self.0.to_le_bytes());
             out[8..12].copy_from_slice(&self.1.to_le_bytes());
@@ -372,6 +486,57 @@ mod tests {
                 u32::from_le_bytes(b[8..12].try_into().unwrap()),
             )
         }
+    }
+
+    /// Bucketed by the top bits of the first field.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    struct Hashed(u64, u32);
+
+    impl Record for Hashed {
+        const SIZE: usize = 12;
+        fn encode(&self, out: &mut [u8]) {
+            Pair(self.0, self.1).encode(out)
+        }
+        fn decode(b: &[u8]) -> Self {
+            let p = Pair::decode(b);
+            Hashed(p.0, p.1)
+        }
+        fn bucket(&self) -> Option<u32> {
+            Some((self.0 >> 56) as u32)
+        }
+    }
+
+    #[test]
+    fn bucketed_records_sort_like_the_rest() {
+        let input: Vec<Hashed> = (0..200_000u64)
+            .map(|i| Hashed(i.wrapping_mul(0x9E37_79B9_7F4A_7C15), (i % 7) as u32))
+            .chain((0..5_000).map(|i| Hashed(42, i)))
+            .collect();
+        let mut want = input.clone();
+        want.sort();
+        for threads in [1, 2, 3] {
+            for len in [0, 1, 100, 70_000, input.len()] {
+                let mut got = input[..len].to_vec();
+                sort_one(&mut got, threads);
+                let mut w = input[..len].to_vec();
+                w.sort();
+                assert_eq!(got, w, "{threads} threads, {len} records");
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Sorter::new(dir.path(), 1 << 20, 2);
+        for r in &input {
+            s.push(*r).unwrap();
+        }
+        let mut got = Vec::new();
+        s.finish()
+            .unwrap()
+            .for_each(|r| {
+                got.push(r);
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+        assert_eq!(got, want);
     }
 
     fn sorted(budget: u64, threads: usize, input: &[Pair]) -> (Vec<Pair>, SpillStats) {

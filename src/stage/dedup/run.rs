@@ -81,6 +81,13 @@ impl Record for BandRecord {
             doc: u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")),
         }
     }
+    fn partition(&self) -> usize {
+        self.band as usize
+    }
+    fn bucket(&self) -> Option<u32> {
+        // Band hashes are spread evenly: buckets by their top bits, within a band.
+        Some((self.hash >> 50) as u32)
+    }
 }
 
 /// An exact key (xxh3-128, as two halves) of a document.
@@ -97,6 +104,9 @@ impl Record for KeyRecord {
         out[..8].copy_from_slice(&self.hi.to_le_bytes());
         out[8..16].copy_from_slice(&self.lo.to_le_bytes());
         out[16..20].copy_from_slice(&self.doc.to_le_bytes());
+    }
+    fn bucket(&self) -> Option<u32> {
+        Some((self.hi >> 52) as u32)
     }
     fn decode(b: &[u8]) -> Self {
         KeyRecord {
@@ -262,8 +272,8 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
     let mut keys: Sorter<KeyRecord> = Sorter::new(&tmp, budget.sort, cx.threads);
     let mut bands: Sorter<BandRecord> = Sorter::new(&tmp, budget.sort, cx.threads);
     match plan.method {
-        Method::Exact => keys.expect(total),
-        Method::Minhash => bands.expect(total * plan.bands as u64),
+        Method::Exact => keys.expect(total, 1),
+        Method::Minhash => bands.expect(total * plan.bands as u64, plan.bands),
     }
     let mut sigs = Signatures::new(budget.sigs_in_memory, &tmp)?;
     let reused = collect(cx, &segs, plan, &perms, gpu, &mut |d: Docs| {
