@@ -8,7 +8,7 @@ use arrow::datatypes::DataType;
 use roaring::RoaringBitmap;
 
 use super::minhash::{self, Permutations};
-use super::normalize::{normalize, shingles, texts};
+use super::normalize::{normalize, normalize_into, shingles, texts};
 use super::sidecar;
 use super::{Keep, Method, Plan, Verify};
 use crate::stage::{Context, RunError};
@@ -253,10 +253,11 @@ fn batch_docs(
         d.sigs = out.signatures;
         return Ok(d);
     }
+    let mut norm = String::new();
     for (row, text) in ids.iter().zip(texts(batch, &plan.column)) {
         d.at.push((seg, *row));
         d.len.push(text.chars().count() as u32);
-        let norm = normalize(text);
+        normalize_into(text, &mut norm);
         match plan.method {
             Method::Exact => d.keys.push(xxhash_rust::xxh3::xxh3_128(norm.as_bytes())),
             Method::Minhash => {

@@ -28,28 +28,36 @@ const ASCII_MAP: [u8; 128] = {
 /// Datatrove-like text simplification: NFKC, lowercase, digits (any numeric character) → 0,
 /// punctuation and symbols → space, whitespace collapsed and trimmed.
 pub fn normalize(text: &str) -> String {
+    let mut out = String::new();
+    normalize_into(text, &mut out);
+    out
+}
+
+/// [`normalize`] into `out` (cleared first), so that a loop reuses one buffer.
+pub fn normalize_into(text: &str, out: &mut String) {
+    out.clear();
     if text.is_ascii() {
         // ASCII is NFKC-invariant: the same result without the Unicode machinery.
-        let mut out = Vec::with_capacity(text.len());
+        out.reserve(text.len());
         let mut space = true;
         for &b in text.as_bytes() {
             let c = ASCII_MAP[b as usize];
             if c == 0 {
                 if !space {
-                    out.push(b' ');
+                    out.push(' ');
                     space = true;
                 }
             } else {
-                out.push(c);
+                out.push(c as char);
                 space = false;
             }
         }
-        if out.last() == Some(&b' ') {
+        if out.ends_with(' ') {
             out.pop();
         }
-        return String::from_utf8(out).expect("ASCII in, ASCII out");
+        return;
     }
-    let mut out = String::with_capacity(text.len());
+    out.reserve(text.len());
     let mut space = true;
     for c in text.nfkc().flat_map(char::to_lowercase) {
         let c = if c.is_numeric() {
@@ -72,7 +80,13 @@ pub fn normalize(text: &str) -> String {
     if out.ends_with(' ') {
         out.pop();
     }
-    out
+}
+
+thread_local! {
+    /// Word bounds of the text being shingled, reused from document to document.
+    static WORDS: std::cell::RefCell<(Vec<usize>, Vec<usize>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
 }
 
 /// Shingle hashes of a normalized text. A text shorter than one shingle is
@@ -83,34 +97,27 @@ pub fn shingles(norm: &str, kind: Shingle, n: usize, out: &mut Vec<u64>) {
         Shingle::Word => {
             // Words of a normalized text are separated by single spaces, so a
             // shingle ("w1 w2 … wn") is the slice from its first word's start
-            // to its last word's end.
+            // to its last word's end. Words are the non-empty runs between spaces.
             let bytes = norm.as_bytes();
-            let mut starts = Vec::with_capacity(bytes.len() / 4 + 1);
-            let mut ends = Vec::with_capacity(bytes.len() / 4 + 1);
-            let mut in_word = false;
-            for (i, &b) in bytes.iter().enumerate() {
-                match (b == b' ', in_word) {
-                    (false, false) => {
-                        starts.push(i);
-                        in_word = true;
+            WORDS.with_borrow_mut(|(starts, ends)| {
+                starts.clear();
+                ends.clear();
+                let mut from = 0;
+                for space in memchr::memchr_iter(b' ', bytes).chain(std::iter::once(bytes.len())) {
+                    if space > from {
+                        starts.push(from);
+                        ends.push(space);
                     }
-                    (true, true) => {
-                        ends.push(i);
-                        in_word = false;
-                    }
-                    _ => {}
+                    from = space + 1;
                 }
-            }
-            if in_word {
-                ends.push(bytes.len());
-            }
-            if starts.len() < n {
-                out.push(minhash::shingle_hash(bytes));
-                return;
-            }
-            for i in 0..=starts.len() - n {
-                out.push(minhash::shingle_hash(&bytes[starts[i]..ends[i + n - 1]]));
-            }
+                if starts.len() < n {
+                    out.push(minhash::shingle_hash(bytes));
+                    return;
+                }
+                for i in 0..=starts.len() - n {
+                    out.push(minhash::shingle_hash(&bytes[starts[i]..ends[i + n - 1]]));
+                }
+            });
         }
         Shingle::Char => {
             let idx: Vec<usize> = norm

@@ -85,8 +85,8 @@ impl Record for BandRecord {
         self.band as usize
     }
     fn bucket(&self) -> Option<u32> {
-        // Band hashes are spread evenly: buckets by their top bits, within a band.
-        Some((self.hash >> 50) as u32)
+        // Band hashes are spread evenly: 256 buckets by their top byte, within a band.
+        Some((self.hash >> 56) as u32)
     }
 }
 
