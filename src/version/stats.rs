@@ -109,6 +109,10 @@ pub struct DedupStats {
     /// none). They are removed when the stage ends; the result is the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spilled: Option<u64>,
+    /// Candidate pairs whose Jaccard came from the pair sidecars of an
+    /// earlier run instead of reading their texts again (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs_reused: Option<u64>,
     /// The earlier versions the stage deduplicated against (`against`), in spec order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub against: Vec<AgainstStats>,

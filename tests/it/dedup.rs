@@ -331,6 +331,12 @@ fn a_grown_corpus_rehashes_only_its_new_rows_and_matches_a_cold_run() {
         assert_eq!(reused(&c), None);
         assert_eq!(second["content_id"], c["content_id"], "{method}");
         assert_eq!(second["rows"], c["rows"], "{method}");
+        if method == "minhash" {
+            // Pairs the first run verified are not read again.
+            let pairs = &second["stages"][0]["dedup"]["pairs_reused"];
+            assert!(pairs.as_u64().unwrap_or(0) > 0, "{second}");
+            assert_eq!(c["stages"][0]["dedup"].get("pairs_reused"), None);
+        }
     }
     // Other parameters do not match the sidecars.
     warm.write(
@@ -358,6 +364,9 @@ fn a_grown_corpus_rehashes_only_its_new_rows_and_matches_a_cold_run() {
         Some(900),
         "every row from sidecars after gc"
     );
+    // Every candidate pair's Jaccard is known by now.
+    let d = &again["stages"][0]["dedup"];
+    assert_eq!(d["pairs_reused"], d["candidates"], "{d}");
 
     // A damaged sidecar is a miss: its shard is hashed again, to the same result.
     let sidecars: Vec<std::path::PathBuf> = walk_files(&warm.store().join("objects"))

@@ -19,12 +19,14 @@
 //! | `minhash.rs` | permutations, signatures, band hashes, b × r choice |
 //! | `collect.rs` | the passes over the text (keys, bands, candidate shingle sets) |
 //! | `sidecar.rs` | band sidecars: a shard's first-pass results, reused by later runs |
+//! | `pairs.rs` | pair sidecars: Jaccards of verified candidate pairs, reused by later runs |
 //! | `cluster.rs` | union-find, survivors, the details object |
 
 mod cluster;
 mod collect;
 pub mod minhash;
 mod normalize;
+mod pairs;
 mod run;
 mod sidecar;
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::io::Write;
 use super::cluster::{UnionFind, encode_details, jaccard, survivor};
 use super::collect::{Docs, Segs, collect, exact_shingles};
 use super::minhash::{self, Permutations};
+use super::pairs::PairCache;
 use super::{Keep, Method, Plan, Verify, method_name};
 use crate::gpu::DeviceChoice;
 use crate::spill::{Record, Sorter, TempFile};
@@ -310,7 +311,7 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
         Signatures::Memory(_) => 0,
     };
     let mut uf = UnionFind::new(n);
-    let (mut candidates, mut verified) = (0u64, 0u64);
+    let (mut candidates, mut verified, mut pairs_reused) = (0u64, 0u64, 0u64);
     // (document, the member it matched, similarity) of every merged pair.
     let mut sims: Vec<(u32, u32, f32)> = Vec::new();
     match plan.method {
@@ -362,6 +363,11 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
                 chunk_bytes: 0,
                 sig: (Vec::new(), Vec::new()),
                 segs: &segs,
+                cache: PairCache::new(
+                    cx,
+                    plan,
+                    segs.list[segs.own_from..].iter().map(|s| s.shard),
+                )?,
             };
             let mut last: Option<PairRecord> = None;
             let pairs = pairs.finish()?;
@@ -383,6 +389,10 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
                 uf.union(a, b);
                 sims.push((a, b, sim));
             })?;
+            if plan.verify == Verify::Exact {
+                pairs_reused = check.cache.hits;
+                check.cache.save(cx)?;
+            }
         }
     }
     sims.sort_unstable_by_key(|s| (s.0, s.1));
@@ -481,6 +491,7 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
         }),
         reused: (reused > 0).then_some(reused),
         spilled: (spilled > 0).then_some(spilled),
+        pairs_reused: (pairs_reused > 0).then_some(pairs_reused),
         against,
     };
     let rule = match plan.method {
@@ -509,6 +520,8 @@ struct Verifier<'a> {
     chunk_bytes: u64,
     sig: (Vec<u32>, Vec<u32>),
     segs: &'a Segs<'a>,
+    /// Jaccards of pairs verified by earlier runs.
+    cache: PairCache,
 }
 
 /// Most pairs in one verification chunk.
@@ -519,6 +532,12 @@ impl Verifier<'_> {
     /// hash per 5 characters, plus the set's own overhead.
     fn set_bytes(&self, doc: u32) -> u64 {
         u64::from(self.docs.len[doc as usize]) * 2 + 64
+    }
+
+    /// A document's shard and row there.
+    fn place(&self, doc: u32) -> (crate::store::ObjectId, u32) {
+        let (seg, row) = self.docs.at[doc as usize];
+        (self.segs.list[seg as usize].shard, row)
     }
 
     /// Checks pair `p` (now, or with its chunk); `merge` hears the pairs that pass.
@@ -543,6 +562,15 @@ impl Verifier<'_> {
                 Ok(())
             }
             Verify::Exact => {
+                if let Some(sim) = self
+                    .cache
+                    .get(self.cx, self.place(p.doc), self.place(p.rep))
+                {
+                    if sim >= self.plan.threshold {
+                        merge(p.doc, p.rep, sim as f32);
+                    }
+                    return Ok(());
+                }
                 let mut add = 0;
                 for d in [p.doc, p.rep] {
                     if !self.chunk_docs.contains_key(&d) {
@@ -574,6 +602,7 @@ impl Verifier<'_> {
         let sets = exact_shingles(self.cx, self.segs, self.docs, &pairs, self.plan)?;
         for (a, b) in pairs {
             let sim = jaccard(&sets[&a], &sets[&b]);
+            self.cache.put(self.place(a), self.place(b), sim);
             if sim >= self.plan.threshold {
                 merge(a, b, sim as f32);
             }
