@@ -60,34 +60,39 @@ impl Budget {
 }
 
 /// A band hash of a document: grouping by (band, hash) gives the buckets,
-/// whose first member (by document number) is the representative.
+/// whose first member (by document number) is the representative. Packed
+/// as band (bits 96..) · hash (32..96) · document (0..32) in one integer, so
+/// that the order is (band, hash, document) and compares in one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct BandRecord {
-    band: u32,
-    hash: u64,
-    doc: u32,
+struct BandRecord(u128);
+
+impl BandRecord {
+    fn new(band: u32, hash: u64, doc: u32) -> Self {
+        BandRecord((u128::from(band) << 96) | (u128::from(hash) << 32) | u128::from(doc))
+    }
+    /// (band, hash): the bucket.
+    fn bucket_key(&self) -> u128 {
+        self.0 >> 32
+    }
+    fn doc(&self) -> u32 {
+        self.0 as u32
+    }
 }
 
 impl Record for BandRecord {
     const SIZE: usize = 16;
     fn encode(&self, out: &mut [u8]) {
-        out[..4].copy_from_slice(&self.band.to_le_bytes());
-        out[4..12].copy_from_slice(&self.hash.to_le_bytes());
-        out[12..16].copy_from_slice(&self.doc.to_le_bytes());
+        out[..16].copy_from_slice(&self.0.to_le_bytes());
     }
     fn decode(b: &[u8]) -> Self {
-        BandRecord {
-            band: u32::from_le_bytes(b[..4].try_into().expect("4 bytes")),
-            hash: u64::from_le_bytes(b[4..12].try_into().expect("8 bytes")),
-            doc: u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")),
-        }
+        BandRecord(u128::from_le_bytes(b[..16].try_into().expect("16 bytes")))
     }
     fn partition(&self) -> usize {
-        self.band as usize
+        (self.0 >> 96) as usize
     }
     fn bucket(&self) -> Option<u32> {
         // Band hashes are spread evenly: 256 buckets by their top byte, within a band.
-        Some((self.hash >> 56) as u32)
+        Some((self.0 >> 88) as u32 & 0xFF)
     }
 }
 
@@ -288,11 +293,7 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
         }
         for (k, hashes) in d.bands.chunks_exact(plan.bands.max(1)).enumerate() {
             for (band, hash) in hashes.iter().enumerate() {
-                bands.push(BandRecord {
-                    band: band as u32,
-                    hash: *hash,
-                    doc: base + k as u32,
-                })?;
+                bands.push(BandRecord::new(band as u32, *hash, base + k as u32))?;
             }
         }
         sigs.extend(&d.sigs)?;
@@ -338,17 +339,17 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
             drop(keys);
             // Candidates: each document pairs with the first document of every bucket it falls in.
             let mut pairs: Sorter<PairRecord> = Sorter::new(&tmp, budget.pairs, cx.threads);
-            let mut bucket: Option<(u32, u64, u32)> = None;
+            let mut bucket: Option<(u128, u32)> = None;
             let bands = bands.finish()?;
             spilled += bands.stats.bytes;
             bands.for_each(|r: BandRecord| {
                 match bucket {
-                    Some((band, hash, rep)) if (band, hash) == (r.band, r.hash) => {
-                        if r.doc >= own {
-                            pairs.push(PairRecord { doc: r.doc, rep })?;
+                    Some((key, rep)) if key == r.bucket_key() => {
+                        if r.doc() >= own {
+                            pairs.push(PairRecord { doc: r.doc(), rep })?;
                         }
                     }
-                    _ => bucket = Some((r.band, r.hash, r.doc)),
+                    _ => bucket = Some((r.bucket_key(), r.doc())),
                 }
                 Ok::<_, RunError>(())
             })?;
