@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["stage"],
     &["gpu"],
     &["version"],
-    &["source"],
+    &["source", "spill"],
     &["store"],
     &["par", "size"],
 ];
