@@ -70,7 +70,8 @@ impl TempFile {
         &self.path
     }
 
-    fn io(&self) -> impl Fn(std::io::Error) -> Error + '_ {
+    /// Maps an I/O error on this file to the store's error, naming the file.
+    pub fn io(&self) -> impl Fn(std::io::Error) -> Error + '_ {
         |source| Error::Io {
             path: self.path.clone(),
             source,
@@ -88,6 +89,42 @@ impl Drop for TempFile {
 struct Run {
     file: TempFile,
     records: u64,
+}
+
+/// A run being written: its file, buffered, and the records so far.
+struct RunWriter {
+    file: TempFile,
+    w: BufWriter<File>,
+    records: u64,
+}
+
+impl RunWriter {
+    fn create(dir: &Path) -> Result<RunWriter, Error> {
+        let (file, f) = TempFile::create(dir, "spill")?;
+        Ok(RunWriter {
+            file,
+            w: BufWriter::with_capacity(1 << 20, f),
+            records: 0,
+        })
+    }
+
+    fn push<R: Record>(&mut self, r: &R) -> Result<(), Error> {
+        let mut bytes = [0u8; 64];
+        r.encode(&mut bytes[..R::SIZE]);
+        self.w
+            .write_all(&bytes[..R::SIZE])
+            .map_err(self.file.io())?;
+        self.records += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Run, Error> {
+        self.w.flush().map_err(self.file.io())?;
+        Ok(Run {
+            file: self.file,
+            records: self.records,
+        })
+    }
 }
 
 /// What a sorter did: records pushed, runs written, bytes spilled.
@@ -170,18 +207,14 @@ impl<R: Record> Sorter<R> {
     /// Sorts the buffer and writes it out as one run.
     fn spill(&mut self) -> Result<(), Error> {
         sort_parts(&mut self.parts, self.threads);
-        let (file, f) = TempFile::create(&self.dir, "spill")?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        let mut bytes = [0u8; 64];
+        let mut run = RunWriter::create(&self.dir)?;
         for r in self.parts.iter().flatten() {
-            r.encode(&mut bytes[..R::SIZE]);
-            w.write_all(&bytes[..R::SIZE]).map_err(file.io())?;
+            run.push(r)?;
         }
-        w.flush().map_err(file.io())?;
-        let n = self.len as u64;
+        let run = run.finish()?;
         self.stats.runs += 1;
-        self.stats.bytes += n * R::SIZE as u64;
-        self.runs.push(Run { file, records: n });
+        self.stats.bytes += run.records * R::SIZE as u64;
+        self.runs.push(run);
         for p in &mut self.parts {
             p.clear();
         }
@@ -189,28 +222,18 @@ impl<R: Record> Sorter<R> {
         Ok(())
     }
 
-    /// Whether anything was written to disk so far.
-    pub fn spilled(&self) -> bool {
-        !self.runs.is_empty()
-    }
-
     /// Merges runs into one new run (to keep the final merge's open files few).
     fn merge_runs(&mut self, runs: Vec<Run>) -> Result<Run, Error> {
         let files = open_runs(runs)?;
-        let (file, f) = TempFile::create(&self.dir, "spill")?;
         let paths: Vec<PathBuf> = files.iter().map(|s| s.file.path.clone()).collect();
         let mut m = Merge::<R>::new(&[], files).map_err(|e| e.into_store_at(&paths))?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        let mut bytes = [0u8; 64];
-        let mut n = 0u64;
+        let mut run = RunWriter::create(&self.dir)?;
         while let Some(r) = m.next().map_err(|e| e.into_store_at(&paths))? {
-            r.encode(&mut bytes[..R::SIZE]);
-            w.write_all(&bytes[..R::SIZE]).map_err(file.io())?;
-            n += 1;
+            run.push(&r)?;
         }
-        w.flush().map_err(file.io())?;
-        self.stats.bytes += n * R::SIZE as u64;
-        Ok(Run { file, records: n })
+        let run = run.finish()?;
+        self.stats.bytes += run.records * R::SIZE as u64;
+        Ok(run)
     }
 
     /// The records in sorted order.
@@ -609,7 +632,7 @@ mod tests {
         for i in 0..100u32 {
             s.push(Pair(u64::from(100 - i), i)).unwrap();
         }
-        assert!(s.spilled());
+        assert!(s.stats.runs > 0);
         assert!(std::fs::read_dir(dir.path()).unwrap().count() > 0);
         let done = s.finish().unwrap();
         drop(done);

@@ -282,12 +282,17 @@ pub struct Check<'a> {
 
 pub use crate::version::manifest::Inputs;
 
+/// Whether a column of this type holds text (`Utf8`, `LargeUtf8`, `Utf8View`).
+pub fn is_text(dt: &arrow::datatypes::DataType) -> bool {
+    use arrow::datatypes::DataType::{LargeUtf8, Utf8, Utf8View};
+    matches!(dt, Utf8 | LargeUtf8 | Utf8View)
+}
+
 impl Check<'_> {
     /// That `column` is a text column of the source; an error names `field`.
     pub fn text_column(&self, field: &str, column: &str) -> Result<(), Invalid> {
-        use arrow::datatypes::DataType::{LargeUtf8, Utf8, Utf8View};
         match self.schema.field_with_name(column) {
-            Ok(f) if matches!(f.data_type(), Utf8 | LargeUtf8 | Utf8View) => Ok(()),
+            Ok(f) if is_text(f.data_type()) => Ok(()),
             Ok(f) => Err(Invalid::new(
                 field,
                 format!("column '{column}' is {}, not text", f.data_type()),

@@ -261,16 +261,21 @@ fn eight_writers_at_once_all_land() {
     assert_eq!(r["indexed_versions"], 8);
 }
 
-/// Kills `sift ARGS` after `delay`, then checks the store is whole and usable.
-fn kill_and_check(env: &Env, args: &[&str], delay: Duration) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sift"))
+/// `sift ARGS` started in the background, its output dropped.
+fn spawn_quiet(env: &Env, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_sift"))
         .args(args)
         .current_dir(env.dir.path())
         .env("SIFT_STORE", env.store())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Kills `sift ARGS` after `delay`, then checks the store is whole and usable.
+fn kill_and_check(env: &Env, args: &[&str], delay: Duration) {
+    let mut child = spawn_quiet(env, args);
     std::thread::sleep(delay);
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
@@ -338,14 +343,7 @@ fn a_dedup_killed_while_spilling_leaves_no_spill_files() {
     };
     let mut rng = Rng(7);
     for _ in 0..3 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sift"))
-            .args(run)
-            .current_dir(env.dir.path())
-            .env("SIFT_STORE", env.store())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_quiet(&env, &run);
         // Kill it at a random instant once it has spilled.
         let start = std::time::Instant::now();
         while spills() == 0 && start.elapsed() < Duration::from_secs(30) {

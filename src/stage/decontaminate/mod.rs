@@ -19,7 +19,6 @@ use index::{Index, load_index};
 
 use std::path::PathBuf;
 
-use arrow::datatypes::DataType;
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
 use schemars::JsonSchema;
@@ -109,13 +108,6 @@ pub struct Plan {
     ngram: usize,
     mode: Mode,
     max_overlap: f64,
-}
-
-fn text_type(dt: &DataType) -> bool {
-    matches!(
-        dt,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    )
 }
 
 impl Kind for Spec {
@@ -210,7 +202,7 @@ impl Kind for Spec {
             };
             if let Some(schema) = schema {
                 match schema.field_with_name(&col) {
-                    Ok(f) if text_type(f.data_type()) => {}
+                    Ok(f) if super::is_text(f.data_type()) => {}
                     _ => {
                         let cols: Vec<&str> =
                             schema.fields().iter().map(|f| f.name().as_str()).collect();

@@ -324,13 +324,7 @@ impl Kind for Spec {
                 .schema()
                 .map_err(|e| Invalid::new(&field, e.to_string()))?;
             match schema.field_with_name(&column) {
-                Ok(f)
-                    if matches!(
-                        f.data_type(),
-                        arrow::datatypes::DataType::Utf8
-                            | arrow::datatypes::DataType::LargeUtf8
-                            | arrow::datatypes::DataType::Utf8View
-                    ) => {}
+                Ok(f) if super::is_text(f.data_type()) => {}
                 _ => {
                     return Err(Invalid::new(
                         &field,

@@ -1,7 +1,7 @@
 //! A dedup pass: keys or band hashes, candidate pairs from the buckets,
 //! verification, clusters and their survivors.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
@@ -174,7 +174,7 @@ impl Signatures {
             Signatures::File { file, writer, .. } => {
                 let w = writer.as_mut().expect("written before reads");
                 for s in sigs {
-                    w.write_all(&s.to_le_bytes()).map_err(io_error(file))?;
+                    w.write_all(&s.to_le_bytes()).map_err(file.io())?;
                 }
             }
         }
@@ -192,8 +192,8 @@ impl Signatures {
         {
             w.into_inner()
                 .map_err(|e| e.into_error())
-                .map_err(io_error(file))?;
-            *reader = Some(std::fs::File::open(file.path()).map_err(io_error(file))?);
+                .map_err(file.io())?;
+            *reader = Some(std::fs::File::open(file.path()).map_err(file.io())?);
         }
         Ok(())
     }
@@ -212,7 +212,7 @@ impl Signatures {
                     .as_ref()
                     .expect("sealed")
                     .read_exact_at(&mut bytes, doc as u64 * num_perm as u64 * 4)
-                    .map_err(io_error(file))?;
+                    .map_err(file.io())?;
                 out.extend(
                     bytes
                         .chunks_exact(4)
@@ -221,15 +221,6 @@ impl Signatures {
             }
         }
         Ok(())
-    }
-}
-
-fn io_error(file: &TempFile) -> impl Fn(std::io::Error) -> RunError + '_ {
-    |source| {
-        RunError::Store(crate::store::Error::Io {
-            path: file.path().to_path_buf(),
-            source,
-        })
     }
 }
 
@@ -360,15 +351,20 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
                 sigs: &sigs,
                 budget: budget.verify,
                 chunk: Vec::new(),
-                chunk_docs: HashMap::new(),
+                chunk_docs: HashSet::new(),
                 chunk_bytes: 0,
                 sig: (Vec::new(), Vec::new()),
                 segs: &segs,
-                cache: PairCache::new(
-                    cx,
-                    plan,
-                    segs.list[segs.own_from..].iter().map(|s| s.shard),
-                )?,
+                cache: (plan.verify == Verify::Exact)
+                    .then(|| {
+                        PairCache::new(cx, plan, segs.list[segs.own_from..].iter().map(|s| s.shard))
+                    })
+                    .transpose()?,
+            };
+            let mut merge = |a: u32, b: u32, sim: f32| {
+                verified += 1;
+                uf.union(a, b);
+                sims.push((a, b, sim));
             };
             let mut last: Option<PairRecord> = None;
             let pairs = pairs.finish()?;
@@ -379,20 +375,12 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
                 }
                 last = Some(p);
                 candidates += 1;
-                check.push(p, &mut |a, b, sim| {
-                    verified += 1;
-                    uf.union(a, b);
-                    sims.push((a, b, sim));
-                })
+                check.push(p, &mut merge)
             })?;
-            check.flush(&mut |a, b, sim| {
-                verified += 1;
-                uf.union(a, b);
-                sims.push((a, b, sim));
-            })?;
-            if plan.verify == Verify::Exact {
-                pairs_reused = check.cache.hits;
-                check.cache.save(cx)?;
+            check.flush(&mut merge)?;
+            if let Some(cache) = check.cache {
+                pairs_reused = cache.hits;
+                cache.save(cx)?;
             }
         }
     }
@@ -517,12 +505,12 @@ struct Verifier<'a> {
     budget: u64,
     chunk: Vec<PairRecord>,
     /// The chunk's documents (for `verify = "exact"`), to count each one's set once.
-    chunk_docs: HashMap<u32, ()>,
+    chunk_docs: HashSet<u32>,
     chunk_bytes: u64,
     sig: (Vec<u32>, Vec<u32>),
     segs: &'a Segs<'a>,
     /// Jaccards of pairs verified by earlier runs.
-    cache: PairCache,
+    cache: Option<PairCache>,
 }
 
 /// Most pairs in one verification chunk.
@@ -563,10 +551,8 @@ impl Verifier<'_> {
                 Ok(())
             }
             Verify::Exact => {
-                if let Some(sim) = self
-                    .cache
-                    .get(self.cx, self.place(p.doc), self.place(p.rep))
-                {
+                let (doc, rep) = (self.place(p.doc), self.place(p.rep));
+                if let Some(sim) = self.cache.as_mut().and_then(|c| c.get(self.cx, doc, rep)) {
                     if sim >= self.plan.threshold {
                         merge(p.doc, p.rep, sim as f32);
                     }
@@ -574,7 +560,7 @@ impl Verifier<'_> {
                 }
                 let mut add = 0;
                 for d in [p.doc, p.rep] {
-                    if !self.chunk_docs.contains_key(&d) {
+                    if !self.chunk_docs.contains(&d) {
                         add += self.set_bytes(d);
                     }
                 }
@@ -584,7 +570,7 @@ impl Verifier<'_> {
                     self.flush(merge)?;
                 }
                 for d in [p.doc, p.rep] {
-                    if self.chunk_docs.insert(d, ()).is_none() {
+                    if self.chunk_docs.insert(d) {
                         self.chunk_bytes += self.set_bytes(d);
                     }
                 }
@@ -603,7 +589,10 @@ impl Verifier<'_> {
         let sets = exact_shingles(self.cx, self.segs, self.docs, &pairs, self.plan)?;
         for (a, b) in pairs {
             let sim = jaccard(&sets[&a], &sets[&b]);
-            self.cache.put(self.place(a), self.place(b), sim);
+            let (doc, rep) = (self.place(a), self.place(b));
+            if let Some(c) = &mut self.cache {
+                c.put(doc, rep, sim);
+            }
             if sim >= self.plan.threshold {
                 merge(a, b, sim as f32);
             }
