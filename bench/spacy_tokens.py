@@ -90,6 +90,14 @@ from spacy.pipeline import Sentencizer
 ends = sorted(ord(c) for c in Sentencizer.default_punct_chars)
 punct = ranges_of(lambda c: unicodedata.category(c).startswith("P"))
 
+# The letter classes the affix and infix patterns name (beyond ASCII).
+from spacy.lang.char_classes import ALPHA, ALPHA_LOWER, ALPHA_UPPER
+
+letters = {
+    name: ranges_of(re.compile(f"[{cls}]").fullmatch, 0x80)
+    for name, cls in [("ALPHA", ALPHA), ("ALPHA_LOWER", ALPHA_LOWER), ("ALPHA_UPPER", ALPHA_UPPER)]
+}
+
 
 
 def write_ranges(f, doc, name, ranges, last=False):
@@ -124,5 +132,7 @@ with open(root / "src/stage/quality/spacy.rs", "w", encoding="utf-8") as f:
     for cp in ends:
         f.write(f"    {rust_char(cp)},\n")
     f.write("];\n\n")
-    write_ranges(f, f"General category P* (Unicode {unicodedata.unidata_version})", "PUNCTUATION", punct, last=True)
-print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions, {len(splits)} splitting ones, {len(units)} units, {len(ends)} sentence ends, {len(punct)} P* ranges")
+    write_ranges(f, f"General category P* (Unicode {unicodedata.unidata_version})", "PUNCTUATION", punct)
+    for name, r in letters.items():
+        write_ranges(f, f"{name} beyond ASCII (letters of the affix and infix patterns)", name, r, last=name == "ALPHA_UPPER")
+print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions, {len(splits)} splitting ones, {len(units)} units, {len(ends)} sentence ends, {len(punct)} P* ranges, " + ", ".join(f"{len(r)} {n} ranges" for n, r in letters.items()))

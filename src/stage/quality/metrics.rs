@@ -188,23 +188,38 @@ pub fn has_curly_brace(text: &str) -> bool {
 /// token that is not punctuation starts a sentence, so a closing quote or
 /// bracket (`left.'`) stays in the sentence it closes.
 pub fn sentence_count(text: &str) -> usize {
-    sentences_of(&tokens(text))
+    sentences_in(text, &tokens(text))
 }
 
-/// [`sentence_count`] of tokens.
-pub(super) fn sentences_of(t: &[&str]) -> usize {
+/// [`sentence_count`] of `text` whose tokens `t` are slices of it, in order.
+/// Whitespace other than one space between two tokens (or after the last)
+/// is a token of its own in spaCy, and not punctuation: after a sentence
+/// end it starts a sentence (`left.'  #` is two, `left.' #` one).
+pub(super) fn sentences_in(text: &str, t: &[&str]) -> usize {
     if t.is_empty() {
         return 0;
     }
+    let offset = |s: &str| s.as_ptr() as usize - text.as_ptr() as usize;
+    let space_token = |gap: &str| !gap.is_empty() && gap != " ";
     let (mut n, mut seen_end) = (1, false);
+    let mut prev_end = offset(t[0]);
     for tok in t {
+        let at = offset(tok);
         let end = is_sentence_end(tok);
+        if seen_end && space_token(&text[prev_end..at]) {
+            n += 1;
+            seen_end = false;
+        }
         if seen_end && !end && !is_punct_token(tok) {
             n += 1;
             seen_end = false;
         } else if end {
             seen_end = true;
         }
+        prev_end = at + tok.len();
+    }
+    if seen_end && space_token(&text[prev_end..]) {
+        n += 1;
     }
     n
 }

@@ -232,7 +232,7 @@ fn c4_scan<'t>(
                 while next_token < toks.len() && offset(toks[next_token]) < end {
                     next_token += 1;
                 }
-                sentences_of(&toks[first..next_token])
+                sentences_in(line, &toks[first..next_token])
             }
             _ => sentence_count(&cleaned),
         };

@@ -7,6 +7,34 @@ pub fn is_icon(c: char) -> bool {
     !c.is_ascii() && in_ranges(super::spacy::ICONS, c)
 }
 
+/// spaCy's ALPHA, the letters its hyphen, comma and `:<>=/` infixes sit
+/// between (ASCII letters, Latin, Greek, Cyrillic, CJK, … but not `ⁿ`).
+pub fn is_spacy_alpha(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphabetic()
+    } else {
+        in_ranges(super::spacy::ALPHA, c)
+    }
+}
+
+/// spaCy's ALPHA_LOWER (caseless scripts count as lower and upper).
+pub fn is_spacy_lower(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_lowercase()
+    } else {
+        in_ranges(super::spacy::ALPHA_LOWER, c)
+    }
+}
+
+/// spaCy's ALPHA_UPPER.
+pub fn is_spacy_upper(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_uppercase()
+    } else {
+        in_ranges(super::spacy::ALPHA_UPPER, c)
+    }
+}
+
 fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
     ranges
         .binary_search_by(|(lo, hi)| {

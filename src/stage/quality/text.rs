@@ -83,9 +83,13 @@ pub(super) fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-pub(super) const CLITICS: &[&str] = &[
-    "n't", "'s", "'m", "'re", "'ve", "'ll", "'d", "’s", "’m", "’re", "’ve", "’ll", "’d", "n’t",
-];
+/// spaCy's only clitic suffixes: `'s` and `'S`. The others (`n't`, `'ll`,
+/// `'d`, …) split only inside a tokenizer exception (`don't`, `I'll`), so
+/// `blemish'd` and `print("Don't` stay whole.
+pub(super) const CLITICS: &[&str] = &["'s", "'S", "’s", "’S"];
+
+/// Currency prefixes of more than one character (spaCy's `US$`, `C$`, `A$`).
+const CURRENCY_PREFIXES: &[&str] = &["US$", "C$", "A$"];
 
 /// A tokenizer exception (spaCy checks for one before each affix it splits
 /// off): its tokens, which spell it. One token for `e.g.`, `Corp.`, `:)`,
@@ -219,6 +223,11 @@ pub(super) fn is_edge_or_quote(c: char) -> bool {
     }
 }
 
+/// spaCy's LIST_QUOTES, `,` among them.
+fn is_quote(c: char) -> bool {
+    c == ',' || QUOTES.contains(c)
+}
+
 pub(super) fn is_prefix_char(c: char, next: Option<char>) -> bool {
     if c.is_ascii_alphanumeric() {
         return false;
@@ -239,12 +248,16 @@ pub(super) fn is_suffix_char(c: char, before: &str) -> bool {
     let mut prev = before.chars().rev();
     let (p1, p2) = (prev.next(), prev.next());
     match c {
-        // A period ends a token after a digit, a lowercase letter, `%`, punctuation
-        // or a quote, or after two capitals (`USA.`), but not after one (`B.`).
+        // A period ends a token after a digit, a lowercase letter, `%²-+|`,
+        // punctuation or a quote, or after two capitals (`USA.`), but not
+        // after one (`B.`). (`|` is in spaCy's class: PUNCT's separators.)
         '.' => {
             p1.is_some_and(|p| {
-                p.is_ascii_digit() || p.is_lowercase() || p == '%' || is_edge_or_quote(p)
-            }) || (p1.is_some_and(char::is_uppercase) && p2.is_some_and(char::is_uppercase))
+                p.is_ascii_digit()
+                    || is_spacy_lower(p)
+                    || matches!(p, '%' | '²' | '-' | '+' | '|')
+                    || is_edge_or_quote(p)
+            }) || (p1.is_some_and(is_spacy_upper) && p2.is_some_and(is_spacy_upper))
         }
         '+' | '%' => p1.is_some_and(|p| p.is_ascii_digit()),
         c if CURRENCY.contains(c) => p1.is_some_and(|p| p.is_ascii_digit()),
@@ -252,19 +265,43 @@ pub(super) fn is_suffix_char(c: char, before: &str) -> bool {
     }
 }
 
-/// Is `cs[k]` an infix that splits out on its own?
-pub(super) fn is_infix(cs: &[(usize, char)], k: usize) -> bool {
+/// The length in characters of the infix at `cs[k]` that splits out on its
+/// own, or 0. spaCy tries its infix patterns in order and takes the first
+/// that matches: a hyphen between digits, then a hyphen run of spaCy's
+/// `HYPHENS` (`-`, `--`, `---`, `–`, `—`, `——`, `~`) after a letter or digit
+/// and before a letter (`politics--who`, but not `10–20` or `a----b`).
+pub(super) fn infix_len(cs: &[(usize, char)], k: usize) -> usize {
+    let at = |i: usize| cs.get(i).map(|&(_, c)| c);
+    // spaCy's `[{a}0-9]` and `[{a}]`.
+    let alnum = |c: char| is_spacy_alpha(c) || c.is_ascii_digit();
+    let alpha = is_spacy_alpha;
     let (c, prev, next) = (cs[k].1, cs[k - 1].1, cs[k + 1].1);
-    match c {
-        '-' | '–' | '—' => {
-            (prev.is_alphanumeric() && next.is_alphabetic())
-                || (prev.is_ascii_digit() && (next.is_ascii_digit() || next == '-'))
+    // A run of `c` from k of at most `most` characters before a letter.
+    let run_before_letter = |most: usize| {
+        let run = cs[k..].iter().take_while(|&&(_, r)| r == c).count();
+        if run <= most && at(k + run).is_some_and(alpha) {
+            run
+        } else {
+            0
         }
-        '+' | '*' | '^' => prev.is_ascii_digit() && (next.is_ascii_digit() || next == '-'),
-        ',' => prev.is_alphabetic() && next.is_alphabetic(),
-        '.' => prev.is_lowercase() && next.is_uppercase(),
-        ':' | '<' | '>' | '=' | '/' => prev.is_alphanumeric() && next.is_alphabetic(),
-        c => is_icon(c),
+    };
+    match c {
+        '-' if prev.is_ascii_digit() && (next.is_ascii_digit() || next == '-') => 1,
+        '-' if alnum(prev) => run_before_letter(3),
+        '—' if alnum(prev) => run_before_letter(2),
+        '–' | '~' => usize::from(alnum(prev) && alpha(next)),
+        '+' | '*' | '^' => {
+            usize::from(prev.is_ascii_digit() && (next.is_ascii_digit() || next == '-'))
+        }
+        ',' => usize::from(alpha(prev) && alpha(next)),
+        // After a lowercase letter or a quote, before a capital or a quote
+        // (spaCy's quotes include `,`): `for."To`, `ab.,cd`.
+        '.' => usize::from(
+            (is_spacy_lower(prev) || is_quote(prev)) && (is_spacy_upper(next) || is_quote(next)),
+        ),
+        '…' => 1,
+        ':' | '<' | '>' | '=' | '/' => usize::from(alnum(prev) && alpha(next)),
+        c => usize::from(is_icon(c)),
     }
 }
 
@@ -398,6 +435,14 @@ fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
             s = &s[dots..];
             continue;
         }
+        if let Some(cur) = CURRENCY_PREFIXES
+            .iter()
+            .find(|cur| s.len() > cur.len() && s.starts_with(**cur))
+        {
+            out.push(&s[..cur.len()]);
+            s = &s[cur.len()..];
+            continue;
+        }
         let mut it = s.chars();
         let c = it.next().expect("non-empty");
         if s.len() > c.len_utf8() && is_prefix_char(c, it.next()) {
@@ -449,7 +494,7 @@ fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
     let maybe_infix = s.bytes().any(|b| {
         matches!(
             b,
-            b'-' | b'+' | b'*' | b'^' | b',' | b'.' | b':' | b'<' | b'>' | b'=' | b'/'
+            b'-' | b'~' | b'+' | b'*' | b'^' | b',' | b'.' | b':' | b'<' | b'>' | b'=' | b'/'
         ) || b >= 0x80
     });
     if let Some(pieces) = special(s) {
@@ -459,23 +504,18 @@ fn split_affixes<'a>(chunk: &'a str, out: &mut Vec<&'a str>, specials: bool) {
         let mut start = 0;
         let mut k = 1;
         while k + 1 < cs.len() {
-            let (i, c) = cs[k];
+            let i = cs[k].0;
             // A run of two or more dots (`for...in`), spaCy's first infix.
             let dots = cs[k..].iter().take_while(|(_, c)| *c == '.').count();
-            let end = if dots >= 2 {
-                Some(i + dots)
-            } else if is_infix(&cs, k) {
-                Some(i + c.len_utf8())
-            } else {
-                None
-            };
-            if let Some(end) = end {
+            let len = if dots >= 2 { dots } else { infix_len(&cs, k) };
+            if len > 0 {
+                let end = cs.get(k + len).map_or(s.len(), |&(j, _)| j);
                 if start < i {
                     out.push(&s[start..i]);
                 }
                 out.push(&s[i..end]);
                 start = end;
-                k += dots.max(1);
+                k += len;
             } else {
                 k += 1;
             }
