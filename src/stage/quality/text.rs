@@ -158,10 +158,35 @@ fn unit_suffix(s: &str) -> Option<usize> {
 /// spaCy's URL_PATTERN, which keeps a token whole once its prefixes and
 /// suffixes are split off: an optional scheme and user, then a host name
 /// whose last label is lower-case letters (`example.org`, `a.b@x.com`,
-/// `https://x.org/a?b=1`). Its exclusion of private IP addresses is left
-/// out: no infix splits a dotted number either way.
+/// `https://x.org/a?b=1`), or a public IPv4 address
+/// (`http://209.67.75.168/a/b.htm`; not `10.…`, `127.…`, `169.254.…`,
+/// `192.168.…` or `172.16–31.…`, which the pattern excludes).
 pub(super) fn url_match(t: &str) -> bool {
     static URL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static IP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    if t.bytes().any(|b| b.is_ascii_digit()) && t.contains('.') {
+        let ip = IP.get_or_init(|| {
+            regex::Regex::new(concat!(
+                r"^(?:[\w+\-.]{2,}://)?(?:\S+(?::\S*)?@)?",
+                r"((?:[1-9]\d?|1\d\d|2[01]\d|22[0-3])(?:\.(?:1?\d{1,2}|2[0-4]\d|25[0-5])){2}",
+                r"(?:\.(?:[1-9]\d?|1\d\d|2[0-4]\d|25[0-4])))",
+                r"(?::\d{2,5})?(?:[/?#]\S*)?$",
+            ))
+            .expect("a valid pattern")
+        });
+        if let Some(host) = ip.captures(t).and_then(|c| c.get(1)) {
+            let octets: Vec<u32> = host
+                .as_str()
+                .split('.')
+                .map(|o| o.parse().unwrap_or(0))
+                .collect();
+            let private = matches!(octets[..], [10 | 127, ..] | [169, 254, ..] | [192, 168, ..])
+                || matches!(octets[..], [172, b, ..] if (16..=31).contains(&b));
+            if !private {
+                return true;
+            }
+        }
+    }
     // The last label needs a `.` followed by two letters that are not ASCII
     // capitals or digits.
     let b = t.as_bytes();
@@ -390,27 +415,41 @@ fn special_patterns() -> &'static Patterns {
 }
 
 /// spaCy's special-case matcher: runs of a chunk's tokens that spell an
-/// exception (`b):` → `b` `):`) become its tokens.
+/// exception (`b):` → `b` `):`) become its tokens. Where runs overlap,
+/// spaCy takes the longest first, the earliest among equals, and drops a
+/// run whose first or last token is in one it looked at before, taken or
+/// not (`():')` is `(` `)` `:')`, not `(` `):` `'` `)`).
 fn merge_specials<'a>(chunk: &'a str, out: &mut Vec<&'a str>, start: usize) {
     let index = special_patterns();
     let offset = |t: &str| t.as_ptr() as usize - chunk.as_ptr() as usize;
-    let mut i = start;
-    while i < out.len() {
-        if let Some((found, pieces)) = index.get(out[i]).and_then(|cands| {
-            cands
-                .iter()
-                .find(|p| out.len() - i >= p.0.len() && out[i..i + p.0.len()] == p.0[..])
-        }) {
-            let last = out[i + found.len() - 1];
-            let joined = &chunk[offset(out[i])..offset(last) + last.len()];
-            let mut replaced = Vec::with_capacity(pieces.len());
-            push_pieces(&mut replaced, joined, pieces);
-            let n = replaced.len();
-            out.splice(i..i + found.len(), replaced);
-            i += n;
-        } else {
-            i += 1;
+    let mut found: Vec<(usize, usize, &[&str])> = Vec::new();
+    for i in start..out.len() {
+        for (toks, pieces) in index.get(out[i]).into_iter().flatten() {
+            if out.len() - i >= toks.len() && out[i..i + toks.len()] == toks[..] {
+                found.push((i, i + toks.len(), pieces));
+            }
         }
+    }
+    if found.is_empty() {
+        return;
+    }
+    found.sort_by_key(|&(s, e, _)| (std::cmp::Reverse(e - s), s));
+    let mut seen = vec![false; out.len()];
+    let mut kept = Vec::new();
+    for (s, e, pieces) in found {
+        if !seen[s] && !seen[e - 1] {
+            kept.push((s, e, pieces));
+        }
+        seen[s..e].fill(true);
+    }
+    // The kept runs do not overlap; replace them from the last.
+    kept.sort_by_key(|k| std::cmp::Reverse(k.0));
+    for (s, e, pieces) in kept {
+        let last = out[e - 1];
+        let joined = &chunk[offset(out[s])..offset(last) + last.len()];
+        let mut replaced = Vec::with_capacity(pieces.len());
+        push_pieces(&mut replaced, joined, pieces);
+        out.splice(s..e, replaced);
     }
 }
 
