@@ -43,18 +43,33 @@ pub type SegmentBatches = Vec<(Vec<u32>, RecordBatch)>;
 pub fn each_segment(
     cx: &Context,
     input: &SelectionSet,
-    mut each: impl FnMut(usize, SegmentBatches) -> Result<(), RunError>,
+    each: impl FnMut(usize, SegmentBatches) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
     let segments = &cx.source.manifest.segments;
-    let read = |i: usize| segment_batches(cx.store, &segments[i], &input.0[i]);
+    read_ahead(
+        segments.len(),
+        |i| Ok(segment_batches(cx.store, &segments[i], &input.0[i])?),
+        each,
+    )
+}
+
+/// Calls `each(i, read(i))` for `i` in `0..n` in order, running `read(i + 1)`
+/// on another thread while `each` works on item `i`: reading (decoding a
+/// segment) overlaps the work on the one before it.
+pub fn read_ahead<T: Send>(
+    n: usize,
+    read: impl Fn(usize) -> Result<T, RunError> + Sync,
+    mut each: impl FnMut(usize, T) -> Result<(), RunError>,
+) -> Result<(), RunError> {
+    let read = &read;
     std::thread::scope(|s| {
-        let mut next = (!segments.is_empty()).then(|| s.spawn(move || read(0)));
-        for i in 0..segments.len() {
-            let batches = next.take().expect("read ahead").join().expect("reader")?;
-            if i + 1 < segments.len() {
+        let mut next = (n > 0).then(|| s.spawn(move || read(0)));
+        for i in 0..n {
+            let item = next.take().expect("read ahead").join().expect("reader")?;
+            if i + 1 < n {
                 next = Some(s.spawn(move || read(i + 1)));
             }
-            each(i, batches)?;
+            each(i, item)?;
         }
         Ok(())
     })

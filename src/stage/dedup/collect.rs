@@ -114,12 +114,13 @@ pub(super) fn collect(
     };
     let mut written = Vec::new();
     let mut reused = 0u64;
-    for (i, seg) in segments.iter().enumerate() {
+    // What segment i needs: its sidecar, if any, and the rows it lacks,
+    // decoded. Segment i + 1 is read while segment i is hashed.
+    let read = |i: usize| -> Result<Option<Ahead>, RunError> {
         let sel = segs.sel[i];
         if sel.is_empty() {
-            continue;
+            return Ok(None);
         }
-        let own = i >= segs.own_from;
         // A sidecar that is gone, damaged or made otherwise is a miss.
         let cached = known[i]
             .and_then(|id| cx.store.objects().get(&id).ok())
@@ -128,15 +129,26 @@ pub(super) fn collect(
             Some(c) => sel - &sidecar::rows_of(c),
             None => sel.clone(),
         };
-        let fresh = hash_rows(
-            cx,
-            (seg, i as u32, own),
-            &missing,
-            plan,
-            perms,
-            gpu,
-            keep_sigs,
-        )?;
+        let batches = segment_columns(cx.store, segments[i], &missing, Some(&plan.read_columns()))?;
+        Ok(Some(Ahead {
+            cached,
+            missing,
+            batches,
+        }))
+    };
+    crate::stage::rows::read_ahead(segments.len(), read, |i, ahead| {
+        let Some(Ahead {
+            cached,
+            missing,
+            batches,
+        }) = ahead
+        else {
+            return Ok(());
+        };
+        let (seg, sel) = (segments[i], segs.sel[i]);
+        let own = i >= segs.own_from;
+        let fresh = hash_rows(cx, (i as u32, own), &batches, plan, perms, gpu, keep_sigs)?;
+        drop(batches);
         let from_cache = sel.len() - missing.len();
         if own {
             cx.observer.rows_done(from_cache);
@@ -175,31 +187,38 @@ pub(super) fn collect(
                 d
             }
         };
-        sink(seg_docs)?;
-    }
+        sink(seg_docs)
+    })?;
     if !written.is_empty() {
         cx.store.catalog()?.set_band_sidecars(&written)?;
     }
     Ok(reused)
 }
 
-/// The first pass over rows `rows` of a segment: the segment, its number
-/// in the pass, and whether it is the stage's input (else an earlier
-/// version's: no scores, no progress).
+/// A segment read ahead of its hashing: its band sidecar (if one is
+/// cached), the selected rows it lacks, and their batches.
+struct Ahead {
+    cached: Option<Docs>,
+    missing: RoaringBitmap,
+    batches: Vec<(Vec<u32>, RecordBatch)>,
+}
+
+/// The first pass over the decoded rows of a segment: its number in the
+/// pass, and whether it is the stage's input (else an earlier version's: no
+/// scores, no progress).
 fn hash_rows(
     cx: &Context,
-    (seg, i, own): (&Segment, u32, bool),
-    rows: &RoaringBitmap,
+    (i, own): (u32, bool),
+    batches: &[(Vec<u32>, RecordBatch)],
     plan: &Plan,
     perms: &Permutations,
     gpu: Option<&crate::gpu::Gpu>,
     keep_sigs: bool,
 ) -> Result<Docs, RunError> {
     let mut docs = Docs::default();
-    if rows.is_empty() {
+    if batches.is_empty() {
         return Ok(docs);
     }
-    let batches = segment_columns(cx.store, seg, rows, Some(&plan.read_columns()))?;
     let per_batch = crate::par::map_ordered(cx.threads, batches.len(), |k| {
         let (ids, batch) = &batches[k];
         let mut d =
