@@ -97,6 +97,8 @@ letters = {
     name: ranges_of(re.compile(f"[{cls}]").fullmatch, 0x80)
     for name, cls in [("ALPHA", ALPHA), ("ALPHA_LOWER", ALPHA_LOWER), ("ALPHA_UPPER", ALPHA_UPPER)]
 }
+# Python's str.isalpha (L*), which datatrove's rules ask of each character.
+isalpha = ranges_of(str.isalpha, 0x80)
 
 
 
@@ -133,6 +135,7 @@ with open(root / "src/stage/quality/spacy.rs", "w", encoding="utf-8") as f:
         f.write(f"    {rust_char(cp)},\n")
     f.write("];\n\n")
     write_ranges(f, f"General category P* (Unicode {unicodedata.unidata_version})", "PUNCTUATION", punct)
+    write_ranges(f, f"Python's str.isalpha beyond ASCII (L*, Unicode {unicodedata.unidata_version})", "ISALPHA", isalpha)
     for name, r in letters.items():
         write_ranges(f, f"{name} beyond ASCII (letters of the affix and infix patterns)", name, r, last=name == "ALPHA_UPPER")
-print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions, {len(splits)} splitting ones, {len(units)} units, {len(ends)} sentence ends, {len(punct)} P* ranges, " + ", ".join(f"{len(r)} {n} ranges" for n, r in letters.items()))
+print(f"{len(ranges)} icon ranges, {len(specials)} one-token exceptions, {len(splits)} splitting ones, {len(units)} units, {len(ends)} sentence ends, {len(punct)} P* ranges, {len(isalpha)} isalpha ranges, " + ", ".join(f"{len(r)} {n} ranges" for n, r in letters.items()))

@@ -261,12 +261,11 @@ pub fn is_punct(c: char) -> bool {
 
 /// Python's `str.isalpha` for one character: general category L*.
 pub fn is_alpha(c: char) -> bool {
-    // Letters that are alphabetic but not L* (marks, Nl) are rare; exclude the common ones.
-    c.is_alphabetic() && !is_mark_or_letter_number(c)
-}
-
-pub(super) fn is_mark_or_letter_number(c: char) -> bool {
-    // Roman numerals and similar (Nl), and combining marks commonly flagged Other_Alphabetic.
-    matches!(c as u32, 0x16EE..=0x16F0 | 0x2160..=0x2188 | 0x3007 | 0x3021..=0x3029 | 0x3038..=0x303A | 0xA6E6..=0xA6EF)
-        || matches!(c as u32, 0x0300..=0x036F | 0x0483..=0x0489 | 0x0591..=0x05C7 | 0x0610..=0x061A | 0x064B..=0x065F | 0x0670 | 0x06D6..=0x06ED | 0x0900..=0x0903 | 0x093A..=0x094F | 0x0951..=0x0957 | 0x0962..=0x0963)
+    if c.is_ascii() {
+        c.is_ascii_alphabetic()
+    } else {
+        // Python's table (letters only: not the marks of Thai or Devanagari
+        // that Rust's `is_alphabetic` also counts).
+        in_ranges(super::spacy::ISALPHA, c)
+    }
 }

@@ -304,3 +304,20 @@ proptest::proptest! {
         proptest::prop_assert_eq!(splitlines(&text), splitlines_by_chars(&text));
     }
 }
+
+/// `is_alpha` is Python's `str.isalpha` (general category L*), as
+/// datatrove asks it: Thai and Devanagari vowel signs, combining accents and
+/// letter numbers are not letters; `ª`, `ๆ` and CJK ideographs are.
+#[test]
+fn alpha_is_pythons_isalpha() {
+    for c in ['a', 'Z', 'é', 'ª', 'ก', 'ๆ', 'क', 'א', '中'] {
+        assert!(is_alpha(c), "{c:?}");
+    }
+    for c in [
+        '\u{0e31}', '\u{0e47}', '\u{093f}', 'Ⅲ', '〇', '\u{0301}', '1', '_',
+    ] {
+        assert!(!is_alpha(c), "{c:?}");
+    }
+    // A Thai vowel sign alone is a token with no letter.
+    assert_eq!(alpha_word_fraction("ก \u{0e31} ข"), 2.0 / 3.0);
+}

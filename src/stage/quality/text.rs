@@ -354,10 +354,12 @@ impl<'a> Doc<'a> {
 /// Word tokens `T(text)`, after spaCy's blank English tokenizer (which
 /// datatrove uses): whitespace split, then prefixes and suffixes split off
 /// each chunk (`...` and `…` stay whole; each icon such as `│` or `😀` is
-/// one), infixes (`well-known`, `10-20`, `a/b`) and English clitics split
-/// out; spaCy's one-token exceptions (`e.g.`, `Corp.`, `:)`, `and/or`)
-/// kept whole, and URLs and e-mail addresses once their brackets and
-/// trailing punctuation are split off.
+/// one; `'s` is the only clitic suffix), infixes split out (`well-known`,
+/// `politics--who`, `10-20`, `a/b`, `for."To`, `0…6`), spaCy's exceptions
+/// applied (`e.g.`, `Corp.`, `:)`, `and/or` whole; `don't` as `do` `n't`;
+/// overlapping ones longest first), and URLs and e-mail addresses kept
+/// whole once their brackets and trailing punctuation are split off. Its
+/// letter classes are spaCy's (`ALPHA`, `ALPHA_LOWER`, `ALPHA_UPPER`).
 pub fn tokens(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for chunk in py_words(text) {
