@@ -18,10 +18,7 @@ mkdir -p "$data" "$out"
 
 source bench/common.sh
 peers="${PEERS-rensa datasketch datatrove}"
-if ! bench/.venv/bin/python -c "import datasketch, rensa, datatrove, spacy" 2> /dev/null; then
-  python3 -m venv bench/.venv
-  bench/.venv/bin/pip install --quiet datasketch==2.0.0 rensa==0.5.0 "datatrove[processing]==0.10.1" spacy==3.8.18
-fi
+bench_venv "datasketch, rensa, datatrove, spacy" datasketch==2.0.0 rensa==0.5.0 "datatrove[processing]==0.10.1" spacy==3.8.18
 
 corpus="$data/dups-$n.jsonl"
 truth="$data/dups-$n.truth.tsv"

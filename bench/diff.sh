@@ -15,10 +15,7 @@ out=bench/out/diff-$n
 mkdir -p "$data" "$out"
 
 source bench/common.sh
-if ! bench/.venv/bin/python -c "import oxen" 2> /dev/null; then
-  python3 -m venv bench/.venv
-  bench/.venv/bin/pip install --quiet oxenai==0.65.1
-fi
+bench_venv oxen oxenai==0.65.1
 
 a="$data/diff-$n-a.jsonl"
 b="$data/diff-$n-b.jsonl"

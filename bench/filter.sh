@@ -18,10 +18,7 @@ mkdir -p "$data" "$out"
 
 source bench/common.sh
 
-if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import datatrove, spacy" 2> /dev/null; then
-  python3 -m venv bench/.venv
-  bench/.venv/bin/pip install --quiet "datatrove[processing]==0.10.1" spacy==3.8.18
-fi
+bench_venv "datatrove, spacy" "datatrove[processing]==0.10.1" spacy==3.8.18
 
 base="$data/corpus-$size.jsonl"
 [ -f "$base" ] || python3 bench/gen_corpus.py --bytes "$size" --seed 1 > "$base"

