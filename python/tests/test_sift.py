@@ -194,11 +194,15 @@ def test_a_dict_spec_runs_as_its_file_does(store, tmp_path):
 
 def test_ctrl_c_interrupts_a_long_query_and_leaves_the_store_usable(store):
     import _thread
+    import signal
     import threading
     import time
 
     cli(store, "import", str(SAMPLE), "--tag", "raw")
     s = sift.Store(store)
+    # A process started in the background by a shell inherits SIGINT
+    # ignored, and then `interrupt_main` does nothing: Ctrl-C as in a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     start = time.time()
