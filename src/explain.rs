@@ -13,9 +13,7 @@ use std::sync::Arc;
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use crate::stage::{
-    Check, Detail, ExplainContext, Reason, RowCache, RunError, StagePlan, StageSpec,
-};
+use crate::stage::{Check, Detail, ExplainContext, Reason, RowCache, RunError, StagePlan};
 use crate::store::{self, Store};
 use crate::version::manifest::{PipelineLineage, StageRecord};
 use crate::version::selection::SelectionSet;
@@ -532,7 +530,7 @@ fn explain_row(
 
 /// A recorded stage's plan, validated again against the rows it read.
 fn recorded_plan(store: &Store, rows: &Version, st: &StageRecord) -> Result<StagePlan, String> {
-    let spec = recorded_spec(&st.kind, &st.spec)?;
+    let spec = crate::stage::recorded_spec(&st.kind, &st.spec)?;
     let schema = rows.schema().map_err(|e| e.to_string())?;
     spec.validate(&Check {
         schema: &schema,
@@ -541,18 +539,6 @@ fn recorded_plan(store: &Store, rows: &Version, st: &StageRecord) -> Result<Stag
         inputs: &st.inputs(),
     })
     .map_err(|e| format!("field `{}`: {}", e.field, e.message))
-}
-
-/// A stage spec as a manifest recorded it. Fields this sift no longer
-/// takes are left out, so versions made by an earlier sift still explain.
-fn recorded_spec(kind: &str, spec: &str) -> Result<StageSpec, String> {
-    let mut fields: serde_json::Value =
-        serde_json::from_str(spec).map_err(|e| format!("its spec is not JSON: {e}"))?;
-    let obj = fields.as_object_mut().ok_or("its spec is not an object")?;
-    obj.remove("kind");
-    let known = StageSpec::fields(kind);
-    obj.retain(|k, _| known.iter().any(|f| f == k));
-    StageSpec::from_value(kind, fields).map_err(|e| e.message)
 }
 
 /// (segment, shard row) of the source's `global`-th row.

@@ -16,6 +16,7 @@
 //! |--------------|------|
 //! | [`cli`]      | the command line: clap definitions, one handler file per subcommand, rendering |
 //! | [`report`]   | one HTML page (and its JSON) about a version, or two |
+//! | [`cluster`]  | a DataFusion Ballista scheduler and executor with sift's codec, and `run --cluster`'s client |
 //! | [`pipeline`] | the runner: stages over selections, the stage cache, the commit of a run |
 //! | [`explain`]  | why a row of a run's version is there, or which stage removed it |
 //! | [`query`]    | SQL over tagged versions |
@@ -36,6 +37,8 @@
 //! id of its manifest.
 
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod explain;
 pub mod gpu;
 pub mod par;

@@ -3,12 +3,16 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // Die quietly on a closed pipe (`sift cat raw | head`), as Unix tools do.
-    // SAFETY: called first thing, before any other thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = sift::cli::Cli::parse();
+    // Die quietly on a closed pipe (`sift cat raw | head`), as Unix tools do;
+    // but not where sockets are written (a cluster), whose closed
+    // connections are errors to handle, not the end of the process.
+    if !cli.command.uses_network() {
+        // SAFETY: called before any other thread exists (parsing spawns none).
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match sift::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -256,6 +256,7 @@ impl Store {
             message,
             device: None,
             memory: None,
+            remote: None,
         };
         struct Quiet;
         impl sift::stage::Observer for Quiet {}

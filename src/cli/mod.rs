@@ -2,6 +2,7 @@
 
 mod cat;
 mod check;
+mod cluster;
 mod compact;
 mod device;
 mod diff;
@@ -157,6 +158,9 @@ pub enum Command {
     #[command(after_help = device::EXAMPLES)]
     Device(device::DeviceArgs),
     /// Print a generated JSON schema (manifest, pipeline, diff).
+    /// Run a cluster's scheduler or executors (DataFusion Ballista) for `sift run --cluster`.
+    #[command(after_help = cluster::EXAMPLES)]
+    Cluster(cluster::ClusterArgs),
     #[command(hide = true)]
     Schema(schema::SchemaArgs),
 }
@@ -183,7 +187,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fsck(a) => fsck::run(g, a),
         Command::Device(a) => device::run(g, a),
         Command::Gc(a) => gc::run(g, a),
+        Command::Cluster(a) => cluster::run(g, a),
         Command::Schema(a) => schema::run(a),
+    }
+}
+
+impl Command {
+    /// Whether the command talks to other processes over sockets (a cluster).
+    pub fn uses_network(&self) -> bool {
+        match self {
+            Command::Cluster(_) => true,
+            Command::Run(a) => a.cluster.is_some(),
+            _ => false,
+        }
     }
 }
 
@@ -208,6 +224,8 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::version::diff::DiffError>() {
             e.hint()
+        } else if let Some(h) = cluster_hint(cause) {
+            Some(h)
         } else if let Some(e) = cause.downcast_ref::<crate::gpu::GpuError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<crate::query::Error>() {
@@ -221,5 +239,17 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
             return h;
         }
     }
+    None
+}
+
+#[cfg(feature = "cluster")]
+fn cluster_hint(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+    cause
+        .downcast_ref::<crate::cluster::ClusterError>()
+        .and_then(|e| e.hint())
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_hint(_cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }

@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// Also write the report of the version made (`sift report`) to this HTML file.
     #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
     pub report: Option<PathBuf>,
+    /// Run the stages that judge rows one at a time (filter) on a cluster's
+    /// executors (`sift cluster`); the others run here. The result is the same.
+    #[arg(long, value_name = "df://HOST:PORT", conflicts_with = "dry_run")]
+    pub cluster: Option<String>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -123,6 +127,7 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         message: a.message.clone(),
         device: a.device,
         memory: a.memory.map(|m| m.0),
+        remote: remote(a.cluster.as_deref())?,
     };
     let bars = StageBars {
         tty: std::io::stderr().is_terminal() && !a.json,
@@ -372,4 +377,22 @@ fn class_table(b: &crate::version::stats::BalanceStats) -> String {
         ]);
     }
     ui::table(&["CLASS", "BEFORE", "AFTER", ""], &rows)
+}
+
+#[cfg(feature = "cluster")]
+fn remote(url: Option<&str>) -> anyhow::Result<Option<std::sync::Arc<dyn pipeline::Remote>>> {
+    Ok(match url {
+        Some(u) => Some(std::sync::Arc::new(crate::cluster::Client::connect(u)?)),
+        None => None,
+    })
+}
+
+#[cfg(not(feature = "cluster"))]
+fn remote(url: Option<&str>) -> anyhow::Result<Option<std::sync::Arc<dyn pipeline::Remote>>> {
+    match url {
+        Some(_) => anyhow::bail!(
+            "this sift was built without the `cluster` feature; build it with `--features cluster`"
+        ),
+        None => Ok(None),
+    }
 }

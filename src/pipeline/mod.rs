@@ -13,6 +13,7 @@
 //! stage work, and changing only the last stage re-runs only it.
 
 mod dry_run;
+pub mod task;
 
 use std::time::Instant;
 
@@ -41,6 +42,14 @@ pub struct RunOptions {
     pub device: Option<DeviceChoice>,
     /// What stages that can spill (dedup) may hold in memory; `None`: [`crate::size::default_memory`].
     pub memory: Option<u64>,
+    /// Where the stages that run segment by segment run instead of here (a cluster).
+    pub remote: Option<std::sync::Arc<dyn Remote>>,
+}
+
+/// Runs a stage's segments elsewhere: a task per segment, the parts back in
+/// segment order (`sift run --cluster`).
+pub trait Remote: std::fmt::Debug + Send + Sync {
+    fn run(&self, task: &task::StageTask) -> Result<Vec<crate::stage::Part>, RunError>;
 }
 
 /// What `sift run --json` prints: the version a run made and what each stage did.
@@ -231,7 +240,32 @@ pub(crate) fn run_stages(
                     index: stage.index,
                     name: &stage.name,
                 };
-                let outcome = stage.plan.run(&cx, &current)?;
+                let outcome = match &opts.remote {
+                    Some(remote) if stage.plan.per_segment() && origins.is_empty() => {
+                        let t = task::StageTask {
+                            sift: task::SIFT_VERSION.into(),
+                            store: std::path::absolute(store.root()).map_err(|e| {
+                                crate::store::Error::Io {
+                                    path: store.root().to_path_buf(),
+                                    source: e,
+                                }
+                            })?,
+                            rows: rows.id,
+                            input: current_id,
+                            kind: stage.kind.into(),
+                            spec: stage.spec.clone(),
+                            index: stage.index,
+                            name: stage.name.clone(),
+                            segments: rows.manifest.segments.len(),
+                        };
+                        let parts = remote.run(&t)?;
+                        for b in &current.0 {
+                            observer.rows_done(b.len());
+                        }
+                        stage.plan.merge(parts)
+                    }
+                    _ => stage.plan.run(&cx, &current)?,
+                };
                 let id = outcome.kept.put(store)?;
                 let stats = serde_json::to_value(&outcome.stats).expect("stats serialize");
                 store

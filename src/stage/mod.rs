@@ -176,6 +176,32 @@ macro_rules! stages {
                 }
             }
 
+            /// The stage's work on one segment, for the kinds that can (see [`Planned::run_segment`]).
+            pub fn run_segment(
+                &self,
+                cx: &Context,
+                segment: usize,
+                rows: &roaring::RoaringBitmap,
+            ) -> Option<Result<Part, RunError>> {
+                match self {
+                    $(StagePlan::$variant(p) => p.run_segment(cx, segment, rows),)*
+                }
+            }
+
+            /// Whether the stage can run segment by segment (see [`Planned::run_segment`]).
+            pub fn per_segment(&self) -> bool {
+                match self {
+                    $(StagePlan::$variant(_) => <$module::Plan as Planned>::PER_SEGMENT,)*
+                }
+            }
+
+            /// The outcome of the segments' parts, in order.
+            pub fn merge(&self, parts: Vec<Part>) -> Outcome {
+                match self {
+                    $(StagePlan::$variant(p) => p.merge(parts),)*
+                }
+            }
+
             /// Whether no stage may follow this one.
             pub fn must_be_last(&self) -> bool {
                 match self {
@@ -240,6 +266,8 @@ pub trait Kind {
 pub trait Planned {
     /// What the kind's explanation holds beyond its rule and sentence.
     type Detail: Serialize + JsonSchema + Default;
+    /// Whether [`Planned::run_segment`] does the stage's work segment by segment.
+    const PER_SEGMENT: bool = false;
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError>;
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Self::Detail>, RunError>;
     fn describe(&self) -> Vec<String>;
@@ -263,6 +291,53 @@ pub trait Planned {
     fn edits(&self, _cx: &ExplainContext) -> Result<Vec<transform::Edit>, RunError> {
         Ok(vec![])
     }
+    /// The stage's work on the rows `rows` of segment `segment` alone, for
+    /// kinds that judge each row by itself (a cluster's executors run it, a
+    /// task per segment); `None` for the kinds that look across segments.
+    fn run_segment(
+        &self,
+        _cx: &Context,
+        _segment: usize,
+        _rows: &roaring::RoaringBitmap,
+    ) -> Option<Result<Part, RunError>> {
+        None
+    }
+    /// The outcome of [`Planned::run_segment`]'s parts, one per segment in
+    /// order: the same as [`Planned::run`] gives.
+    fn merge(&self, parts: Vec<Part>) -> Outcome {
+        let mut removed = IndexMap::new();
+        let mut kept = Vec::with_capacity(parts.len());
+        for p in parts {
+            for (rule, n) in p.removed {
+                *removed.entry(rule).or_insert(0) += n;
+            }
+            kept.push(p.kept);
+        }
+        Outcome {
+            kept: SelectionSet(kept),
+            removed,
+            stats: StageStats::None,
+        }
+    }
+}
+
+/// What a stage did to one segment: the rows it kept, its removals per rule.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Part {
+    pub kept: roaring::RoaringBitmap,
+    pub removed: IndexMap<String, u64>,
+}
+
+/// A stage spec as a manifest recorded it. Fields this sift no longer
+/// takes are left out, so versions made by an earlier sift still explain.
+pub fn recorded_spec(kind: &str, spec: &str) -> Result<StageSpec, String> {
+    let mut fields: serde_json::Value =
+        serde_json::from_str(spec).map_err(|e| format!("its spec is not JSON: {e}"))?;
+    let obj = fields.as_object_mut().ok_or("its spec is not an object")?;
+    obj.remove("kind");
+    let known = StageSpec::fields(kind);
+    obj.retain(|k, _| known.iter().any(|f| f == k));
+    StageSpec::from_value(kind, fields).map_err(|e| e.message)
 }
 
 /// What validation sees.
@@ -646,6 +721,13 @@ pub enum RunError {
         path: std::path::PathBuf,
         what: &'static str,
     },
+    #[error("stage {stage} ({name}) on the cluster: {message}")]
+    Cluster {
+        stage: usize,
+        name: String,
+        message: String,
+        hint: Option<String>,
+    },
     #[error("stage {stage} ({name}): its recorded spec no longer validates: {message}")]
     Recorded {
         stage: usize,
@@ -667,6 +749,7 @@ impl RunError {
             RunError::Balance { .. } => Some("`sift query` shows the class counts, e.g. SELECT label, count(*) FROM \"<tag>\" GROUP BY label".into()),
             RunError::Sample(_) => None,
             RunError::Empty { .. } => Some("`sift explain` on a source row says which rule removed it; to commit an empty version anyway, set `allow_empty = true` under [output]".into()),
+            RunError::Cluster { hint, .. } => hint.clone(),
             RunError::Recorded { .. } => Some("the version was made by another sift; run its pipeline again with this one".into()),
         }
     }

@@ -454,6 +454,11 @@ pub struct Origins {
 }
 
 impl Origins {
+    /// No transform so far: the rows read are the source's.
+    pub fn is_empty(&self) -> bool {
+        self.hops.is_empty()
+    }
+
     pub fn push(&mut self, rows: Version, kept: SelectionSet, changed: SelectionSet) {
         self.hops.push((rows, kept, changed));
     }

@@ -162,6 +162,18 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens a store that other processes, perhaps on other machines, are
+    /// using: to read objects only. Nothing in `tmp/` is touched (its pids
+    /// may be another machine's).
+    pub fn open_shared(root: &Path) -> Result<Store, Error> {
+        if !root.join("objects").is_dir() {
+            return Err(Error::NotAStore {
+                path: root.to_path_buf(),
+            });
+        }
+        Ok(Store::at(root))
+    }
+
     fn at(root: &Path) -> Store {
         Store {
             root: root.to_path_buf(),

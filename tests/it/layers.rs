@@ -7,6 +7,7 @@
 const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["report"],
+    &["cluster"],
     &["pipeline", "explain", "query"],
     &["plan"],
     &["spec"],

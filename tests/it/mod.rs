@@ -1,5 +1,7 @@
 mod balance;
 mod classifier;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod decontaminate;
 mod dedup;
 mod diff;

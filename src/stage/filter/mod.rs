@@ -21,7 +21,8 @@ pub use expr::{
 };
 
 use super::{
-    Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
+    Check, Context, ExplainContext, Invalid, Kind, Outcome, Part, Planned, Reason, RunError,
+    StageStats,
 };
 use crate::version::selection::SelectionSet;
 
@@ -111,31 +112,50 @@ pub struct Detail {
 
 impl Planned for Plan {
     type Detail = Detail;
+    const PER_SEGMENT: bool = true;
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
-        let segments = &cx.source.manifest.segments;
         // Segments in order, each one's rows in slices on every thread, while
         // the next segment is read: the threads stay busy to the last slice,
         // and at most two segments are in memory.
-        let mut outcomes = Vec::with_capacity(segments.len());
+        let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
         crate::stage::rows::each_segment(cx, input, |i, batches| {
-            outcomes.push(self.segment(cx, i, batches, cx.threads.max(1))?);
+            parts.push(self.segment(cx, i, batches, cx.threads.max(1))?);
             Ok(())
         })?;
+        Ok(self.merge(parts))
+    }
+
+    fn run_segment(
+        &self,
+        cx: &Context,
+        segment: usize,
+        rows: &RoaringBitmap,
+    ) -> Option<Result<Part, RunError>> {
+        let seg = &cx.source.manifest.segments[segment];
+        Some(
+            crate::version::selection::segment_batches(cx.store, seg, rows)
+                .map_err(RunError::from)
+                .and_then(|batches| self.segment(cx, segment, batches, cx.threads.max(1))),
+        )
+    }
+
+    fn merge(&self, parts: Vec<Part>) -> Outcome {
+        // Every rule is named, in spec order, even where it removed nothing.
         let mut removed: IndexMap<String, u64> =
             self.rules.iter().map(|r| (r.name.clone(), 0)).collect();
-        let mut kept = Vec::with_capacity(segments.len());
-        for (k, r) in outcomes {
-            for (rule, n) in r {
+        let mut kept = Vec::with_capacity(parts.len());
+        for p in parts {
+            for (rule, n) in p.removed {
                 *removed.entry(rule).or_insert(0) += n;
             }
-            kept.push(k);
+            kept.push(p.kept);
         }
-        Ok(Outcome {
+        Outcome {
             kept: SelectionSet(kept),
             removed,
             stats: StageStats::None,
-        })
+        }
     }
 
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
@@ -204,9 +224,6 @@ impl Planned for Plan {
     }
 }
 
-/// Removals per rule of one segment.
-type SegmentOutcome = (RoaringBitmap, IndexMap<String, u64>);
-
 impl Plan {
     fn segment(
         &self,
@@ -214,7 +231,7 @@ impl Plan {
         seg_index: usize,
         batches: Vec<(Vec<u32>, RecordBatch)>,
         threads: usize,
-    ) -> Result<SegmentOutcome, RunError> {
+    ) -> Result<Part, RunError> {
         // Slices of rows on `threads` threads, merged in order: the outcome
         // does not depend on the thread count.
         let batches = crate::stage::rows::slices(&batches);
@@ -253,7 +270,7 @@ impl Plan {
                 }
             }
         }
-        Ok((kept, removed))
+        Ok(Part { kept, removed })
     }
 }
 

@@ -1,0 +1,379 @@
+//! The plan node a cluster runs for a stage, and the codec that ships it.
+//!
+//! `StageExec` is a leaf with one partition per segment of the stage's input;
+//! partition `i` runs [`StageTask::run`] on segment `i` and yields one row:
+//! (segment, the rows it kept as a serialized Roaring bitmap, its removals
+//! per rule as JSON). Ballista's stock codec does not know the node, so
+//! sift's scheduler, executors and client all carry [`Codec`], which
+//! encodes it as the task's JSON behind a tag and hands everything else to
+//! Ballista's own.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, BinaryArray, RecordBatch, StringArray, UInt32Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
+use ballista_core::serde::BallistaPhysicalExtensionCodec;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use futures::TryStreamExt;
+use roaring::RoaringBitmap;
+
+use crate::pipeline::task::{StageTask, TaskError};
+use crate::stage::Part;
+
+/// What marks a sift node in a serialized plan.
+const TAG: &[u8] = b"sift-stage-task\n";
+
+/// Runs a stage on the segments its input names: a partition per segment.
+/// The input is a memory scan of segment numbers, which Ballista knows how
+/// to cut into each task's share (a custom leaf would run whole in every task).
+#[derive(Debug)]
+pub struct StageExec {
+    pub task: StageTask,
+    input: Arc<dyn ExecutionPlan>,
+    /// The executor's own path to the store, if it differs from the client's.
+    store: Option<PathBuf>,
+    /// The sift version this process runs (see [`StageTask::check_version`]).
+    version: String,
+    properties: Arc<PlanProperties>,
+}
+
+impl StageExec {
+    /// The plan for `task`: its segments as partitions.
+    pub fn plan(task: StageTask, version: String) -> Result<Arc<StageExec>> {
+        let numbers = Arc::new(Schema::new(vec![Field::new(
+            "segment",
+            DataType::UInt32,
+            false,
+        )]));
+        let partitions = (0..task.segments as u32)
+            .map(|s| {
+                RecordBatch::try_new(numbers.clone(), vec![Arc::new(UInt32Array::from(vec![s]))])
+                    .map(|b| vec![b])
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let input: Arc<dyn ExecutionPlan> =
+            MemorySourceConfig::try_new_exec(&partitions, numbers, None)?;
+        Ok(Arc::new(StageExec::new(task, input, None, version)))
+    }
+
+    fn new(
+        task: StageTask,
+        input: Arc<dyn ExecutionPlan>,
+        store: Option<PathBuf>,
+        version: String,
+    ) -> StageExec {
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema()),
+            Partitioning::UnknownPartitioning(
+                input.properties().output_partitioning().partition_count(),
+            ),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        StageExec {
+            task,
+            input,
+            store,
+            version,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+/// The columns a [`StageExec`] partition yields.
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("segment", DataType::UInt32, false),
+        Field::new("kept", DataType::Binary, false),
+        Field::new("removed", DataType::Utf8, false),
+    ]))
+}
+
+impl DisplayAs for StageExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "SiftStageExec: stage {} ({}, {}), {} segments",
+            self.task.index + 1,
+            self.task.name,
+            self.task.kind,
+            self.task.segments
+        )
+    }
+}
+
+impl ExecutionPlan for StageExec {
+    fn name(&self) -> &str {
+        "SiftStageExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(
+            &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+        ) -> Result<datafusion::common::tree_node::TreeNodeRecursion>,
+    ) -> Result<datafusion::common::tree_node::TreeNodeRecursion> {
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = children.as_slice() else {
+            return Err(DataFusionError::Internal(format!(
+                "SiftStageExec takes one input, not {}",
+                children.len()
+            )));
+        };
+        Ok(Arc::new(StageExec::new(
+            self.task.clone(),
+            input.clone(),
+            self.store.clone(),
+            self.version.clone(),
+        )))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let task = Arc::new(self.task.clone());
+        let store = self.store.clone();
+        let version = self.version.clone();
+        let out = schema();
+        let stream = {
+            let out = out.clone();
+            input.and_then(move |numbers| {
+                let (task, store, version, out) =
+                    (task.clone(), store.clone(), version.clone(), out.clone());
+                async move {
+                    let segments: Vec<u32> = numbers
+                        .column(0)
+                        .as_primitive_opt::<UInt32Type>()
+                        .map(|a| a.values().to_vec())
+                        .unwrap_or_default();
+                    let parts = tokio::task::spawn_blocking(move || {
+                        task.check_version(&version)?;
+                        segments
+                            .into_iter()
+                            .map(|s| Ok((s, task.run(store.as_deref(), s as usize, 1)?)))
+                            .collect::<std::result::Result<Vec<_>, TaskError>>()
+                    })
+                    .await
+                    .map_err(|e| DataFusionError::Execution(format!("the task panicked: {e}")))?
+                    .map_err(|e| DataFusionError::Execution(encode_error(&e)))?;
+                    parts_batch(&out, &parts)
+                }
+            })
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(out, stream)))
+    }
+}
+
+fn parts_batch(schema: &SchemaRef, parts: &[(u32, Part)]) -> Result<RecordBatch> {
+    let mut kept = Vec::with_capacity(parts.len());
+    for (_, p) in parts {
+        let mut bytes = Vec::with_capacity(p.kept.serialized_size());
+        p.kept
+            .serialize_into(&mut bytes)
+            .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+        kept.push(bytes);
+    }
+    let removed: Vec<String> = parts
+        .iter()
+        .map(|(_, p)| serde_json::to_string(&p.removed).expect("counts serialize"))
+        .collect();
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(UInt32Array::from_iter_values(parts.iter().map(|(s, _)| *s))),
+            Arc::new(BinaryArray::from_iter_values(kept.iter())),
+            Arc::new(StringArray::from(removed)),
+        ],
+    )?)
+}
+
+/// The parts in `batches` (from [`StageExec`]), in segment order; an error if
+/// a segment is missing or came twice.
+pub fn parts_of(batches: &[RecordBatch], segments: usize) -> Result<Vec<Part>, String> {
+    let mut parts: Vec<Option<Part>> = vec![None; segments];
+    for b in batches {
+        let (Some(seg), Some(kept), Some(removed)) = (
+            b.column(0).as_primitive_opt::<UInt32Type>(),
+            b.column(1).as_binary_opt::<i32>(),
+            b.column(2).as_string_opt::<i32>(),
+        ) else {
+            return Err(format!("a result has the columns {:?}", b.schema()));
+        };
+        for r in 0..b.num_rows() {
+            let s = seg.value(r) as usize;
+            let slot = parts
+                .get_mut(s)
+                .ok_or_else(|| format!("a result names segment {s} of {segments}"))?;
+            if slot.is_some() || kept.is_null(r) {
+                let all: Vec<u32> = batches
+                    .iter()
+                    .flat_map(|b| b.column(0).as_primitive::<UInt32Type>().values().to_vec())
+                    .collect();
+                return Err(format!("segment {s} came back twice (segments {all:?})"));
+            }
+            *slot = Some(Part {
+                kept: RoaringBitmap::deserialize_from(kept.value(r))
+                    .map_err(|e| format!("segment {s}: {e}"))?,
+                removed: serde_json::from_str(removed.value(r))
+                    .map_err(|e| format!("segment {s}: {e}"))?,
+            });
+        }
+    }
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(s, p)| p.ok_or_else(|| format!("segment {s} did not come back")))
+        .collect()
+}
+
+const ERROR_START: &str = "⟦sift-task-error ";
+const ERROR_END: &str = " sift-task-error⟧";
+
+/// A task error inside a DataFusion error's text, so that the client can
+/// find it in whatever Ballista wraps it in.
+fn encode_error(e: &TaskError) -> String {
+    let json = serde_json::json!({ "message": e.message, "hint": e.hint });
+    format!("{ERROR_START}{json}{ERROR_END}")
+}
+
+#[cfg(test)]
+pub fn encode_error_for_test(e: &TaskError) -> String {
+    encode_error(e)
+}
+
+/// The task error a failed job's message carries, if any.
+pub fn decode_error(text: &str) -> Option<TaskError> {
+    let at = text.find(ERROR_START)? + ERROR_START.len();
+    let end = at + text[at..].find(ERROR_END)?;
+    // Ballista may escape the text it passes on, as Debug does.
+    let raw = &text[at..end];
+    let v: serde_json::Value = serde_json::from_str(raw)
+        .or_else(|_| serde_json::from_str(&raw.replace("\\\"", "\"").replace("\\\\", "\\")))
+        .ok()?;
+    Some(TaskError {
+        message: v.get("message")?.as_str()?.to_string(),
+        hint: v.get("hint").and_then(|h| h.as_str()).map(str::to_owned),
+    })
+}
+
+/// Ballista's codec, plus sift's [`StageExec`].
+#[derive(Debug)]
+pub struct Codec {
+    inner: BallistaPhysicalExtensionCodec,
+    /// The path to the store that decoded nodes read (an executor's `--store`).
+    store: Option<PathBuf>,
+    /// The sift version decoded nodes check tasks against.
+    version: String,
+}
+
+impl Codec {
+    pub fn new(store: Option<PathBuf>, version: String) -> Codec {
+        Codec {
+            inner: BallistaPhysicalExtensionCodec::default(),
+            store,
+            version,
+        }
+    }
+}
+
+impl PhysicalExtensionCodec for Codec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match buf.strip_prefix(TAG) {
+            Some(json) => {
+                let task = StageTask::decode(json)
+                    .map_err(|e| DataFusionError::Execution(encode_error(&e)))?;
+                let [input] = inputs else {
+                    return Err(DataFusionError::Internal(format!(
+                        "SiftStageExec takes one input, not {}",
+                        inputs.len()
+                    )));
+                };
+                Ok(Arc::new(StageExec::new(
+                    task,
+                    input.clone(),
+                    self.store.clone(),
+                    self.version.clone(),
+                )))
+            }
+            None => self.inner.try_decode(buf, inputs, ctx, proto_converter),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        match node.downcast_ref::<StageExec>() {
+            Some(exec) => {
+                buf.extend_from_slice(TAG);
+                buf.extend_from_slice(&exec.task.encode());
+                Ok(())
+            }
+            None => self.inner.try_encode(node, buf, proto_converter),
+        }
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        self.inner.try_decode_udf(name, buf)
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udf(node, buf)
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        self.inner.try_decode_udaf(name, buf)
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udaf(node, buf)
+    }
+
+    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
+        self.inner.try_decode_udwf(name, buf)
+    }
+
+    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udwf(node, buf)
+    }
+}

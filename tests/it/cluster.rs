@@ -1,0 +1,276 @@
+//! `sift run --cluster` on a scheduler and executors that are child
+//! processes of the sift binary, on 127.0.0.1 with ephemeral ports.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::util::Env;
+
+/// A child process, killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `sift cluster ARGS`, returns it and the first line it prints on
+/// stderr (the rest is drained on a thread).
+fn start(args: &[&str]) -> (Proc, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sift"))
+        .arg("cluster")
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sift cluster");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    err.read_line(&mut line).expect("read stderr");
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        while err.read_line(&mut rest).is_ok_and(|n| n > 0) {
+            rest.clear();
+        }
+    });
+    (Proc(child), line)
+}
+
+/// A scheduler (executors lost after 3 s without a heartbeat); its `df://` address.
+fn scheduler() -> (Proc, String) {
+    let (p, line) = start(&[
+        "scheduler",
+        "--bind",
+        "127.0.0.1:0",
+        "--executor-timeout",
+        "3",
+    ]);
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("df://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches(';')
+        .to_string();
+    (p, url)
+}
+
+fn executor(url: &str, extra: &[&str]) -> Proc {
+    let at = url.trim_start_matches("df://");
+    let mut args = vec!["executor", "--scheduler", at];
+    args.extend_from_slice(extra);
+    if !extra.contains(&"--tasks") {
+        args.extend(["--tasks", "2"]);
+    }
+    let (p, line) = start(&args);
+    assert!(line.contains("registering with"), "{line}");
+    p
+}
+
+const SPEC: &str = r#"
+[source]
+path = "docs.jsonl"
+
+[[stage]]
+kind = "filter"
+name = "quality"
+where = "gopher_quality(text) AND gopher_repetition(text)"
+rules = { short = "length(text) < 300" }
+
+[[stage]]
+kind = "dedup"
+name = "near-dups"
+method = "minhash"
+threshold = 0.8
+
+[[stage]]
+kind = "balance"
+label = "source"
+strategy = "cap"
+max_per_class = 60
+
+[output]
+tag = "out"
+shard_size = "32KiB"
+"#;
+
+/// A store with the bundled near-duplicate sample (`copies` times, each
+/// copy's ids shifted) and the filter → dedup → balance spec.
+fn env(copies: usize) -> Env {
+    let env = Env::new();
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/data/web_dups.jsonl"),
+    )
+    .unwrap();
+    let mut docs = String::new();
+    for c in 0..copies {
+        for line in sample.lines() {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            v["id"] = (v["id"].as_u64().unwrap() + 1000 * c as u64).into();
+            docs.push_str(&v.to_string());
+            docs.push('\n');
+        }
+    }
+    env.write("docs.jsonl", docs);
+    env.write("p.toml", SPEC);
+    env
+}
+
+/// The run's summary, and the stages' removals.
+fn summary(v: &serde_json::Value) -> (String, Vec<serde_json::Value>) {
+    (
+        v["content_id"].as_str().unwrap().to_string(),
+        v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["removed"].clone())
+            .collect(),
+    )
+}
+
+/// Nothing of a failed run is left: no output tag, no spill, a clean fsck.
+fn assert_nothing_committed(env: &Env) {
+    let err = env.fail(&["show", "out"]);
+    assert!(err.contains("out"), "{err}");
+    assert_eq!(env.tmp_files(), 0);
+    env.ok(&["fsck"]);
+}
+
+#[test]
+fn a_cluster_run_gives_the_local_content_id_on_two_executors_and_on_one() {
+    let local = env(1);
+    let ran = local.json(&["run", "p.toml", "--json"]);
+    assert!(
+        ran["segments"].as_u64().unwrap() > 3,
+        "several segments: {ran}"
+    );
+    let (want, removed) = summary(&ran);
+
+    let (_s, url) = scheduler();
+    let first = executor(&url, &[]);
+    let _second = executor(&url, &[]);
+    let two = env(1);
+    let (got, got_removed) = summary(&two.json(&["run", "p.toml", "--cluster", &url, "--json"]));
+    assert_eq!(got, want, "two executors");
+    assert_eq!(got_removed, removed);
+    assert!(
+        removed[0]["where"].as_u64().unwrap() > 0,
+        "the filter removed rows: {removed:?}"
+    );
+
+    // One executor left: its tasks run on the other one.
+    drop(first);
+    let one = env(1);
+    let (got, _) = summary(&one.json(&["run", "p.toml", "--cluster", &url, "--json"]));
+    assert_eq!(got, want, "one executor");
+}
+
+#[test]
+fn killing_an_executor_mid_run_completes_with_the_same_id_or_fails_cleanly() {
+    let local = env(8);
+    let (want, _) = summary(&local.json(&["run", "p.toml", "--json"]));
+
+    let (_s, url) = scheduler();
+    let mut doomed = executor(&url, &["--tasks", "1"]);
+    let _other = executor(&url, &["--tasks", "1"]);
+    let env = env(8);
+    let run = Command::new(env!("CARGO_BIN_EXE_sift"))
+        .args(["run", "p.toml", "--cluster", &url, "--json"])
+        .current_dir(env.dir.path())
+        .env("SIFT_STORE", env.store())
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    doomed.0.kill().unwrap();
+    let started = Instant::now();
+    let out = run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "the run ended after the kill"
+    );
+    eprintln!(
+        "after the kill the run {} in {:?}: {err}",
+        if out.status.success() {
+            "completed"
+        } else {
+            "failed"
+        },
+        started.elapsed()
+    );
+    if out.status.success() {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary(&v).0, want);
+        env.ok(&["fsck"]);
+    } else {
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("on the cluster"), "{err}");
+        assert_nothing_committed(&env);
+    }
+}
+
+#[test]
+fn an_unreachable_scheduler_or_a_bad_address_fails_before_anything_is_written() {
+    let env = env(1);
+    let before = env.objects();
+    // A port nothing listens on: bind one, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("df://127.0.0.1:{port}");
+    let err = env.fail(&["run", "p.toml", "--cluster", &url]);
+    assert!(
+        err.contains(&format!("cannot reach the sift scheduler at {url}")),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: start one there with `sift cluster scheduler"),
+        "{err}"
+    );
+    let err = env.fail(&["run", "p.toml", "--cluster", "http://host/x"]);
+    assert!(err.contains("write df://HOST:PORT"), "{err}");
+    assert_eq!(env.objects(), before, "nothing was written");
+}
+
+#[test]
+fn an_executor_of_another_version_refuses_the_task() {
+    let (_s, url) = scheduler();
+    let _old = executor(&url, &["--claim-version", "0.0.1"]);
+    let env = env(1);
+    let err = env.fail(&["run", "p.toml", "--cluster", &url]);
+    assert!(
+        err.contains("stage 1 (quality) on the cluster: the executor runs sift 0.0.1"),
+        "{err}"
+    );
+    assert!(err.contains("it refused the task"), "{err}");
+    assert!(
+        err.contains("hint: run the same sift on the client"),
+        "{err}"
+    );
+    assert_nothing_committed(&env);
+}
+
+#[test]
+fn an_executor_that_cannot_read_the_store_says_so() {
+    let (_s, url) = scheduler();
+    let missing = std::env::temp_dir().join("sift-no-such-store");
+    let _ex = executor(&url, &["--store-path", missing.to_str().unwrap()]);
+    let env = env(1);
+    let err = env.fail(&["run", "p.toml", "--cluster", &url]);
+    assert!(
+        err.contains(&format!("cannot read the store at {}", missing.display())),
+        "{err}"
+    );
+    assert!(err.contains("--store-path"), "{err}");
+    assert_nothing_committed(&env);
+}
