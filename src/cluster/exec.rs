@@ -28,7 +28,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use futures::TryStreamExt;
 use roaring::RoaringBitmap;
 
-use crate::pipeline::task::{StageTask, TaskError};
+use crate::pipeline::task::{Output, StageTask, TaskError};
 use crate::stage::Part;
 
 /// What marks a sift node in a serialized plan.
@@ -56,7 +56,12 @@ impl StageExec {
             DataType::UInt32,
             false,
         )]));
-        let partitions = (0..task.segments as u32)
+        let segments: Vec<u32> = match &task.only {
+            Some(only) => only.clone(),
+            None => (0..task.segments as u32).collect(),
+        };
+        let partitions = segments
+            .into_iter()
             .map(|s| {
                 RecordBatch::try_new(numbers.clone(), vec![Arc::new(UInt32Array::from(vec![s]))])
                     .map(|b| vec![b])
@@ -95,7 +100,7 @@ impl StageExec {
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("segment", DataType::UInt32, false),
-        Field::new("kept", DataType::Binary, false),
+        Field::new("data", DataType::Binary, false),
         Field::new("removed", DataType::Utf8, false),
     ]))
 }
@@ -196,19 +201,25 @@ impl ExecutionPlan for StageExec {
     }
 }
 
-fn parts_batch(schema: &SchemaRef, parts: &[(u32, Part)]) -> Result<RecordBatch> {
+fn parts_batch(schema: &SchemaRef, parts: &[(u32, Output)]) -> Result<RecordBatch> {
     let mut kept = Vec::with_capacity(parts.len());
-    for (_, p) in parts {
-        let mut bytes = Vec::with_capacity(p.kept.serialized_size());
-        p.kept
-            .serialize_into(&mut bytes)
-            .map_err(|e| DataFusionError::Execution(e.to_string()))?;
-        kept.push(bytes);
+    let mut removed = Vec::with_capacity(parts.len());
+    for (_, out) in parts {
+        match out {
+            Output::Part(p) => {
+                let mut bytes = Vec::with_capacity(p.kept.serialized_size());
+                p.kept
+                    .serialize_into(&mut bytes)
+                    .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+                kept.push(bytes);
+                removed.push(serde_json::to_string(&p.removed).expect("counts serialize"));
+            }
+            Output::Prepared(bytes) => {
+                kept.push(bytes.clone());
+                removed.push(String::new());
+            }
+        }
     }
-    let removed: Vec<String> = parts
-        .iter()
-        .map(|(_, p)| serde_json::to_string(&p.removed).expect("counts serialize"))
-        .collect();
     Ok(RecordBatch::try_new(
         schema.clone(),
         vec![
@@ -223,8 +234,52 @@ fn parts_batch(schema: &SchemaRef, parts: &[(u32, Part)]) -> Result<RecordBatch>
 /// a segment is missing or came twice.
 pub fn parts_of(batches: &[RecordBatch], segments: usize) -> Result<Vec<Part>, String> {
     let mut parts: Vec<Option<Part>> = vec![None; segments];
+    for (s, data, removed) in rows_of(batches)? {
+        let slot = parts
+            .get_mut(s)
+            .ok_or_else(|| format!("a result names segment {s} of {segments}"))?;
+        if slot.is_some() {
+            return Err(format!("segment {s} came back twice"));
+        }
+        *slot = Some(Part {
+            kept: RoaringBitmap::deserialize_from(data.as_slice())
+                .map_err(|e| format!("segment {s}: {e}"))?,
+            removed: serde_json::from_str(&removed).map_err(|e| format!("segment {s}: {e}"))?,
+        });
+    }
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(s, p)| p.ok_or_else(|| format!("segment {s} did not come back")))
+        .collect()
+}
+
+/// The first passes in `batches` (from a prepare task), by segment in order;
+/// an error unless each of `only` came back once.
+pub fn prepared_of(batches: &[RecordBatch], only: &[u32]) -> Result<Vec<(usize, Vec<u8>)>, String> {
+    let mut out: Vec<(usize, Vec<u8>)> = rows_of(batches)?
+        .into_iter()
+        .map(|(s, data, _)| (s, data))
+        .collect();
+    out.sort_by_key(|(s, _)| *s);
+    let got: Vec<u32> = out.iter().map(|(s, _)| *s as u32).collect();
+    let mut want = only.to_vec();
+    want.sort_unstable();
+    if got != want {
+        return Err(format!(
+            "the segments that came back ({}) are not those sent ({})",
+            got.len(),
+            want.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// (segment, data, removed) of every row of `batches`.
+fn rows_of(batches: &[RecordBatch]) -> Result<Vec<(usize, Vec<u8>, String)>, String> {
+    let mut out = Vec::new();
     for b in batches {
-        let (Some(seg), Some(kept), Some(removed)) = (
+        let (Some(seg), Some(data), Some(removed)) = (
             b.column(0).as_primitive_opt::<UInt32Type>(),
             b.column(1).as_binary_opt::<i32>(),
             b.column(2).as_string_opt::<i32>(),
@@ -232,30 +287,17 @@ pub fn parts_of(batches: &[RecordBatch], segments: usize) -> Result<Vec<Part>, S
             return Err(format!("a result has the columns {:?}", b.schema()));
         };
         for r in 0..b.num_rows() {
-            let s = seg.value(r) as usize;
-            let slot = parts
-                .get_mut(s)
-                .ok_or_else(|| format!("a result names segment {s} of {segments}"))?;
-            if slot.is_some() || kept.is_null(r) {
-                let all: Vec<u32> = batches
-                    .iter()
-                    .flat_map(|b| b.column(0).as_primitive::<UInt32Type>().values().to_vec())
-                    .collect();
-                return Err(format!("segment {s} came back twice (segments {all:?})"));
+            if data.is_null(r) || removed.is_null(r) {
+                return Err(format!("segment {}'s result is null", seg.value(r)));
             }
-            *slot = Some(Part {
-                kept: RoaringBitmap::deserialize_from(kept.value(r))
-                    .map_err(|e| format!("segment {s}: {e}"))?,
-                removed: serde_json::from_str(removed.value(r))
-                    .map_err(|e| format!("segment {s}: {e}"))?,
-            });
+            out.push((
+                seg.value(r) as usize,
+                data.value(r).to_vec(),
+                removed.value(r).to_string(),
+            ));
         }
     }
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(s, p)| p.ok_or_else(|| format!("segment {s} did not come back")))
-        .collect()
+    Ok(out)
 }
 
 const ERROR_START: &str = "⟦sift-task-error ";

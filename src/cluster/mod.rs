@@ -133,7 +133,10 @@ impl Client {
         Ok(Client { endpoint, runtime })
     }
 
-    async fn submit(&self, task: &StageTask) -> datafusion::common::Result<Vec<Part>> {
+    async fn submit(
+        &self,
+        task: &StageTask,
+    ) -> datafusion::common::Result<Vec<arrow::array::RecordBatch>> {
         let codec: Arc<dyn PhysicalExtensionCodec> =
             Arc::new(exec::Codec::new(None, SIFT_VERSION.into()));
         let plan = exec::StageExec::plan(task.clone(), SIFT_VERSION.into())?;
@@ -158,9 +161,7 @@ impl Client {
             config,
         )
         .await?;
-        let batches = datafusion::physical_plan::common::collect(stream).await?;
-        exec::parts_of(&batches, task.segments)
-            .map_err(datafusion::common::DataFusionError::Execution)
+        datafusion::physical_plan::common::collect(stream).await
     }
 }
 
@@ -171,10 +172,33 @@ const ATTEMPTS: usize = 3;
 
 impl Remote for Client {
     fn run(&self, task: &StageTask) -> Result<Vec<Part>, RunError> {
+        let batches = self.job(task)?;
+        exec::parts_of(&batches, task.segments).map_err(|e| failed(task, e, None))
+    }
+
+    fn prepare(&self, task: &StageTask) -> Result<Vec<(usize, Vec<u8>)>, RunError> {
+        let batches = self.job(task)?;
+        let only = task.only.clone().unwrap_or_default();
+        exec::prepared_of(&batches, &only).map_err(|e| failed(task, e, None))
+    }
+}
+
+fn failed(task: &StageTask, message: String, hint: Option<String>) -> RunError {
+    RunError::Cluster {
+        stage: task.index + 1,
+        name: task.name.clone(),
+        message,
+        hint,
+    }
+}
+
+impl Client {
+    /// Runs the task's job, again where a connection was lost.
+    fn job(&self, task: &StageTask) -> Result<Vec<arrow::array::RecordBatch>, RunError> {
         let mut attempt = 1;
         loop {
             let e = match self.runtime.block_on(self.submit(task)) {
-                Ok(parts) => return Ok(parts),
+                Ok(batches) => return Ok(batches),
                 Err(e) => e,
             };
             let text = e.to_string();
@@ -202,12 +226,7 @@ impl Remote for Client {
                 ),
                 None => (crate::stage::filter::clean(&text), None),
             };
-            return Err(RunError::Cluster {
-                stage: task.index + 1,
-                name: task.name.clone(),
-                message,
-                hint,
-            });
+            return Err(failed(task, message, hint));
         }
     }
 }

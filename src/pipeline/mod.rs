@@ -49,7 +49,10 @@ pub struct RunOptions {
 /// Runs a stage's segments elsewhere: a task per segment, the parts back in
 /// segment order (`sift run --cluster`).
 pub trait Remote: std::fmt::Debug + Send + Sync {
+    /// The stage's parts, one per segment in order.
     fn run(&self, task: &task::StageTask) -> Result<Vec<crate::stage::Part>, RunError>;
+    /// The first pass of `task.only`'s segments (`task.prepare`), by segment.
+    fn prepare(&self, task: &task::StageTask) -> Result<Vec<(usize, Vec<u8>)>, RunError>;
 }
 
 /// What `sift run --json` prints: the version a run made and what each stage did.
@@ -241,7 +244,7 @@ pub(crate) fn run_stages(
                     name: &stage.name,
                 };
                 let outcome = match &opts.remote {
-                    Some(remote) if stage.plan.per_segment() && origins.is_empty() => {
+                    Some(remote) if origins.is_empty() => {
                         let t = task::StageTask {
                             sift: task::SIFT_VERSION.into(),
                             store: std::path::absolute(store.root()).map_err(|e| {
@@ -257,12 +260,10 @@ pub(crate) fn run_stages(
                             index: stage.index,
                             name: stage.name.clone(),
                             segments: rows.manifest.segments.len(),
+                            only: None,
+                            prepare: false,
                         };
-                        let parts = remote.run(&t)?;
-                        for b in &current.0 {
-                            observer.rows_done(b.len());
-                        }
-                        stage.plan.merge(parts)
+                        remote_stage(remote.as_ref(), t, &stage.plan, &cx, &current)?
                     }
                     _ => stage.plan.run(&cx, &current)?,
                 };
@@ -307,6 +308,36 @@ pub(crate) fn run_stages(
 }
 
 /// Rows that repeat counts add beyond each row's first copy.
+/// A stage with a cluster at hand: run segment by segment there, or its
+/// first pass there and the rest here, or all of it here.
+fn remote_stage(
+    remote: &dyn Remote,
+    mut t: task::StageTask,
+    plan: &crate::stage::StagePlan,
+    cx: &Context,
+    input: &SelectionSet,
+) -> Result<Outcome, RunError> {
+    if plan.per_segment() {
+        let parts = remote.run(&t)?;
+        for b in &input.0 {
+            cx.observer.rows_done(b.len());
+        }
+        return Ok(plan.merge(parts));
+    }
+    if let Some(todo) = plan.prepare(cx, input)? {
+        t.input = todo.put(cx.store)?;
+        t.only = Some(
+            (0..todo.0.len() as u32)
+                .filter(|&i| !todo.0[i as usize].is_empty())
+                .collect(),
+        );
+        t.prepare = true;
+        let prepared = remote.prepare(&t)?;
+        plan.absorb(cx, prepared)?;
+    }
+    plan.run(cx, input)
+}
+
 pub(crate) fn extra_copies(repeats: &Option<Vec<Repeats>>) -> u64 {
     repeats
         .iter()

@@ -40,8 +40,24 @@ pub struct StageTask {
     /// 0-based position in the pipeline, and name, for messages.
     pub index: usize,
     pub name: String,
-    /// Segments of `rows`: one task each.
+    /// Segments of `rows`.
     pub segments: usize,
+    /// The segments to run, if not all (one task each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only: Option<Vec<u32>>,
+    /// Do the stage's first pass on `input`'s rows ([`crate::stage::StagePlan::prepare_segment`])
+    /// instead of running it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prepare: bool,
+}
+
+/// What a task gives back for its segment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// The stage's part of it.
+    Part(Part),
+    /// Its first pass, as bytes.
+    Prepared(Vec<u8>),
 }
 
 /// Why a task failed on an executor: a sentence and what to do.
@@ -99,7 +115,7 @@ impl StageTask {
         store: Option<&Path>,
         segment: usize,
         threads: usize,
-    ) -> Result<Part, TaskError> {
+    ) -> Result<Output, TaskError> {
         let root = store.unwrap_or(&self.store);
         let unreadable = |e: &dyn std::fmt::Display| {
             TaskError::new(
@@ -149,16 +165,23 @@ impl StageTask {
             index: self.index,
             name: &self.name,
         };
-        match plan.run_segment(&cx, segment, rows_in) {
-            Some(r) => r.map_err(|e| TaskError {
-                message: e.to_string(),
-                hint: e.hint(),
-            }),
-            None => Err(TaskError::new(
+        let failed = |e: crate::stage::RunError| TaskError {
+            message: e.to_string(),
+            hint: e.hint(),
+        };
+        let out = if self.prepare {
+            plan.prepare_segment(&cx, segment, rows_in)
+                .map(|r| r.map(Output::Prepared).map_err(failed))
+        } else {
+            plan.run_segment(&cx, segment, rows_in)
+                .map(|r| r.map(Output::Part).map_err(failed))
+        };
+        out.unwrap_or_else(|| {
+            Err(TaskError::new(
                 format!("a {} stage does not run segment by segment", self.kind),
                 None,
-            )),
-        }
+            ))
+        })
     }
 
     /// The stage's plan, validated again against the rows it reads.

@@ -188,6 +188,32 @@ macro_rules! stages {
                 }
             }
 
+            /// The rows a cluster can do the first pass of (see [`Planned::prepare`]).
+            pub fn prepare(&self, cx: &Context, input: &SelectionSet) -> Result<Option<SelectionSet>, RunError> {
+                match self {
+                    $(StagePlan::$variant(p) => p.prepare(cx, input),)*
+                }
+            }
+
+            /// An executor's share of the first pass (see [`Planned::prepare_segment`]).
+            pub fn prepare_segment(
+                &self,
+                cx: &Context,
+                segment: usize,
+                rows: &roaring::RoaringBitmap,
+            ) -> Option<Result<Vec<u8>, RunError>> {
+                match self {
+                    $(StagePlan::$variant(p) => p.prepare_segment(cx, segment, rows),)*
+                }
+            }
+
+            /// Keeps what the executors prepared (see [`Planned::absorb`]).
+            pub fn absorb(&self, cx: &Context, prepared: Vec<(usize, Vec<u8>)>) -> Result<(), RunError> {
+                match self {
+                    $(StagePlan::$variant(p) => p.absorb(cx, prepared),)*
+                }
+            }
+
             /// Whether the stage can run segment by segment (see [`Planned::run_segment`]).
             pub fn per_segment(&self) -> bool {
                 match self {
@@ -301,6 +327,30 @@ pub trait Planned {
         _rows: &roaring::RoaringBitmap,
     ) -> Option<Result<Part, RunError>> {
         None
+    }
+    /// The rows of `input`, per segment, whose first pass a cluster's
+    /// executors can do before the stage runs here (dedup: the rows no band
+    /// sidecar holds); `None` for the kinds without one.
+    fn prepare(
+        &self,
+        _cx: &Context,
+        _input: &SelectionSet,
+    ) -> Result<Option<SelectionSet>, RunError> {
+        Ok(None)
+    }
+    /// An executor's share of [`Planned::prepare`]: the first pass over the
+    /// rows `rows` of segment `segment`, as bytes for [`Planned::absorb`].
+    fn prepare_segment(
+        &self,
+        _cx: &Context,
+        _segment: usize,
+        _rows: &roaring::RoaringBitmap,
+    ) -> Option<Result<Vec<u8>, RunError>> {
+        None
+    }
+    /// Keeps what the executors prepared, by segment, before the stage runs here.
+    fn absorb(&self, _cx: &Context, _prepared: Vec<(usize, Vec<u8>)>) -> Result<(), RunError> {
+        Ok(())
     }
     /// The outcome of [`Planned::run_segment`]'s parts, one per segment in
     /// order: the same as [`Planned::run`] gives.

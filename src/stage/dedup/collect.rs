@@ -206,7 +206,7 @@ struct Ahead {
 /// The first pass over the decoded rows of a segment: its number in the
 /// pass, and whether it is the stage's input (else an earlier version's: no
 /// scores, no progress).
-fn hash_rows(
+pub(super) fn hash_rows(
     cx: &Context,
     (i, own): (u32, bool),
     batches: &[(Vec<u32>, RecordBatch)],

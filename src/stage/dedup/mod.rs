@@ -27,6 +27,7 @@ mod collect;
 pub mod minhash;
 mod normalize;
 mod pairs;
+mod prepare;
 mod run;
 mod sidecar;
 #[cfg(test)]
@@ -379,6 +380,27 @@ impl Planned for Plan {
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
         run(cx, input, self)
+    }
+
+    fn prepare(
+        &self,
+        cx: &Context,
+        input: &SelectionSet,
+    ) -> Result<Option<SelectionSet>, RunError> {
+        prepare::missing(cx, self, input)
+    }
+
+    fn prepare_segment(
+        &self,
+        cx: &Context,
+        segment: usize,
+        rows: &roaring::RoaringBitmap,
+    ) -> Option<Result<Vec<u8>, RunError>> {
+        Some(prepare::hash_segment(cx, self, segment, rows))
+    }
+
+    fn absorb(&self, cx: &Context, prepared: Vec<(usize, Vec<u8>)>) -> Result<(), RunError> {
+        prepare::absorb(cx, self, prepared)
     }
 
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {

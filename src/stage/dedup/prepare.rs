@@ -1,0 +1,127 @@
+//! The first pass done elsewhere: a cluster's executors hash the rows no
+//! band sidecar holds yet, segment by segment, and the stage then runs here
+//! on sidecars alone (`sift run --cluster`).
+//!
+//! ```text
+//!  client: missing rows per segment ──▶ executors: hash_rows ─▶ sidecar bytes
+//!  client: merge with the sidecar there was ─▶ put, catalog ─▶ run (all rows from sidecars)
+//! ```
+//!
+//! The sidecars are the ones a local first pass writes, so the result is
+//! the same bits: this is the cache an incremental run already trusts.
+
+use roaring::RoaringBitmap;
+
+use super::collect::{Docs, hash_rows};
+use super::minhash::Permutations;
+use super::{Method, Plan, Verify, sidecar};
+use crate::stage::{Context, RunError};
+use crate::store::ObjectId;
+use crate::store::catalog::band_sidecar_key;
+use crate::version::selection::{SelectionSet, segment_columns};
+
+fn keep_sigs(plan: &Plan) -> bool {
+    plan.method == Method::Minhash && plan.verify != Verify::Exact
+}
+
+/// The sidecar of segment `i` of the rows the stage reads, if one is there
+/// and decodes, and its catalog key.
+fn existing(cx: &Context, plan: &Plan, i: usize) -> Result<(String, Option<Docs>), RunError> {
+    let keep_sigs = keep_sigs(plan);
+    let params = sidecar::params(plan, keep_sigs);
+    let seg = &cx.source.manifest.segments[i];
+    let key = band_sidecar_key(&seg.shard, &sidecar::params_hash(&params));
+    let id: Option<ObjectId> = cx.store.catalog()?.band_sidecar(&key)?;
+    let docs = id
+        .and_then(|id| cx.store.objects().get(&id).ok())
+        .and_then(|b| sidecar::decode(&b, &params, plan, keep_sigs, i as u32).ok());
+    Ok((key, docs))
+}
+
+/// Per segment, the rows of `input` no sidecar holds (`None` when none lacks one).
+pub(super) fn missing(
+    cx: &Context,
+    plan: &Plan,
+    input: &SelectionSet,
+) -> Result<Option<SelectionSet>, RunError> {
+    let mut out = Vec::with_capacity(input.0.len());
+    for (i, sel) in input.0.iter().enumerate() {
+        if sel.is_empty() {
+            out.push(RoaringBitmap::new());
+            continue;
+        }
+        let (_, docs) = existing(cx, plan, i)?;
+        out.push(match docs {
+            Some(d) => sel - &sidecar::rows_of(&d),
+            None => sel.clone(),
+        });
+    }
+    let todo = SelectionSet(out);
+    Ok((todo.rows() > 0).then_some(todo))
+}
+
+/// An executor's share: the first pass over rows `rows` of segment `i`, as
+/// sidecar bytes.
+pub(super) fn hash_segment(
+    cx: &Context,
+    plan: &Plan,
+    i: usize,
+    rows: &RoaringBitmap,
+) -> Result<Vec<u8>, RunError> {
+    let keep_sigs = keep_sigs(plan);
+    let seg = &cx.source.manifest.segments[i];
+    let batches = segment_columns(cx.store, seg, rows, Some(&plan.read_columns()))?;
+    let perms = Permutations::new(plan.num_perm, plan.seed);
+    let docs = hash_rows(
+        cx,
+        (i as u32, true),
+        &batches,
+        plan,
+        &perms,
+        None,
+        keep_sigs,
+    )?;
+    Ok(sidecar::encode(&sidecar::params(plan, keep_sigs), &docs))
+}
+
+/// Stores what the executors hashed: each segment's sidecar, merged with
+/// the one there was.
+pub(super) fn absorb(
+    cx: &Context,
+    plan: &Plan,
+    prepared: Vec<(usize, Vec<u8>)>,
+) -> Result<(), RunError> {
+    let keep_sigs = keep_sigs(plan);
+    let params = sidecar::params(plan, keep_sigs);
+    let mut written = Vec::with_capacity(prepared.len());
+    for (i, bytes) in prepared {
+        let fresh = sidecar::decode(&bytes, &params, plan, keep_sigs, i as u32).map_err(|e| {
+            RunError::Cluster {
+                stage: cx.index + 1,
+                name: cx.name.to_string(),
+                message: format!("segment {i}'s band hashes from an executor do not read: {e}"),
+                hint: Some("run the same sift on the client and the executors".into()),
+            }
+        })?;
+        let (key, there) = existing(cx, plan, i)?;
+        let all = match there {
+            // Rows the sidecar gained meanwhile are not hashed twice.
+            Some(t) => {
+                let new = sidecar::rows_of(&fresh) - &sidecar::rows_of(&t);
+                sidecar::merge(
+                    t,
+                    sidecar::select(&fresh, &new, plan, keep_sigs),
+                    plan,
+                    keep_sigs,
+                )
+            }
+            None => fresh,
+        };
+        let id = cx.store.objects().put(&sidecar::encode(&params, &all))?.id;
+        written.push((key, id));
+    }
+    if !written.is_empty() {
+        cx.store.catalog()?.set_band_sidecars(&written)?;
+    }
+    Ok(())
+}
