@@ -55,8 +55,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
     pub report: Option<PathBuf>,
     /// Run the stages that judge rows one at a time (filter), and dedup's
-    /// hashing, on a cluster's executors (`sift cluster`); the rest runs here.
-    /// The result is the same.
+    /// hashing and grouping, on a cluster's executors (`sift cluster`); the
+    /// rest runs here. The result is the same.
     #[arg(long, value_name = "df://HOST:PORT", conflicts_with = "dry_run")]
     pub cluster: Option<String>,
     /// Print the result as JSON.

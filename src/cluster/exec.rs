@@ -11,8 +11,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, BinaryArray, RecordBatch, StringArray, UInt32Array};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
+use arrow::array::{
+    Array, AsArray, BinaryArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type, UInt64Type};
 use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::memory::MemorySourceConfig;
@@ -28,11 +30,12 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use futures::TryStreamExt;
 use roaring::RoaringBitmap;
 
-use crate::pipeline::task::{Output, StageTask, TaskError};
+use crate::pipeline::task::{Mode, Output, StageTask, TaskError};
 use crate::stage::Part;
 
 /// What marks a sift node in a serialized plan.
 const TAG: &[u8] = b"sift-stage-task\n";
+const BUCKETS_TAG: &[u8] = b"sift-buckets\n";
 
 /// Runs a stage on the segments its input names: a partition per segment.
 /// The input is a memory scan of segment numbers, which Ballista knows how
@@ -79,7 +82,7 @@ impl StageExec {
         version: String,
     ) -> StageExec {
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(schema()),
+            EquivalenceProperties::new(schema(task.mode)),
             Partitioning::UnknownPartitioning(
                 input.properties().output_partitioning().partition_count(),
             ),
@@ -96,13 +99,21 @@ impl StageExec {
     }
 }
 
-/// The columns a [`StageExec`] partition yields.
-pub fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("segment", DataType::UInt32, false),
-        Field::new("data", DataType::Binary, false),
-        Field::new("removed", DataType::Utf8, false),
-    ]))
+/// The columns a [`StageExec`] partition yields: (segment, data, removed),
+/// or for band rows (band, hash, doc).
+pub fn schema(mode: Mode) -> SchemaRef {
+    Arc::new(match mode {
+        Mode::Bands => Schema::new(vec![
+            Field::new("band", DataType::UInt32, false),
+            Field::new("hash", DataType::UInt64, false),
+            Field::new("doc", DataType::UInt32, false),
+        ]),
+        Mode::Run | Mode::Prepare => Schema::new(vec![
+            Field::new("segment", DataType::UInt32, false),
+            Field::new("data", DataType::Binary, false),
+            Field::new("removed", DataType::Utf8, false),
+        ]),
+    })
 }
 
 impl DisplayAs for StageExec {
@@ -171,7 +182,7 @@ impl ExecutionPlan for StageExec {
         let task = Arc::new(self.task.clone());
         let store = self.store.clone();
         let version = self.version.clone();
-        let out = schema();
+        let out = schema(self.task.mode);
         let stream = {
             let out = out.clone();
             input.and_then(move |numbers| {
@@ -201,7 +212,189 @@ impl ExecutionPlan for StageExec {
     }
 }
 
+/// Candidate pairs from band rows: after the engine's shuffle has put each
+/// (band, hash) in one partition, a partition's rows sorted by (band, hash,
+/// doc) give its buckets, and each document after a bucket's first pairs
+/// with that first one: (doc, rep), as a local dedup's sorted band scan does.
+#[derive(Debug)]
+pub struct BucketsExec {
+    input: Arc<dyn ExecutionPlan>,
+    properties: Arc<PlanProperties>,
+}
+
+impl BucketsExec {
+    pub fn new(input: Arc<dyn ExecutionPlan>) -> BucketsExec {
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(pairs_schema()),
+            Partitioning::UnknownPartitioning(
+                input.properties().output_partitioning().partition_count(),
+            ),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        BucketsExec {
+            input,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+fn pairs_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("doc", DataType::UInt32, false),
+        Field::new("rep", DataType::UInt32, false),
+    ]))
+}
+
+impl DisplayAs for BucketsExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "SiftBucketsExec")
+    }
+}
+
+impl ExecutionPlan for BucketsExec {
+    fn name(&self) -> &str {
+        "SiftBucketsExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(
+            &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+        ) -> Result<datafusion::common::tree_node::TreeNodeRecursion>,
+    ) -> Result<datafusion::common::tree_node::TreeNodeRecursion> {
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = children.as_slice() else {
+            return Err(DataFusionError::Internal(format!(
+                "SiftBucketsExec takes one input, not {}",
+                children.len()
+            )));
+        };
+        Ok(Arc::new(BucketsExec::new(input.clone())))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let out = pairs_schema();
+        let fut = {
+            let out = out.clone();
+            async move {
+                let batches: Vec<RecordBatch> = input.try_collect().await?;
+                tokio::task::spawn_blocking(move || pairs_of_bands(&out, &batches))
+                    .await
+                    .map_err(|e| DataFusionError::Execution(format!("the task panicked: {e}")))?
+            }
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            out,
+            futures::stream::once(fut),
+        )))
+    }
+}
+
+/// (doc, rep) of every bucket of `batches`' (band, hash, doc) rows.
+fn pairs_of_bands(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    let mut records: Vec<u128> = Vec::new();
+    for b in batches {
+        let (Some(band), Some(hash), Some(doc)) = (
+            b.column(0).as_primitive_opt::<UInt32Type>(),
+            b.column(1).as_primitive_opt::<UInt64Type>(),
+            b.column(2).as_primitive_opt::<UInt32Type>(),
+        ) else {
+            return Err(DataFusionError::Internal(format!(
+                "band rows have the columns {:?}",
+                b.schema()
+            )));
+        };
+        for r in 0..b.num_rows() {
+            records.push(
+                (u128::from(band.value(r)) << 96)
+                    | (u128::from(hash.value(r)) << 32)
+                    | u128::from(doc.value(r)),
+            );
+        }
+    }
+    records.sort_unstable();
+    let (mut docs, mut reps) = (Vec::new(), Vec::new());
+    let mut bucket: Option<(u128, u32)> = None;
+    for r in records {
+        let (key, doc) = (r >> 32, r as u32);
+        match bucket {
+            Some((k, rep)) if k == key => {
+                docs.push(doc);
+                reps.push(rep);
+            }
+            _ => bucket = Some((key, doc)),
+        }
+    }
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(UInt32Array::from(docs)),
+            Arc::new(UInt32Array::from(reps)),
+        ],
+    )?)
+}
+
+/// The candidate pairs in `batches` (from [`BucketsExec`]).
+pub fn pairs_of(batches: &[RecordBatch]) -> Result<Vec<(u32, u32)>, String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (Some(doc), Some(rep)) = (
+            b.column(0).as_primitive_opt::<UInt32Type>(),
+            b.column(1).as_primitive_opt::<UInt32Type>(),
+        ) else {
+            return Err(format!("a result has the columns {:?}", b.schema()));
+        };
+        out.extend(
+            doc.values()
+                .iter()
+                .copied()
+                .zip(rep.values().iter().copied()),
+        );
+    }
+    Ok(out)
+}
+
 fn parts_batch(schema: &SchemaRef, parts: &[(u32, Output)]) -> Result<RecordBatch> {
+    if schema.field(0).name() == "band" {
+        let rows = parts.iter().flat_map(|(_, o)| match o {
+            Output::Bands(rows) => rows.as_slice(),
+            _ => &[],
+        });
+        let (mut band, mut hash, mut doc) = (Vec::new(), Vec::new(), Vec::new());
+        for &(b, h, d) in rows {
+            band.push(b);
+            hash.push(h);
+            doc.push(d);
+        }
+        return Ok(RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(UInt32Array::from(band)),
+                Arc::new(UInt64Array::from(hash)),
+                Arc::new(UInt32Array::from(doc)),
+            ],
+        )?);
+    }
     let mut kept = Vec::with_capacity(parts.len());
     let mut removed = Vec::with_capacity(parts.len());
     for (_, out) in parts {
@@ -217,6 +410,11 @@ fn parts_batch(schema: &SchemaRef, parts: &[(u32, Output)]) -> Result<RecordBatc
             Output::Prepared(bytes) => {
                 kept.push(bytes.clone());
                 removed.push(String::new());
+            }
+            Output::Bands(_) => {
+                return Err(DataFusionError::Internal(
+                    "band rows where parts were expected".into(),
+                ));
             }
         }
     }
@@ -375,6 +573,15 @@ impl PhysicalExtensionCodec for Codec {
                     self.version.clone(),
                 )))
             }
+            None if buf == BUCKETS_TAG => {
+                let [input] = inputs else {
+                    return Err(DataFusionError::Internal(format!(
+                        "SiftBucketsExec takes one input, not {}",
+                        inputs.len()
+                    )));
+                };
+                Ok(Arc::new(BucketsExec::new(input.clone())))
+            }
             None => self.inner.try_decode(buf, inputs, ctx, proto_converter),
         }
     }
@@ -389,6 +596,10 @@ impl PhysicalExtensionCodec for Codec {
             Some(exec) => {
                 buf.extend_from_slice(TAG);
                 buf.extend_from_slice(&exec.task.encode());
+                Ok(())
+            }
+            None if node.downcast_ref::<BucketsExec>().is_some() => {
+                buf.extend_from_slice(BUCKETS_TAG);
                 Ok(())
             }
             None => self.inner.try_encode(node, buf, proto_converter),

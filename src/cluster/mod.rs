@@ -31,6 +31,9 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
 use datafusion::execution::SessionState;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::{ExecutionPlan, Partitioning};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
@@ -139,7 +142,24 @@ impl Client {
     ) -> datafusion::common::Result<Vec<arrow::array::RecordBatch>> {
         let codec: Arc<dyn PhysicalExtensionCodec> =
             Arc::new(exec::Codec::new(None, SIFT_VERSION.into()));
-        let plan = exec::StageExec::plan(task.clone(), SIFT_VERSION.into())?;
+        let stage: Arc<dyn ExecutionPlan> =
+            exec::StageExec::plan(task.clone(), SIFT_VERSION.into())?;
+        let plan: Arc<dyn ExecutionPlan> = match task.mode {
+            // The engine's shuffle puts each (band, hash) in one partition;
+            // the buckets there give the candidate pairs.
+            crate::pipeline::task::Mode::Bands => {
+                let key: Vec<Arc<dyn datafusion::physical_expr::PhysicalExpr>> = vec![
+                    Arc::new(Column::new("band", 0)),
+                    Arc::new(Column::new("hash", 1)),
+                ];
+                let partitions = task.segments.clamp(2, 64);
+                Arc::new(exec::BucketsExec::new(Arc::new(RepartitionExec::try_new(
+                    stage,
+                    Partitioning::Hash(key, partitions),
+                )?)))
+            }
+            _ => stage,
+        };
         let config = SessionConfig::new_with_ballista()
             .with_ballista_physical_extension_codec(codec.clone())
             .with_ballista_job_name(&format!("sift stage {} ({})", task.index + 1, task.name));
@@ -181,6 +201,11 @@ impl Remote for Client {
         let only = task.only.clone().unwrap_or_default();
         exec::prepared_of(&batches, &only).map_err(|e| failed(task, e, None))
     }
+
+    fn group(&self, task: &StageTask) -> Result<Vec<(u32, u32)>, RunError> {
+        let batches = self.job(task)?;
+        exec::pairs_of(&batches).map_err(|e| failed(task, e, None))
+    }
 }
 
 fn failed(task: &StageTask, message: String, hint: Option<String>) -> RunError {
@@ -196,9 +221,40 @@ impl Client {
     /// Runs the task's job, again where a connection was lost.
     fn job(&self, task: &StageTask) -> Result<Vec<arrow::array::RecordBatch>, RunError> {
         let mut attempt = 1;
+        let started = std::time::Instant::now();
         loop {
             let e = match self.runtime.block_on(self.submit(task)) {
-                Ok(batches) => return Ok(batches),
+                Ok(batches) => {
+                    let bytes: usize = batches
+                        .iter()
+                        .map(|b| {
+                            b.column(1)
+                                .to_data()
+                                .buffers()
+                                .iter()
+                                .map(|x| x.len())
+                                .sum::<usize>()
+                        })
+                        .sum();
+                    let n = task.only.as_ref().map_or(task.segments, Vec::len);
+                    let what = match task.mode {
+                        crate::pipeline::task::Mode::Run => format!("{n} segments run"),
+                        crate::pipeline::task::Mode::Prepare => {
+                            format!("first pass of {n} segments")
+                        }
+                        crate::pipeline::task::Mode::Bands => {
+                            format!("band hashes of {n} segments grouped")
+                        }
+                    };
+                    eprintln!(
+                        "stage {} ({}) on the cluster at {}: {what}, {bytes} bytes back, {:.2} s",
+                        task.index + 1,
+                        task.name,
+                        self.endpoint,
+                        started.elapsed().as_secs_f64()
+                    );
+                    return Ok(batches);
+                }
                 Err(e) => e,
             };
             let text = e.to_string();

@@ -53,6 +53,9 @@ pub trait Remote: std::fmt::Debug + Send + Sync {
     fn run(&self, task: &task::StageTask) -> Result<Vec<crate::stage::Part>, RunError>;
     /// The first pass of `task.only`'s segments (`task.prepare`), by segment.
     fn prepare(&self, task: &task::StageTask) -> Result<Vec<(usize, Vec<u8>)>, RunError>;
+    /// The candidate pairs (document, its bucket's first document) of the
+    /// band hashes `task.mode = bands` gives, grouped by (band, hash) there.
+    fn group(&self, task: &task::StageTask) -> Result<Vec<(u32, u32)>, RunError>;
 }
 
 /// What `sift run --json` prints: the version a run made and what each stage did.
@@ -261,7 +264,8 @@ pub(crate) fn run_stages(
                             name: stage.name.clone(),
                             segments: rows.manifest.segments.len(),
                             only: None,
-                            prepare: false,
+                            mode: task::Mode::Run,
+                            aux: None,
                         };
                         remote_stage(remote.as_ref(), t, &stage.plan, &cx, &current)?
                     }
@@ -331,9 +335,17 @@ fn remote_stage(
                 .filter(|&i| !todo.0[i as usize].is_empty())
                 .collect(),
         );
-        t.prepare = true;
+        t.mode = task::Mode::Prepare;
         let prepared = remote.prepare(&t)?;
         plan.absorb(cx, prepared)?;
+    }
+    if let Some(aux) = plan.band_sources(cx, input)? {
+        t.input = input.put(cx.store)?;
+        t.only = None;
+        t.mode = task::Mode::Bands;
+        t.aux = Some(cx.store.objects().put(&aux)?.id);
+        let pairs = remote.group(&t)?;
+        return plan.run_with_pairs(cx, input, pairs);
     }
     plan.run(cx, input)
 }

@@ -45,10 +45,26 @@ pub struct StageTask {
     /// The segments to run, if not all (one task each).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only: Option<Vec<u32>>,
-    /// Do the stage's first pass on `input`'s rows ([`crate::stage::StagePlan::prepare_segment`])
-    /// instead of running it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub prepare: bool,
+    /// What to do with each segment.
+    #[serde(default)]
+    pub mode: Mode,
+    /// A stored object the mode reads (for `bands`: the stage's own description of where its data is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aux: Option<ObjectId>,
+}
+
+/// What a task does with its segment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Run the stage on it ([`crate::stage::StagePlan::run_segment`]).
+    #[default]
+    Run,
+    /// Its first pass on `input`'s rows ([`crate::stage::StagePlan::prepare_segment`]).
+    Prepare,
+    /// (band, hash, document) of each row, for the engine to group
+    /// ([`crate::stage::StagePlan::band_rows`]).
+    Bands,
 }
 
 /// What a task gives back for its segment.
@@ -58,6 +74,8 @@ pub enum Output {
     Part(Part),
     /// Its first pass, as bytes.
     Prepared(Vec<u8>),
+    /// (band, hash, document) of each of its rows.
+    Bands(Vec<(u32, u64, u32)>),
 }
 
 /// Why a task failed on an executor: a sentence and what to do.
@@ -165,16 +183,30 @@ impl StageTask {
             index: self.index,
             name: &self.name,
         };
-        let failed = |e: crate::stage::RunError| TaskError {
-            message: e.to_string(),
-            hint: e.hint(),
+        let failed = |e: crate::stage::RunError| match e {
+            // Already a sentence about this stage on the cluster.
+            crate::stage::RunError::Cluster { message, hint, .. } => TaskError { message, hint },
+            e => TaskError {
+                message: e.to_string(),
+                hint: e.hint(),
+            },
         };
-        let out = if self.prepare {
-            plan.prepare_segment(&cx, segment, rows_in)
-                .map(|r| r.map(Output::Prepared).map_err(failed))
-        } else {
-            plan.run_segment(&cx, segment, rows_in)
-                .map(|r| r.map(Output::Part).map_err(failed))
+        let out = match self.mode {
+            Mode::Prepare => plan
+                .prepare_segment(&cx, segment, rows_in)
+                .map(|r| r.map(Output::Prepared).map_err(failed)),
+            Mode::Run => plan
+                .run_segment(&cx, segment, rows_in)
+                .map(|r| r.map(Output::Part).map_err(failed)),
+            Mode::Bands => {
+                let aux = match self.aux {
+                    Some(id) => store.objects().get(&id).map_err(|e| unreadable(&e))?,
+                    None => Vec::new(),
+                };
+                let first = input.0[..segment].iter().map(|b| b.len()).sum::<u64>();
+                plan.band_rows(&cx, segment, rows_in, first, &aux)
+                    .map(|r| r.map(Output::Bands).map_err(failed))
+            }
         };
         out.unwrap_or_else(|| {
             Err(TaskError::new(

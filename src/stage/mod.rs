@@ -207,6 +207,34 @@ macro_rules! stages {
                 }
             }
 
+            /// What executors need to give band rows (see [`Planned::band_sources`]).
+            pub fn band_sources(&self, cx: &Context, input: &SelectionSet) -> Result<Option<Vec<u8>>, RunError> {
+                match self {
+                    $(StagePlan::$variant(p) => p.band_sources(cx, input),)*
+                }
+            }
+
+            /// An executor's band rows (see [`Planned::band_rows`]).
+            pub fn band_rows(
+                &self,
+                cx: &Context,
+                segment: usize,
+                rows: &roaring::RoaringBitmap,
+                first: u64,
+                sources: &[u8],
+            ) -> Option<Result<BandRows, RunError>> {
+                match self {
+                    $(StagePlan::$variant(p) => p.band_rows(cx, segment, rows, first, sources),)*
+                }
+            }
+
+            /// The stage with pairs grouped elsewhere (see [`Planned::run_with_pairs`]).
+            pub fn run_with_pairs(&self, cx: &Context, input: &SelectionSet, pairs: Vec<(u32, u32)>) -> Result<Outcome, RunError> {
+                match self {
+                    $(StagePlan::$variant(p) => p.run_with_pairs(cx, input, pairs),)*
+                }
+            }
+
             /// Keeps what the executors prepared (see [`Planned::absorb`]).
             pub fn absorb(&self, cx: &Context, prepared: Vec<(usize, Vec<u8>)>) -> Result<(), RunError> {
                 match self {
@@ -352,6 +380,38 @@ pub trait Planned {
     fn absorb(&self, _cx: &Context, _prepared: Vec<(usize, Vec<u8>)>) -> Result<(), RunError> {
         Ok(())
     }
+    /// For a stage whose candidates come from grouping band hashes (MinHash
+    /// dedup): what an executor needs to give a segment's (band, hash,
+    /// document) rows (see [`Planned::band_rows`]), as bytes to store; `None`
+    /// where the grouping is done here.
+    fn band_sources(
+        &self,
+        _cx: &Context,
+        _input: &SelectionSet,
+    ) -> Result<Option<Vec<u8>>, RunError> {
+        Ok(None)
+    }
+    /// An executor's share of the grouping: (band, hash, document) of rows
+    /// `rows` of segment `segment`, whose first document is number `first`.
+    fn band_rows(
+        &self,
+        _cx: &Context,
+        _segment: usize,
+        _rows: &roaring::RoaringBitmap,
+        _first: u64,
+        _sources: &[u8],
+    ) -> Option<Result<BandRows, RunError>> {
+        None
+    }
+    /// The stage, with its candidate pairs grouped elsewhere.
+    fn run_with_pairs(
+        &self,
+        cx: &Context,
+        input: &SelectionSet,
+        _pairs: Vec<(u32, u32)>,
+    ) -> Result<Outcome, RunError> {
+        self.run(cx, input)
+    }
     /// The outcome of [`Planned::run_segment`]'s parts, one per segment in
     /// order: the same as [`Planned::run`] gives.
     fn merge(&self, parts: Vec<Part>) -> Outcome {
@@ -370,6 +430,9 @@ pub trait Planned {
         }
     }
 }
+
+/// (band, hash, document) of each row of a segment, for grouping elsewhere.
+pub type BandRows = Vec<(u32, u64, u32)>;
 
 /// What a stage did to one segment: the rows it kept, its removals per rule.
 #[derive(Debug, Clone, Default, PartialEq)]

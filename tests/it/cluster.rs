@@ -149,6 +149,11 @@ fn a_cluster_run_gives_the_local_content_id_on_two_executors_and_on_one() {
         "several segments: {ran}"
     );
     let (want, removed) = summary(&ran);
+    let want_dedup = ran["stages"][1]["dedup"].clone();
+    assert!(
+        want_dedup["candidates"].as_u64().unwrap() > 0,
+        "{want_dedup}"
+    );
 
     let (_s, url) = scheduler();
     let first = executor(&url, &[]);

@@ -403,6 +403,34 @@ impl Planned for Plan {
         prepare::absorb(cx, self, prepared)
     }
 
+    fn band_sources(
+        &self,
+        cx: &Context,
+        input: &SelectionSet,
+    ) -> Result<Option<Vec<u8>>, RunError> {
+        prepare::band_sources(cx, self, input)
+    }
+
+    fn band_rows(
+        &self,
+        cx: &Context,
+        segment: usize,
+        rows: &roaring::RoaringBitmap,
+        first: u64,
+        sources: &[u8],
+    ) -> Option<Result<crate::stage::BandRows, RunError>> {
+        Some(prepare::band_rows(cx, self, segment, rows, first, sources))
+    }
+
+    fn run_with_pairs(
+        &self,
+        cx: &Context,
+        input: &SelectionSet,
+        pairs: Vec<(u32, u32)>,
+    ) -> Result<Outcome, RunError> {
+        run::run_with(cx, input, self, Some(pairs))
+    }
+
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
         let Some(details) = cx.stats.details() else {
             return Ok(Reason::recorded());

@@ -20,6 +20,9 @@ use crate::store::ObjectId;
 use crate::store::catalog::band_sidecar_key;
 use crate::version::selection::{SelectionSet, segment_columns};
 
+/// What the object naming each segment's sidecar for executors starts with.
+const SOURCES_MAGIC: &[u8] = b"SIFTBSRC";
+
 fn keep_sigs(plan: &Plan) -> bool {
     plan.method == Method::Minhash && plan.verify != Verify::Exact
 }
@@ -124,4 +127,96 @@ pub(super) fn absorb(
         cx.store.catalog()?.set_band_sidecars(&written)?;
     }
     Ok(())
+}
+
+/// Where each segment's band hashes are, for executors to give (band, hash,
+/// document) rows to the engine's grouping: the sidecars' ids, which the
+/// client reads from the catalog (executors do not open it). `None` unless
+/// every segment with rows has a sidecar holding them (MinHash only, and not
+/// against earlier versions, whose rows are numbered first).
+pub(super) fn band_sources(
+    cx: &Context,
+    plan: &Plan,
+    input: &SelectionSet,
+) -> Result<Option<Vec<u8>>, RunError> {
+    if plan.method != Method::Minhash || !plan.against.is_empty() {
+        return Ok(None);
+    }
+    let keep_sigs = keep_sigs(plan);
+    let params = sidecar::params(plan, keep_sigs);
+    let phash = sidecar::params_hash(&params);
+    let catalog = cx.store.catalog()?;
+    let mut ids = Vec::with_capacity(input.0.len());
+    for (i, sel) in input.0.iter().enumerate() {
+        if sel.is_empty() {
+            ids.push(None);
+            continue;
+        }
+        let seg = &cx.source.manifest.segments[i];
+        match catalog.band_sidecar(&band_sidecar_key(&seg.shard, &phash))? {
+            Some(id) => ids.push(Some(id)),
+            None => return Ok(None),
+        }
+    }
+    let sources = serde_json::json!({ "params": params, "sidecars": ids });
+    // Not a JSON object at the first byte: `fsck` takes those for manifests.
+    let mut out = SOURCES_MAGIC.to_vec();
+    out.extend(serde_json::to_vec(&sources).expect("json"));
+    Ok(Some(out))
+}
+
+/// An executor's share of the grouping: the (band, hash, document) rows of
+/// rows `rows` of segment `i`, from its sidecar, numbered from `first`.
+pub(super) fn band_rows(
+    cx: &Context,
+    plan: &Plan,
+    i: usize,
+    rows: &RoaringBitmap,
+    first: u64,
+    sources: &[u8],
+) -> Result<Vec<(u32, u64, u32)>, RunError> {
+    let keep_sigs = keep_sigs(plan);
+    let params = sidecar::params(plan, keep_sigs);
+    let bad = |why: String| RunError::Cluster {
+        stage: cx.index + 1,
+        name: cx.name.to_string(),
+        message: format!("segment {i}'s band hashes: {why}"),
+        hint: Some("run the same sift on the client and the executors".into()),
+    };
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let json = sources
+        .strip_prefix(SOURCES_MAGIC)
+        .ok_or_else(|| bad("the sources are not sift's".into()))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| bad(format!("the sources do not read: {e}")))?;
+    if v["params"].as_str() != Some(params.as_str()) {
+        return Err(bad("they were made with other parameters".into()));
+    }
+    let id: ObjectId = v["sidecars"][i]
+        .as_str()
+        .ok_or_else(|| bad("no sidecar is named".into()))?
+        .parse()
+        .map_err(bad)?;
+    let all = sidecar::decode(
+        &cx.store.objects().get(&id)?,
+        &params,
+        plan,
+        keep_sigs,
+        i as u32,
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    if !rows.is_subset(&sidecar::rows_of(&all)) {
+        return Err(bad("the sidecar lacks rows".into()));
+    }
+    let docs = sidecar::select(&all, rows, plan, keep_sigs);
+    let mut out = Vec::with_capacity(docs.bands.len());
+    for (k, hashes) in docs.bands.chunks_exact(plan.bands.max(1)).enumerate() {
+        let doc = u32::try_from(first + k as u64).map_err(|_| bad("over 2^32 documents".into()))?;
+        for (band, hash) in hashes.iter().enumerate() {
+            out.push((band as u32, *hash, doc));
+        }
+    }
+    Ok(out)
 }

@@ -234,6 +234,18 @@ impl Signatures {
 /// unions, so clusters, survivors and the content id are the same at every
 /// budget and thread count.
 pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Outcome, RunError> {
+    run_with(cx, input, plan, None)
+}
+
+/// [`run`], with MinHash's candidate pairs (document, its bucket's first
+/// document) grouped elsewhere (a cluster) when `grouped` is given: the band
+/// hashes are then not sorted here.
+pub(super) fn run_with(
+    cx: &Context,
+    input: &SelectionSet,
+    plan: &Plan,
+    grouped: Option<Vec<(u32, u32)>>,
+) -> Result<Outcome, RunError> {
     let perms = Permutations::new(plan.num_perm, plan.seed);
     let gpu = match (plan.method, cx.device.unwrap_or(plan.device)) {
         (Method::Exact, _) | (_, DeviceChoice::Cpu) => None,
@@ -270,7 +282,8 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
     let mut bands: Sorter<BandRecord> = Sorter::new(&tmp, budget.sort, cx.threads);
     match plan.method {
         Method::Exact => keys.expect(total, 1),
-        Method::Minhash => bands.expect(total * plan.bands as u64, plan.bands),
+        Method::Minhash if grouped.is_none() => bands.expect(total * plan.bands as u64, plan.bands),
+        Method::Minhash => {}
     }
     let mut sigs = Signatures::new(budget.sigs_in_memory, &tmp)?;
     let reused = collect(cx, &segs, plan, &perms, gpu, &mut |d: Docs| {
@@ -282,7 +295,12 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
                 doc: base + k as u32,
             })?;
         }
-        for (k, hashes) in d.bands.chunks_exact(plan.bands.max(1)).enumerate() {
+        let own_bands = if grouped.is_some() {
+            &[][..]
+        } else {
+            &d.bands[..]
+        };
+        for (k, hashes) in own_bands.chunks_exact(plan.bands.max(1)).enumerate() {
             for (band, hash) in hashes.iter().enumerate() {
                 bands.push(BandRecord::new(band as u32, *hash, base + k as u32))?;
             }
@@ -330,20 +348,32 @@ pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Out
             drop(keys);
             // Candidates: each document pairs with the first document of every bucket it falls in.
             let mut pairs: Sorter<PairRecord> = Sorter::new(&tmp, budget.pairs, cx.threads);
-            let mut bucket: Option<(u128, u32)> = None;
-            let bands = bands.finish()?;
-            spilled += bands.stats.bytes;
-            bands.for_each(|r: BandRecord| {
-                match bucket {
-                    Some((key, rep)) if key == r.bucket_key() => {
-                        if r.doc() >= own {
-                            pairs.push(PairRecord { doc: r.doc(), rep })?;
+            match grouped {
+                Some(grouped) => {
+                    drop(bands);
+                    for (doc, rep) in grouped {
+                        if doc >= own {
+                            pairs.push(PairRecord { doc, rep })?;
                         }
                     }
-                    _ => bucket = Some((r.bucket_key(), r.doc())),
                 }
-                Ok::<_, RunError>(())
-            })?;
+                None => {
+                    let mut bucket: Option<(u128, u32)> = None;
+                    let bands = bands.finish()?;
+                    spilled += bands.stats.bytes;
+                    bands.for_each(|r: BandRecord| {
+                        match bucket {
+                            Some((key, rep)) if key == r.bucket_key() => {
+                                if r.doc() >= own {
+                                    pairs.push(PairRecord { doc: r.doc(), rep })?;
+                                }
+                            }
+                            _ => bucket = Some((r.bucket_key(), r.doc())),
+                        }
+                        Ok::<_, RunError>(())
+                    })?;
+                }
+            }
             let mut check = Verifier {
                 cx,
                 plan,
