@@ -337,6 +337,9 @@ fn remote_stage(
         );
         t.mode = task::Mode::Prepare;
         let prepared = remote.prepare(&t)?;
+        if plan.gathers() {
+            return plan.run_gathered(cx, input, prepared);
+        }
         plan.absorb(cx, prepared)?;
     }
     if let Some(aux) = plan.band_sources(cx, input)? {

@@ -235,6 +235,20 @@ macro_rules! stages {
                 }
             }
 
+            /// Whether the stage runs from what executors gather (see [`Planned::GATHERS`]).
+            pub fn gathers(&self) -> bool {
+                match self {
+                    $(StagePlan::$variant(_) => <$module::Plan as Planned>::GATHERS,)*
+                }
+            }
+
+            /// The stage from what executors gathered (see [`Planned::run_gathered`]).
+            pub fn run_gathered(&self, cx: &Context, input: &SelectionSet, prepared: Vec<(usize, Vec<u8>)>) -> Result<Outcome, RunError> {
+                match self {
+                    $(StagePlan::$variant(p) => p.run_gathered(cx, input, prepared),)*
+                }
+            }
+
             /// Keeps what the executors prepared (see [`Planned::absorb`]).
             pub fn absorb(&self, cx: &Context, prepared: Vec<(usize, Vec<u8>)>) -> Result<(), RunError> {
                 match self {
@@ -322,6 +336,9 @@ pub trait Planned {
     type Detail: Serialize + JsonSchema + Default;
     /// Whether [`Planned::run_segment`] does the stage's work segment by segment.
     const PER_SEGMENT: bool = false;
+    /// Whether the stage runs from what [`Planned::prepare_segment`] gathers
+    /// ([`Planned::run_gathered`]) rather than after [`Planned::absorb`].
+    const GATHERS: bool = false;
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError>;
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Self::Detail>, RunError>;
     fn describe(&self) -> Vec<String>;
@@ -375,6 +392,15 @@ pub trait Planned {
         _rows: &roaring::RoaringBitmap,
     ) -> Option<Result<Vec<u8>, RunError>> {
         None
+    }
+    /// The stage, run from what the executors gathered (see [`Planned::GATHERS`]).
+    fn run_gathered(
+        &self,
+        cx: &Context,
+        input: &SelectionSet,
+        _prepared: Vec<(usize, Vec<u8>)>,
+    ) -> Result<Outcome, RunError> {
+        self.run(cx, input)
     }
     /// Keeps what the executors prepared, by segment, before the stage runs here.
     fn absorb(&self, _cx: &Context, _prepared: Vec<(usize, Vec<u8>)>) -> Result<(), RunError> {

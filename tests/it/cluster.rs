@@ -90,7 +90,7 @@ threshold = 0.8
 kind = "balance"
 label = "source"
 strategy = "cap"
-max_per_class = 60
+max_per_class = 30
 
 [output]
 tag = "out"
@@ -150,6 +150,7 @@ fn a_cluster_run_gives_the_local_content_id_on_two_executors_and_on_one() {
     );
     let (want, removed) = summary(&ran);
     let want_dedup = ran["stages"][1]["dedup"].clone();
+    let want_balance = ran["stages"][2]["balance"].clone();
     assert!(
         want_dedup["candidates"].as_u64().unwrap() > 0,
         "{want_dedup}"
@@ -159,13 +160,25 @@ fn a_cluster_run_gives_the_local_content_id_on_two_executors_and_on_one() {
     let first = executor(&url, &[]);
     let _second = executor(&url, &[]);
     let two = env(1);
-    let (got, got_removed) = summary(&two.json(&["run", "p.toml", "--cluster", &url, "--json"]));
+    let ran = two.json(&["run", "p.toml", "--cluster", &url, "--json"]);
+    let (got, got_removed) = summary(&ran);
     assert_eq!(got, want, "two executors");
     assert_eq!(got_removed, removed);
+    // The executors did dedup's first pass: every row's band hashes came
+    // back as sidecars, and the stage read no text here to hash.
+    let dedup = &ran["stages"][1]["dedup"];
+    assert_eq!(dedup["reused"], ran["stages"][1]["rows_in"], "{dedup}");
+    // The engine's shuffle grouped the band hashes: the same candidates.
+    for k in ["candidates", "verified", "clusters", "removed", "details"] {
+        assert_eq!(dedup[k], want_dedup[k], "{k}");
+    }
     assert!(
-        removed[0]["where"].as_u64().unwrap() > 0,
-        "the filter removed rows: {removed:?}"
+        removed[0]["where"].as_u64().unwrap() > 0
+            && removed[2]["class_quota"].as_u64().unwrap() > 0,
+        "the filter and the balance removed rows: {removed:?}"
     );
+    // The executors read the labels and ranks; the classes are the same.
+    assert_eq!(ran["stages"][2]["balance"], want_balance);
 
     // One executor left: its tasks run on the other one.
     drop(first);

@@ -286,6 +286,48 @@ impl Planned for Plan {
         run(cx, input, self)
     }
 
+    // On a cluster the executors read the labels and fingerprints (the rows'
+    // ranks); the quotas and the selection are made here.
+    const GATHERS: bool = true;
+
+    fn prepare(
+        &self,
+        _cx: &Context,
+        input: &SelectionSet,
+    ) -> Result<Option<SelectionSet>, RunError> {
+        Ok((input.rows() > 0).then(|| input.clone()))
+    }
+
+    fn prepare_segment(
+        &self,
+        cx: &Context,
+        segment: usize,
+        rows: &roaring::RoaringBitmap,
+    ) -> Option<Result<Vec<u8>, RunError>> {
+        Some(select::gather(cx, self, segment, rows).map(|g| select::encode_gathered(&g)))
+    }
+
+    fn run_gathered(
+        &self,
+        cx: &Context,
+        input: &SelectionSet,
+        prepared: Vec<(usize, Vec<u8>)>,
+    ) -> Result<Outcome, RunError> {
+        let mut segments = vec![Vec::new(); input.0.len()];
+        for (i, bytes) in prepared {
+            let rows = select::decode_gathered(&bytes).map_err(|e| RunError::Cluster {
+                stage: cx.index + 1,
+                name: cx.name.to_string(),
+                message: format!("segment {i}'s labels from an executor do not read: {e}"),
+                hint: Some("run the same sift on the client and the executors".into()),
+            })?;
+            if let Some(slot) = segments.get_mut(i) {
+                *slot = rows;
+            }
+        }
+        select::select(cx, self, segments)
+    }
+
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
         let StageStats::Balance(b) = cx.stats else {
             return Ok(Reason::recorded());

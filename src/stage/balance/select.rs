@@ -26,52 +26,83 @@ pub struct Removal {
     pub rank: u32,
 }
 
+/// A selected row of a segment: its shard row, label and fingerprint.
+pub type Gathered = (u32, Option<String>, u128);
+
+/// The label and fingerprint of each row `sel` selects in segment `si`, in
+/// row order: what ranks the row (a cluster's executors do this part).
+pub(super) fn gather(
+    cx: &Context,
+    plan: &Plan,
+    si: usize,
+    sel: &RoaringBitmap,
+) -> Result<Vec<Gathered>, RunError> {
+    let (store, seg) = (cx.store, &cx.source.manifest.segments[si]);
+    if sel.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fps = crate::store::shard::decode_sidecar(
+        &seg.fingerprints,
+        &store.objects().get(&seg.fingerprints)?,
+    )?;
+    let batches = segment_batches(store, seg, sel)?;
+    let labels = labels_in_parallel(&batches, plan, cx.threads, cx.observer)
+        .map_err(|message| balance_error(plan, message))?;
+    let mut out = Vec::with_capacity(sel.len() as usize);
+    for ((ids, _), labels) in batches.iter().zip(labels) {
+        for (row, label) in ids.iter().zip(labels) {
+            let fp = fps.get(*row as usize).copied().unwrap_or_default();
+            out.push((*row, label, fp));
+        }
+    }
+    Ok(out)
+}
+
 /// Runs a balance stage over the selected rows.
 pub(super) fn run(cx: &Context, input: &SelectionSet, plan: &Plan) -> Result<Outcome, RunError> {
+    let mut segments = Vec::with_capacity(input.0.len());
+    for (si, sel) in input.0.iter().enumerate() {
+        segments.push(gather(cx, plan, si, sel)?);
+    }
+    select(cx, plan, segments)
+}
+
+/// The selection from every segment's gathered rows, in segment order.
+pub(super) fn select(
+    cx: &Context,
+    plan: &Plan,
+    gathered: Vec<Vec<Gathered>>,
+) -> Result<Outcome, RunError> {
     let (store, source) = (cx.store, cx.source);
     // Every selected row: where it is, its class, its rank.
     let mut names: Vec<String> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
-    let mut rows: Vec<Row> = Vec::with_capacity(input.rows() as usize);
-    for (si, seg) in source.manifest.segments.iter().enumerate() {
-        let sel = &input.0[si];
-        if sel.is_empty() {
-            continue;
-        }
-        let fps = crate::store::shard::decode_sidecar(
-            &seg.fingerprints,
-            &store.objects().get(&seg.fingerprints)?,
-        )?;
-        let batches = segment_batches(store, seg, sel)?;
-        let labels = labels_in_parallel(&batches, plan, cx.threads, cx.observer)
-            .map_err(|message| balance_error(plan, message))?;
-        for ((ids, _), labels) in batches.iter().zip(labels) {
-            for (row, label) in ids.iter().zip(labels) {
-                let class = match label {
-                    None if plan.null_label == NullLabel::Drop => NULL_DROP,
-                    None if plan.null_label == NullLabel::Keep => NULL_KEEP,
-                    l => {
-                        let name = l.unwrap_or_else(|| "null".to_string());
-                        match index.get(&name) {
-                            Some(&c) => c,
-                            None => {
-                                let c = names.len() as u32;
-                                index.insert(name.clone(), c);
-                                names.push(name);
-                                c
-                            }
+    let mut rows: Vec<Row> = Vec::with_capacity(gathered.iter().map(Vec::len).sum());
+    for (si, seg_rows) in gathered.into_iter().enumerate() {
+        for (row, label, fp) in seg_rows {
+            let class = match label {
+                None if plan.null_label == NullLabel::Drop => NULL_DROP,
+                None if plan.null_label == NullLabel::Keep => NULL_KEEP,
+                l => {
+                    let name = l.unwrap_or_else(|| "null".to_string());
+                    match index.get(&name) {
+                        Some(&c) => c,
+                        None => {
+                            let c = names.len() as u32;
+                            index.insert(name.clone(), c);
+                            names.push(name);
+                            c
                         }
                     }
-                };
-                let fp = fps.get(*row as usize).copied().unwrap_or_default();
-                rows.push(Row {
-                    seg: si as u32,
-                    row: *row,
-                    class,
-                    rank: xxhash_rust::xxh3::xxh3_64_with_seed(&fp.to_le_bytes(), plan.seed),
-                    fp,
-                });
-            }
+                }
+            };
+            rows.push(Row {
+                seg: si as u32,
+                row,
+                class,
+                rank: xxhash_rust::xxh3::xxh3_64_with_seed(&fp.to_le_bytes(), plan.seed),
+                fp,
+            });
         }
     }
 
@@ -260,5 +291,23 @@ pub fn decode_details(id: &ObjectId, bytes: &[u8]) -> Result<Vec<Removal>, crate
                 rank: v(3),
             }
         })
+        .collect())
+}
+
+/// A segment's gathered rows as bytes (for a cluster executor to send).
+pub(super) fn encode_gathered(rows: &[Gathered]) -> Vec<u8> {
+    let v: Vec<(u32, Option<&str>, u64, u64)> = rows
+        .iter()
+        .map(|(r, l, fp)| (*r, l.as_deref(), (*fp >> 64) as u64, *fp as u64))
+        .collect();
+    serde_json::to_vec(&v).expect("rows serialize")
+}
+
+/// [`encode_gathered`]'s rows back.
+pub(super) fn decode_gathered(bytes: &[u8]) -> Result<Vec<Gathered>, String> {
+    let v: Vec<(u32, Option<String>, u64, u64)> =
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    Ok(v.into_iter()
+        .map(|(r, l, hi, lo)| (r, l, (u128::from(hi) << 64) | u128::from(lo)))
         .collect())
 }
