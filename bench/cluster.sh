@@ -13,8 +13,10 @@
 #   dedup:  MinHash dedup (threshold 0.8, 128 permutations);
 #   filter: gopher_repetition AND c4_quality, then the same dedup.
 # For each: the local and cluster wall times (median), their ratio, the
-# content ids (which must match), and the bytes the executors sent back per
-# document (the stages' results: kept-row bitmaps and band sidecars).
+# content ids (which must match), the bytes the executors sent back per
+# document (kept-row bitmaps, band sidecars, candidate pairs, labels), and
+# the bytes they wrote to their work directories per document (the band
+# rows' shuffle files and the results), and the time in the executors' jobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-1000000}"
@@ -76,9 +78,12 @@ trap cleanup EXIT
 pids+=($!)
 for _ in $(seq 50); do grep -q "df://" "$out/scheduler.log" && break; sleep 0.1; done
 url=$(grep -o 'df://[0-9.:]*' "$out/scheduler.log")
-# One task at a time each: two executors on this machine's two cores.
+# One task at a time each: two executors on this machine's two cores. Their
+# work directories (shuffle files, results) go under $out/work, to measure.
+rm -rf "$out/work"
+mkdir -p "$out/work"
 for e in 1 2; do
-  "$sift" cluster executor --scheduler "${url#df://}" --tasks 1 2> "$out/executor-$e.log" &
+  TMPDIR="$PWD/$out/work" "$sift" cluster executor --scheduler "${url#df://}" --tasks 1 2> "$out/executor-$e.log" &
   pids+=($!)
 done
 sleep 1
@@ -103,6 +108,7 @@ report=()
 for pipe in dedup filter; do
   : > "$out/$pipe-local.times"
   : > "$out/$pipe-cluster.times"
+  work_before=$(du -sb "$out/work" | cut -f1)
   for _ in $(seq "$repeat"); do
     read -r t id_local < <(run "$pipe-local" "$out/$pipe.toml")
     echo "$t" >> "$out/$pipe-local.times"
@@ -113,9 +119,10 @@ for pipe in dedup filter; do
   local_s=$(median < "$out/$pipe-local.times")
   cluster_s=$(median < "$out/$pipe-cluster.times")
   back=$(grep -o '[0-9]* bytes back' "$out/$pipe-cluster.log" | awk '{s += $1} END {print s + 0}')
+  shuffled=$(( ($(du -sb "$out/work" | cut -f1) - work_before) / repeat ))
   jobs=$(grep -o 'bytes back, [0-9.]* s' "$out/$pipe-cluster.log" | awk '{s += $3} END {print s + 0}')
-  report+=("$(printf '%-7s local %6.2f s  cluster %6.2f s  ratio %.2f  executor jobs %.2f s  %s B back (%.1f B/doc)  content id %s' \
-    "$pipe" "$local_s" "$cluster_s" "$(echo "$cluster_s / $local_s" | bc -l)" "$jobs" "$back" "$(echo "$back / $n" | bc -l)" "${id_local:0:16}")")
+  report+=("$(printf '%-7s local %6.2f s  cluster %6.2f s  ratio %.2f  executor jobs %.2f s  %s B back (%.1f B/doc)  %s B written by executors (%.1f B/doc)  content id %s' \
+    "$pipe" "$local_s" "$cluster_s" "$(echo "$cluster_s / $local_s" | bc -l)" "$jobs" "$back" "$(echo "$back / $n" | bc -l)" "$shuffled" "$(echo "$shuffled / $n" | bc -l)" "${id_local:0:16}")")
 done
 
 echo

@@ -99,6 +99,20 @@ impl StageExec {
     }
 }
 
+/// The one input of a unary node.
+fn one_input<'a>(
+    name: &str,
+    children: &'a [Arc<dyn ExecutionPlan>],
+) -> Result<&'a Arc<dyn ExecutionPlan>> {
+    match children {
+        [input] => Ok(input),
+        _ => Err(DataFusionError::Internal(format!(
+            "{name} takes one input, not {}",
+            children.len()
+        ))),
+    }
+}
+
 /// The columns a [`StageExec`] partition yields: (segment, data, removed),
 /// or for band rows (band, hash, doc).
 pub fn schema(mode: Mode) -> SchemaRef {
@@ -159,12 +173,7 @@ impl ExecutionPlan for StageExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = children.as_slice() else {
-            return Err(DataFusionError::Internal(format!(
-                "SiftStageExec takes one input, not {}",
-                children.len()
-            )));
-        };
+        let input = one_input("SiftStageExec", &children)?;
         Ok(Arc::new(StageExec::new(
             self.task.clone(),
             input.clone(),
@@ -278,12 +287,7 @@ impl ExecutionPlan for BucketsExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = children.as_slice() else {
-            return Err(DataFusionError::Internal(format!(
-                "SiftBucketsExec takes one input, not {}",
-                children.len()
-            )));
-        };
+        let input = one_input("SiftBucketsExec", &children)?;
         Ok(Arc::new(BucketsExec::new(input.clone())))
     }
 
@@ -560,12 +564,7 @@ impl PhysicalExtensionCodec for Codec {
             Some(json) => {
                 let task = StageTask::decode(json)
                     .map_err(|e| DataFusionError::Execution(encode_error(&e)))?;
-                let [input] = inputs else {
-                    return Err(DataFusionError::Internal(format!(
-                        "SiftStageExec takes one input, not {}",
-                        inputs.len()
-                    )));
-                };
+                let input = one_input("SiftStageExec", inputs)?;
                 Ok(Arc::new(StageExec::new(
                     task,
                     input.clone(),
@@ -574,12 +573,7 @@ impl PhysicalExtensionCodec for Codec {
                 )))
             }
             None if buf == BUCKETS_TAG => {
-                let [input] = inputs else {
-                    return Err(DataFusionError::Internal(format!(
-                        "SiftBucketsExec takes one input, not {}",
-                        inputs.len()
-                    )));
-                };
+                let input = one_input("SiftBucketsExec", inputs)?;
                 Ok(Arc::new(BucketsExec::new(input.clone())))
             }
             None => self.inner.try_decode(buf, inputs, ctx, proto_converter),

@@ -441,19 +441,24 @@ pub trait Planned {
     /// The outcome of [`Planned::run_segment`]'s parts, one per segment in
     /// order: the same as [`Planned::run`] gives.
     fn merge(&self, parts: Vec<Part>) -> Outcome {
-        let mut removed = IndexMap::new();
-        let mut kept = Vec::with_capacity(parts.len());
-        for p in parts {
-            for (rule, n) in p.removed {
-                *removed.entry(rule).or_insert(0) += n;
-            }
-            kept.push(p.kept);
+        merge_parts(IndexMap::new(), parts)
+    }
+}
+
+/// An outcome from segments' parts in order: each part's kept rows, and the
+/// removals added up onto `removed` (rules first named there keep its order).
+pub fn merge_parts(mut removed: IndexMap<String, u64>, parts: Vec<Part>) -> Outcome {
+    let mut kept = Vec::with_capacity(parts.len());
+    for p in parts {
+        for (rule, n) in p.removed {
+            *removed.entry(rule).or_insert(0) += n;
         }
-        Outcome {
-            kept: SelectionSet(kept),
-            removed,
-            stats: StageStats::None,
-        }
+        kept.push(p.kept);
+    }
+    Outcome {
+        kept: SelectionSet(kept),
+        removed,
+        stats: StageStats::None,
     }
 }
 

@@ -22,7 +22,6 @@ pub use expr::{
 
 use super::{
     Check, Context, ExplainContext, Invalid, Kind, Outcome, Part, Planned, Reason, RunError,
-    StageStats,
 };
 use crate::version::selection::SelectionSet;
 
@@ -142,20 +141,8 @@ impl Planned for Plan {
 
     fn merge(&self, parts: Vec<Part>) -> Outcome {
         // Every rule is named, in spec order, even where it removed nothing.
-        let mut removed: IndexMap<String, u64> =
-            self.rules.iter().map(|r| (r.name.clone(), 0)).collect();
-        let mut kept = Vec::with_capacity(parts.len());
-        for p in parts {
-            for (rule, n) in p.removed {
-                *removed.entry(rule).or_insert(0) += n;
-            }
-            kept.push(p.kept);
-        }
-        Outcome {
-            kept: SelectionSet(kept),
-            removed,
-            stats: StageStats::None,
-        }
+        let rules = self.rules.iter().map(|r| (r.name.clone(), 0)).collect();
+        crate::stage::merge_parts(rules, parts)
     }
 
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {
