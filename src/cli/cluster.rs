@@ -17,7 +17,7 @@ Examples:
   # on each worker (the store on a shared filesystem, at the same path)
   sift cluster executor --scheduler head:50050 --host worker1
   # the store mounted elsewhere on this worker
-  sift cluster executor --scheduler head:50050 --host worker2 --store /mnt/shared/sift
+  sift cluster executor --scheduler head:50050 --host worker2 --store-path /mnt/shared/sift
   # then, from any machine that sees the store
   sift run pipelines/filter_dedup.toml --cluster df://head:50050";
 

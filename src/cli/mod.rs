@@ -157,10 +157,10 @@ pub enum Command {
     /// GPU support: the driver, devices and NVRTC; compile the kernels.
     #[command(after_help = device::EXAMPLES)]
     Device(device::DeviceArgs),
-    /// Print a generated JSON schema (manifest, pipeline, diff).
     /// Run a cluster's scheduler or executors (DataFusion Ballista) for `sift run --cluster`.
     #[command(after_help = cluster::EXAMPLES)]
     Cluster(cluster::ClusterArgs),
+    /// Print a generated JSON schema (manifest, pipeline, diff).
     #[command(hide = true)]
     Schema(schema::SchemaArgs),
 }

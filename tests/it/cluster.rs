@@ -251,6 +251,12 @@ fn an_unreachable_scheduler_or_a_bad_address_fails_before_anything_is_written() 
         err.contains(&format!("cannot reach the sift scheduler at {url}")),
         "{err}"
     );
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.add_filter(&port.to_string(), "[PORT]");
+    settings.add_filter(r"\(os error \d+\)", "(os error N)");
+    settings.bind(|| insta::assert_snapshot!("cluster_unreachable", err));
     assert!(
         err.contains("hint: start one there with `sift cluster scheduler"),
         "{err}"
