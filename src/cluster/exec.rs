@@ -113,8 +113,11 @@ fn one_input<'a>(
     }
 }
 
-/// The columns a [`StageExec`] partition yields: (segment, data, removed),
-/// or for band rows (band, hash, doc).
+/// The columns a [`StageExec`] partition yields: (segment, part, parts,
+/// data, removed), a segment's data cut in parts of at most [`PART_BYTES`],
+/// or for band rows (band, hash, doc), in batches of at most [`BATCH_ROWS`].
+/// Small batches: Arrow Flight refuses a message over 16 MiB, and a
+/// segment's band sidecar is tens of MB.
 pub fn schema(mode: Mode) -> SchemaRef {
     Arc::new(match mode {
         Mode::Bands => Schema::new(vec![
@@ -124,6 +127,8 @@ pub fn schema(mode: Mode) -> SchemaRef {
         ]),
         Mode::Run | Mode::Prepare => Schema::new(vec![
             Field::new("segment", DataType::UInt32, false),
+            Field::new("part", DataType::UInt32, false),
+            Field::new("parts", DataType::UInt32, false),
             Field::new("data", DataType::Binary, false),
             Field::new("removed", DataType::Utf8, false),
         ]),
@@ -194,28 +199,31 @@ impl ExecutionPlan for StageExec {
         let out = schema(self.task.mode);
         let stream = {
             let out = out.clone();
-            input.and_then(move |numbers| {
-                let (task, store, version, out) =
-                    (task.clone(), store.clone(), version.clone(), out.clone());
-                async move {
-                    let segments: Vec<u32> = numbers
-                        .column(0)
-                        .as_primitive_opt::<UInt32Type>()
-                        .map(|a| a.values().to_vec())
-                        .unwrap_or_default();
-                    let parts = tokio::task::spawn_blocking(move || {
-                        task.check_version(&version)?;
-                        segments
-                            .into_iter()
-                            .map(|s| Ok((s, task.run(store.as_deref(), s as usize, 1)?)))
-                            .collect::<std::result::Result<Vec<_>, TaskError>>()
-                    })
-                    .await
-                    .map_err(|e| DataFusionError::Execution(format!("the task panicked: {e}")))?
-                    .map_err(|e| DataFusionError::Execution(encode_error(&e)))?;
-                    parts_batch(&out, &parts)
-                }
-            })
+            input
+                .and_then(move |numbers| {
+                    let (task, store, version, out) =
+                        (task.clone(), store.clone(), version.clone(), out.clone());
+                    async move {
+                        let segments: Vec<u32> = numbers
+                            .column(0)
+                            .as_primitive_opt::<UInt32Type>()
+                            .map(|a| a.values().to_vec())
+                            .unwrap_or_default();
+                        let parts = tokio::task::spawn_blocking(move || {
+                            task.check_version(&version)?;
+                            segments
+                                .into_iter()
+                                .map(|s| Ok((s, task.run(store.as_deref(), s as usize, 1)?)))
+                                .collect::<std::result::Result<Vec<_>, TaskError>>()
+                        })
+                        .await
+                        .map_err(|e| DataFusionError::Execution(format!("the task panicked: {e}")))?
+                        .map_err(|e| DataFusionError::Execution(encode_error(&e)))?;
+                        parts_batches(&out, &parts)
+                    }
+                })
+                .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
+                .try_flatten()
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(out, stream)))
     }
@@ -307,15 +315,15 @@ impl ExecutionPlan for BucketsExec {
                     .map_err(|e| DataFusionError::Execution(format!("the task panicked: {e}")))?
             }
         };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            out,
-            futures::stream::once(fut),
-        )))
+        let stream = futures::stream::once(fut)
+            .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
+            .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(out, stream)))
     }
 }
 
 /// (doc, rep) of every bucket of `batches`' (band, hash, doc) rows.
-fn pairs_of_bands(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+fn pairs_of_bands(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
     let mut records: Vec<u128> = Vec::new();
     for b in batches {
         let (Some(band), Some(hash), Some(doc)) = (
@@ -349,13 +357,18 @@ fn pairs_of_bands(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordB
             _ => bucket = Some((key, doc)),
         }
     }
-    Ok(RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(UInt32Array::from(docs)),
-            Arc::new(UInt32Array::from(reps)),
-        ],
-    )?)
+    docs.chunks(BATCH_ROWS)
+        .zip(reps.chunks(BATCH_ROWS))
+        .map(|(d, r)| {
+            Ok(RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(UInt32Array::from(d.to_vec())),
+                    Arc::new(UInt32Array::from(r.to_vec())),
+                ],
+            )?)
+        })
+        .collect()
 }
 
 /// The candidate pairs in `batches` (from [`BucketsExec`]).
@@ -378,58 +391,75 @@ pub fn pairs_of(batches: &[RecordBatch]) -> Result<Vec<(u32, u32)>, String> {
     Ok(out)
 }
 
-fn parts_batch(schema: &SchemaRef, parts: &[(u32, Output)]) -> Result<RecordBatch> {
+/// Bytes of a segment's data per row (and batch) of results.
+pub const PART_BYTES: usize = 4 << 20;
+/// Rows per batch of band rows and candidate pairs.
+pub const BATCH_ROWS: usize = 1 << 16;
+
+fn parts_batches(schema: &SchemaRef, parts: &[(u32, Output)]) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
     if schema.field(0).name() == "band" {
-        let rows = parts.iter().flat_map(|(_, o)| match o {
-            Output::Bands(rows) => rows.as_slice(),
-            _ => &[],
-        });
-        let (mut band, mut hash, mut doc) = (Vec::new(), Vec::new(), Vec::new());
-        for &(b, h, d) in rows {
-            band.push(b);
-            hash.push(h);
-            doc.push(d);
+        let rows: Vec<(u32, u64, u32)> = parts
+            .iter()
+            .flat_map(|(_, o)| match o {
+                Output::Bands(rows) => rows.as_slice(),
+                _ => &[],
+            })
+            .copied()
+            .collect();
+        for chunk in rows.chunks(BATCH_ROWS) {
+            out.push(RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(UInt32Array::from_iter_values(chunk.iter().map(|r| r.0))),
+                    Arc::new(UInt64Array::from_iter_values(chunk.iter().map(|r| r.1))),
+                    Arc::new(UInt32Array::from_iter_values(chunk.iter().map(|r| r.2))),
+                ],
+            )?);
         }
-        return Ok(RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(UInt32Array::from(band)),
-                Arc::new(UInt64Array::from(hash)),
-                Arc::new(UInt32Array::from(doc)),
-            ],
-        )?);
+        return Ok(out);
     }
-    let mut kept = Vec::with_capacity(parts.len());
-    let mut removed = Vec::with_capacity(parts.len());
-    for (_, out) in parts {
-        match out {
+    for (segment, o) in parts {
+        let (data, removed) = match o {
             Output::Part(p) => {
                 let mut bytes = Vec::with_capacity(p.kept.serialized_size());
                 p.kept
                     .serialize_into(&mut bytes)
                     .map_err(|e| DataFusionError::Execution(e.to_string()))?;
-                kept.push(bytes);
-                removed.push(serde_json::to_string(&p.removed).expect("counts serialize"));
+                let removed = serde_json::to_string(&p.removed).expect("counts serialize");
+                (bytes, removed)
             }
-            Output::Prepared(bytes) => {
-                kept.push(bytes.clone());
-                removed.push(String::new());
-            }
+            Output::Prepared(bytes) => (bytes.clone(), String::new()),
             Output::Bands(_) => {
                 return Err(DataFusionError::Internal(
                     "band rows where parts were expected".into(),
                 ));
             }
+        };
+        let pieces: Vec<&[u8]> = if data.is_empty() {
+            vec![&[]]
+        } else {
+            data.chunks(PART_BYTES).collect()
+        };
+        let n = pieces.len() as u32;
+        for (k, piece) in pieces.into_iter().enumerate() {
+            out.push(RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(UInt32Array::from(vec![*segment])),
+                    Arc::new(UInt32Array::from(vec![k as u32])),
+                    Arc::new(UInt32Array::from(vec![n])),
+                    Arc::new(BinaryArray::from(vec![piece])),
+                    Arc::new(StringArray::from(vec![if k == 0 {
+                        removed.as_str()
+                    } else {
+                        ""
+                    }])),
+                ],
+            )?);
         }
     }
-    Ok(RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(UInt32Array::from_iter_values(parts.iter().map(|(s, _)| *s))),
-            Arc::new(BinaryArray::from_iter_values(kept.iter())),
-            Arc::new(StringArray::from(removed)),
-        ],
-    )?)
+    Ok(out)
 }
 
 /// The parts in `batches` (from [`StageExec`]), in segment order; an error if
@@ -477,29 +507,51 @@ pub fn prepared_of(batches: &[RecordBatch], only: &[u32]) -> Result<Vec<(usize, 
     Ok(out)
 }
 
-/// (segment, data, removed) of every row of `batches`.
+/// A segment's result as it comes: its part count, the parts so far, and its removals.
+type Pieces = (u32, Vec<Option<Vec<u8>>>, String);
+
+/// (segment, data, removed) of each segment in `batches`, its parts joined.
 fn rows_of(batches: &[RecordBatch]) -> Result<Vec<(usize, Vec<u8>, String)>, String> {
-    let mut out = Vec::new();
+    let mut by_segment: std::collections::BTreeMap<usize, Pieces> = Default::default();
     for b in batches {
-        let (Some(seg), Some(data), Some(removed)) = (
+        let (Some(seg), Some(part), Some(parts), Some(data), Some(removed)) = (
             b.column(0).as_primitive_opt::<UInt32Type>(),
-            b.column(1).as_binary_opt::<i32>(),
-            b.column(2).as_string_opt::<i32>(),
+            b.column(1).as_primitive_opt::<UInt32Type>(),
+            b.column(2).as_primitive_opt::<UInt32Type>(),
+            b.column(3).as_binary_opt::<i32>(),
+            b.column(4).as_string_opt::<i32>(),
         ) else {
             return Err(format!("a result has the columns {:?}", b.schema()));
         };
         for r in 0..b.num_rows() {
-            if data.is_null(r) || removed.is_null(r) {
-                return Err(format!("segment {}'s result is null", seg.value(r)));
+            let (s, k, n) = (seg.value(r) as usize, part.value(r), parts.value(r));
+            if data.is_null(r) || removed.is_null(r) || k >= n {
+                return Err(format!("segment {s}'s result is damaged"));
             }
-            out.push((
-                seg.value(r) as usize,
-                data.value(r).to_vec(),
-                removed.value(r).to_string(),
-            ));
+            let entry = by_segment
+                .entry(s)
+                .or_insert_with(|| (n, vec![None; n as usize], String::new()));
+            let slot = entry
+                .1
+                .get_mut(k as usize)
+                .filter(|p| p.is_none() && entry.0 == n)
+                .ok_or_else(|| format!("segment {s} came back twice"))?;
+            *slot = Some(data.value(r).to_vec());
+            if k == 0 {
+                entry.2 = removed.value(r).to_string();
+            }
         }
     }
-    Ok(out)
+    by_segment
+        .into_iter()
+        .map(|(s, (_, pieces, removed))| {
+            let mut data = Vec::new();
+            for p in pieces {
+                data.extend(p.ok_or_else(|| format!("part of segment {s} did not come back"))?);
+            }
+            Ok((s, data, removed))
+        })
+        .collect()
 }
 
 const ERROR_START: &str = "⟦sift-task-error ";
@@ -622,5 +674,77 @@ impl PhysicalExtensionCodec for Codec {
 
     fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
         self.inner.try_encode_udwf(node, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segments_data_comes_back_whole_in_parts_of_at_most_part_bytes() {
+        let big: Vec<u8> = (0..PART_BYTES * 2 + 123)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let prepared = [
+            (3u32, Output::Prepared(big.clone())),
+            (5, Output::Prepared(vec![])),
+        ];
+        let batches = parts_batches(&schema(Mode::Prepare), &prepared).unwrap();
+        assert_eq!(batches.len(), 4, "three parts and an empty one");
+        assert!(
+            batches
+                .iter()
+                .all(|b| b.get_array_memory_size() < PART_BYTES + (1 << 20))
+        );
+        // Parts may come in any order.
+        let mut shuffled = batches.clone();
+        shuffled.reverse();
+        assert_eq!(
+            prepared_of(&shuffled, &[5, 3]).unwrap(),
+            vec![(3, big), (5, vec![])]
+        );
+        // A part twice or a part missing is an error, not a wrong result.
+        let twice = [batches.clone(), vec![batches[1].clone()]].concat();
+        assert!(prepared_of(&twice, &[3, 5]).unwrap_err().contains("twice"));
+        assert!(
+            prepared_of(&batches[1..], &[3, 5])
+                .unwrap_err()
+                .contains("did not come back")
+        );
+
+        let mut kept = RoaringBitmap::new();
+        kept.insert_range(0..100_000);
+        let part = Part {
+            kept,
+            removed: [("short".to_string(), 7u64)].into_iter().collect(),
+        };
+        let batches =
+            parts_batches(&schema(Mode::Run), &[(0, Output::Part(part.clone()))]).unwrap();
+        assert_eq!(parts_of(&batches, 1).unwrap(), vec![part]);
+        assert!(
+            parts_of(&batches, 2)
+                .unwrap_err()
+                .contains("segment 1 did not come back")
+        );
+    }
+
+    #[test]
+    fn band_rows_and_pairs_come_in_batches_of_at_most_batch_rows() {
+        let rows: Vec<(u32, u64, u32)> = (0..BATCH_ROWS as u32 * 2 + 5)
+            .map(|d| (d % 3, u64::from(d / 6), d))
+            .collect();
+        let batches = parts_batches(&schema(Mode::Bands), &[(0, Output::Bands(rows))]).unwrap();
+        assert_eq!(batches.len(), 3);
+        let pairs = pairs_of_bands(&pairs_schema(), &batches).unwrap();
+        assert!(pairs.iter().all(|b| b.num_rows() <= BATCH_ROWS));
+        let pairs = pairs_of(&pairs).unwrap();
+        // Buckets (band, hash) of two documents, d and d + 3: (d + 3, d).
+        assert!(!pairs.is_empty());
+        assert!(
+            pairs.iter().all(|&(doc, rep)| doc == rep + 3),
+            "{:?}",
+            &pairs[..4]
+        );
     }
 }
