@@ -227,14 +227,8 @@ impl Client {
                 Ok(batches) => {
                     let bytes: usize = batches
                         .iter()
-                        .map(|b| {
-                            b.column(1)
-                                .to_data()
-                                .buffers()
-                                .iter()
-                                .map(|x| x.len())
-                                .sum::<usize>()
-                        })
+                        .flat_map(|b| b.columns())
+                        .map(|c| column_bytes(c.as_ref()))
                         .sum();
                     let n = task.only.as_ref().map_or(task.segments, Vec::len);
                     let what = match task.mode {
@@ -285,6 +279,18 @@ impl Client {
             return Err(failed(task, message, hint));
         }
     }
+}
+
+/// The bytes of a result column's values (binary and text: their bytes).
+fn column_bytes(c: &dyn arrow::array::Array) -> usize {
+    use arrow::array::AsArray;
+    if let Some(b) = c.as_binary_opt::<i32>() {
+        return b.value_data().len();
+    }
+    if let Some(s) = c.as_string_opt::<i32>() {
+        return s.value_data().len();
+    }
+    c.len() * c.data_type().primitive_width().unwrap_or(0)
 }
 
 /// Whether a failed job's text says a connection was lost (not a task's error).
