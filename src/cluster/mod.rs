@@ -206,6 +206,15 @@ impl Remote for Client {
         let batches = self.job(task)?;
         exec::pairs_of(&batches).map_err(|e| failed(task, e, None))
     }
+
+    fn runs_here(&self, task: &StageTask) {
+        eprintln!(
+            "stage {} ({}) runs here: a {} stage does not run on the cluster yet",
+            task.index + 1,
+            task.name,
+            task.kind
+        );
+    }
 }
 
 fn failed(task: &StageTask, message: String, hint: Option<String>) -> RunError {

@@ -56,6 +56,8 @@ pub trait Remote: std::fmt::Debug + Send + Sync {
     /// The candidate pairs (document, its bucket's first document) of the
     /// band hashes `task.mode = bands` gives, grouped by (band, hash) there.
     fn group(&self, task: &task::StageTask) -> Result<Vec<(u32, u32)>, RunError>;
+    /// Hears that a stage runs here, none of it on the cluster.
+    fn runs_here(&self, _task: &task::StageTask) {}
 }
 
 /// What `sift run --json` prints: the version a run made and what each stage did.
@@ -328,7 +330,9 @@ fn remote_stage(
         }
         return Ok(plan.merge(parts));
     }
+    let mut remote_work = false;
     if let Some(todo) = plan.prepare(cx, input)? {
+        remote_work = true;
         t.input = todo.put(cx.store)?;
         t.only = Some(
             (0..todo.0.len() as u32)
@@ -349,6 +353,9 @@ fn remote_stage(
         t.aux = Some(cx.store.objects().put(&aux)?.id);
         let pairs = remote.group(&t)?;
         return plan.run_with_pairs(cx, input, pairs);
+    }
+    if !remote_work {
+        remote.runs_here(&t);
     }
     plan.run(cx, input)
 }

@@ -298,3 +298,33 @@ fn an_executor_that_cannot_read_the_store_says_so() {
     assert!(err.contains("--store-path"), "{err}");
     assert_nothing_committed(&env);
 }
+
+#[test]
+fn a_stage_that_does_not_run_on_the_cluster_runs_here_and_says_so() {
+    let (_s, url) = scheduler();
+    let _ex = executor(&url, &[]);
+    let env = env(1);
+    env.write(
+        "lang.toml",
+        "[source]\npath = \"docs.jsonl\"\n\n[[stage]]\nkind = \"language\"\nlanguages = [\"en\"]\n\n[[stage]]\nkind = \"filter\"\nwhere = \"length(text) > 200\"\n",
+    );
+    let local = Env::new();
+    local.write("docs.jsonl", std::fs::read(env.path("docs.jsonl")).unwrap());
+    local.write("lang.toml", std::fs::read(env.path("lang.toml")).unwrap());
+    let want = summary(&local.json(&["run", "lang.toml", "--json"])).0;
+    let out = env.sift(&["run", "lang.toml", "--cluster", &url, "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "stage 1 (language-1) runs here: a language stage does not run on the cluster yet"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("stage 2 (filter-2) on the cluster at"),
+        "{err}"
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary(&got).0, want);
+}
