@@ -54,9 +54,9 @@ pub struct RunArgs {
     /// Also write the report of the version made (`sift report`) to this HTML file.
     #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
     pub report: Option<PathBuf>,
-    /// Run the stages that judge rows one at a time (filter), dedup's hashing
-    /// and grouping and balance's ranking on a cluster's executors (`sift
-    /// cluster`); the rest runs here. The result is the same.
+    /// Run the stages that judge rows one at a time (filter, language),
+    /// dedup's hashing and grouping and balance's ranking on a cluster's
+    /// executors (`sift cluster`); the rest runs here. The result is the same.
     #[arg(long, value_name = "df://HOST:PORT", conflicts_with = "dry_run")]
     pub cluster: Option<String>,
     /// Print the result as JSON.

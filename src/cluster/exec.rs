@@ -426,7 +426,7 @@ fn parts_batches(schema: &SchemaRef, parts: &[(u32, Output)]) -> Result<Vec<Reco
                 p.kept
                     .serialize_into(&mut bytes)
                     .map_err(|e| DataFusionError::Execution(e.to_string()))?;
-                let removed = serde_json::to_string(&p.removed).expect("counts serialize");
+                let removed = serde_json::to_string(p).expect("counts serialize");
                 (bytes, removed)
             }
             Output::Prepared(bytes) => (bytes.clone(), String::new()),
@@ -473,11 +473,11 @@ pub fn parts_of(batches: &[RecordBatch], segments: usize) -> Result<Vec<Part>, S
         if slot.is_some() {
             return Err(format!("segment {s} came back twice"));
         }
-        *slot = Some(Part {
-            kept: RoaringBitmap::deserialize_from(data.as_slice())
-                .map_err(|e| format!("segment {s}: {e}"))?,
-            removed: serde_json::from_str(&removed).map_err(|e| format!("segment {s}: {e}"))?,
-        });
+        let mut part: Part =
+            serde_json::from_str(&removed).map_err(|e| format!("segment {s}: {e}"))?;
+        part.kept = RoaringBitmap::deserialize_from(data.as_slice())
+            .map_err(|e| format!("segment {s}: {e}"))?;
+        *slot = Some(part);
     }
     parts
         .into_iter()
@@ -718,6 +718,7 @@ mod tests {
         let part = Part {
             kept,
             removed: [("short".to_string(), 7u64)].into_iter().collect(),
+            counts: [("en".to_string(), (3u64, 2u64))].into_iter().collect(),
         };
         let batches =
             parts_batches(&schema(Mode::Run), &[(0, Output::Part(part.clone()))]).unwrap();

@@ -22,7 +22,6 @@
 //! for `sift query`; they answer with whatlang.
 
 use datafusion::prelude::SessionContext;
-use indexmap::IndexMap;
 use roaring::RoaringBitmap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -30,7 +29,8 @@ use serde::{Deserialize, Serialize};
 use super::dedup::texts;
 use super::models;
 use super::{
-    Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
+    Check, Context, ExplainContext, Invalid, Kind, Outcome, Part, Planned, Reason, RunError,
+    StageStats,
 };
 use crate::version::selection::SelectionSet;
 use crate::version::stats::{LanguageStats, RowCount};
@@ -304,56 +304,95 @@ fn verdict(plan: &Plan, found: &Option<(String, f64)>) -> Option<&'static str> {
     }
 }
 
-impl Planned for Plan {
-    type Detail = Detail;
-
-    fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
-        if let Detector::FastText(m) = &self.model {
-            m.keep(cx.store)?;
-        }
-        let segments = &cx.source.manifest.segments;
-        let mut kept = vec![RoaringBitmap::new(); segments.len()];
-        let mut removed: IndexMap<String, u64> = ["other_language", "low_score", "no_language"]
-            .iter()
-            .map(|r| (r.to_string(), 0))
-            .collect();
-        let mut languages: std::collections::BTreeMap<String, RowCount> = Default::default();
+impl Plan {
+    /// Each segment's part: the rows kept, removals per rule, and rows per
+    /// detected language (`und` where none) before and after.
+    fn parts(&self, cx: &Context, input: &SelectionSet) -> Result<Vec<Part>, RunError> {
+        let mut parts = vec![Part::default(); cx.source.manifest.segments.len()];
         super::rows::each_text(
             cx,
             input,
             &self.column,
             |text| self.model.detect(text),
             |seg, row, found| {
+                let part = &mut parts[seg];
                 let lang = found.as_ref().map_or("und", |(l, _)| l.as_str());
-                let counts = match languages.get_mut(lang) {
+                let counts = match part.counts.get_mut(lang) {
                     Some(c) => c,
-                    None => languages.entry(lang.to_string()).or_insert(RowCount {
-                        before: 0,
-                        after: 0,
-                    }),
+                    None => part.counts.entry(lang.to_string()).or_insert((0, 0)),
                 };
-                counts.before += 1;
+                counts.0 += 1;
                 match verdict(self, &found) {
                     None => {
-                        kept[seg].insert(row);
-                        counts.after += 1;
+                        part.kept.insert(row);
+                        counts.1 += 1;
                     }
-                    Some(rule) => *removed.entry(rule.to_string()).or_default() += 1,
+                    Some(rule) => *part.removed.entry(rule.to_string()).or_default() += 1,
                 }
                 Ok(())
             },
         )?;
+        Ok(parts)
+    }
+}
+
+impl Planned for Plan {
+    type Detail = Detail;
+
+    // On a cluster with the embedded model (a fastText model's bytes are
+    // kept in the store as the stage runs here).
+    const PER_SEGMENT: bool = true;
+
+    fn per_segment(&self) -> bool {
+        matches!(self.model, Detector::Whatlang)
+    }
+
+    fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
+        if let Detector::FastText(m) = &self.model {
+            m.keep(cx.store)?;
+        }
+        Ok(self.merge(self.parts(cx, input)?))
+    }
+
+    fn run_segment(
+        &self,
+        cx: &Context,
+        segment: usize,
+        rows: &RoaringBitmap,
+    ) -> Option<Result<Part, RunError>> {
+        let mut only = vec![RoaringBitmap::new(); cx.source.manifest.segments.len()];
+        only[segment] = rows.clone();
+        Some(
+            self.parts(cx, &SelectionSet(only))
+                .map(|mut parts| parts.swap_remove(segment)),
+        )
+    }
+
+    fn merge(&self, parts: Vec<Part>) -> Outcome {
+        let mut languages: std::collections::BTreeMap<String, RowCount> = Default::default();
+        for p in &parts {
+            for (lang, (before, after)) in &p.counts {
+                let c = languages.entry(lang.clone()).or_insert(RowCount {
+                    before: 0,
+                    after: 0,
+                });
+                c.before += before;
+                c.after += after;
+            }
+        }
+        let rules = ["other_language", "low_score", "no_language"]
+            .iter()
+            .map(|r| (r.to_string(), 0))
+            .collect();
+        let mut outcome = super::merge_parts(rules, parts);
         // Most rows first; ties by code, so the order does not depend on the data's order.
         let mut languages: Vec<(String, RowCount)> = languages.into_iter().collect();
         languages.sort_by(|a, b| b.1.before.cmp(&a.1.before).then(a.0.cmp(&b.0)));
-        Ok(Outcome {
-            kept: SelectionSet(kept),
-            removed,
-            stats: StageStats::Language(LanguageStats {
-                model: self.model.describe(),
-                languages: languages.into_iter().collect(),
-            }),
-        })
+        outcome.stats = StageStats::Language(LanguageStats {
+            model: self.model.describe(),
+            languages: languages.into_iter().collect(),
+        });
+        outcome
     }
 
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {

@@ -259,7 +259,7 @@ macro_rules! stages {
             /// Whether the stage can run segment by segment (see [`Planned::run_segment`]).
             pub fn per_segment(&self) -> bool {
                 match self {
-                    $(StagePlan::$variant(_) => <$module::Plan as Planned>::PER_SEGMENT,)*
+                    $(StagePlan::$variant(p) => p.per_segment(),)*
                 }
             }
 
@@ -373,6 +373,10 @@ pub trait Planned {
     ) -> Option<Result<Part, RunError>> {
         None
     }
+    /// Whether this plan runs segment by segment (by default [`Planned::PER_SEGMENT`]).
+    fn per_segment(&self) -> bool {
+        Self::PER_SEGMENT
+    }
     /// The rows of `input`, per segment, whose first pass a cluster's
     /// executors can do before the stage runs here (dedup: the rows no band
     /// sidecar holds); `None` for the kinds without one.
@@ -466,10 +470,15 @@ pub fn merge_parts(mut removed: IndexMap<String, u64>, parts: Vec<Part>) -> Outc
 pub type BandRows = Vec<(u32, u64, u32)>;
 
 /// What a stage did to one segment: the rows it kept, its removals per rule.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Part {
+    #[serde(skip)]
     pub kept: roaring::RoaringBitmap,
     pub removed: IndexMap<String, u64>,
+    /// Rows before and after the stage per group its stats count (a
+    /// language stage: per detected language), where it counts any.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub counts: IndexMap<String, (u64, u64)>,
 }
 
 /// A stage spec as a manifest recorded it. Fields this sift no longer

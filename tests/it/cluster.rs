@@ -300,19 +300,54 @@ fn an_executor_that_cannot_read_the_store_says_so() {
 }
 
 #[test]
-fn a_stage_that_does_not_run_on_the_cluster_runs_here_and_says_so() {
+fn a_language_stage_runs_on_the_cluster_and_a_fasttext_one_runs_here_and_says_so() {
     let (_s, url) = scheduler();
     let _ex = executor(&url, &[]);
     let env = env(1);
-    env.write(
-        "lang.toml",
-        "[source]\npath = \"docs.jsonl\"\n\n[[stage]]\nkind = \"language\"\nlanguages = [\"en\"]\n\n[[stage]]\nkind = \"filter\"\nwhere = \"length(text) > 200\"\n",
-    );
+    let sample = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/data/multilingual.jsonl"),
+    )
+    .unwrap();
+    let spec = "[source]\npath = \"multi.jsonl\"\n\n[[stage]]\nkind = \"language\"\nlanguages = [\"en\", \"de\"]\n\n[[stage]]\nkind = \"filter\"\nwhere = \"length(text) > 20\"\n\n[output]\nshard_size = \"1KiB\"\n";
+    env.write("multi.jsonl", &sample);
+    env.write("lang.toml", spec);
     let local = Env::new();
-    local.write("docs.jsonl", std::fs::read(env.path("docs.jsonl")).unwrap());
-    local.write("lang.toml", std::fs::read(env.path("lang.toml")).unwrap());
-    let want = summary(&local.json(&["run", "lang.toml", "--json"])).0;
+    local.write("multi.jsonl", &sample);
+    local.write("lang.toml", spec);
+    let want = local.json(&["run", "lang.toml", "--json"]);
+    assert!(want["segments"].as_u64().unwrap() > 1, "{want}");
     let out = env.sift(&["run", "lang.toml", "--cluster", &url, "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("stage 1 (language-1) on the cluster at"),
+        "{err}"
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary(&got), summary(&want));
+    // Rows per detected language, added up from the segments: the same.
+    assert_eq!(got["stages"][0]["language"], want["stages"][0]["language"]);
+    assert!(
+        want["stages"][0]["removed"]["other_language"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{want}"
+    );
+
+    // A fastText model is read from the spec's directory, here.
+    let Some(model) = super::language::lid176() else {
+        return;
+    };
+    env.write("lid.176.ftz", model);
+    env.write(
+        "ft.toml",
+        spec.replace(
+            "languages = [",
+            "model = { fasttext = \"lid.176.ftz\" }\nlanguages = [",
+        ),
+    );
+    let out = env.sift(&["run", "ft.toml", "--cluster", &url]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -321,10 +356,4 @@ fn a_stage_that_does_not_run_on_the_cluster_runs_here_and_says_so() {
         ),
         "{err}"
     );
-    assert!(
-        err.contains("stage 2 (filter-2) on the cluster at"),
-        "{err}"
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(summary(&got).0, want);
 }

@@ -257,7 +257,11 @@ impl Plan {
                 }
             }
         }
-        Ok(Part { kept, removed })
+        Ok(Part {
+            kept,
+            removed,
+            counts: IndexMap::new(),
+        })
     }
 }
 
