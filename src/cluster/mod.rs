@@ -412,6 +412,36 @@ pub struct ExecutorOptions {
     pub version: String,
 }
 
+/// An executor's work directory (shuffle files, results) in the temp
+/// directory: `sift-executor-PID-…`, removed when it stops.
+const WORK_PREFIX: &str = "sift-executor-";
+
+/// Removes the work directories of executors that no longer run (killed
+/// before they could remove their own); returns how many.
+fn remove_dead_work_dirs(tmp: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(WORK_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid.to_string()).exists()
+            && std::fs::remove_dir_all(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 fn free_port(host: &str) -> Result<u16, ClusterError> {
     Ok(listen(&format!("{host}:0"))?
         .local_addr()
@@ -440,8 +470,9 @@ pub fn executor(
         0 => free_port(&opts.host)?,
         p => p,
     };
+    remove_dead_work_dirs(&std::env::temp_dir());
     let work = tempfile::Builder::new()
-        .prefix("sift-executor-")
+        .prefix(&format!("{WORK_PREFIX}{}-", std::process::id()))
         .tempdir()
         .map_err(|e| ClusterError::Start(format!("cannot make a work directory: {e}")))?;
     let mut registry = BallistaFunctionRegistry::default();

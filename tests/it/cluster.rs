@@ -181,10 +181,30 @@ fn a_cluster_run_gives_the_local_content_id_on_two_executors_and_on_one() {
     assert_eq!(ran["stages"][2]["balance"], want_balance);
 
     // One executor left: its tasks run on the other one.
+    let pid = first.0.id();
+    let work_dirs = || -> usize {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("sift-executor-{pid}-"))
+            })
+            .count()
+    };
+    assert_eq!(work_dirs(), 1, "the executor's work directory");
     drop(first);
     let one = env(1);
     let (got, _) = summary(&one.json(&["run", "p.toml", "--cluster", &url, "--json"]));
     assert_eq!(got, want, "one executor");
+    // The killed executor's work directory goes when another one starts.
+    let _third = executor(&url, &[]);
+    assert_eq!(
+        work_dirs(),
+        0,
+        "a dead executor's work directory is removed"
+    );
 }
 
 #[test]
