@@ -114,7 +114,8 @@ fn one_input<'a>(
 }
 
 /// The columns a [`StageExec`] partition yields: (segment, part, parts,
-/// data, removed), a segment's data cut in parts of at most [`PART_BYTES`],
+/// data, meta), a segment's data cut in parts of at most [`PART_BYTES`] and
+/// its [`Part`] as JSON (removals and counts; the kept rows are the data),
 /// or for band rows (band, hash, doc), in batches of at most [`BATCH_ROWS`].
 /// Small batches: Arrow Flight refuses a message over 16 MiB, and a
 /// segment's band sidecar is tens of MB.
@@ -130,7 +131,7 @@ pub fn schema(mode: Mode) -> SchemaRef {
             Field::new("part", DataType::UInt32, false),
             Field::new("parts", DataType::UInt32, false),
             Field::new("data", DataType::Binary, false),
-            Field::new("removed", DataType::Utf8, false),
+            Field::new("meta", DataType::Utf8, false),
         ]),
     })
 }
@@ -230,9 +231,8 @@ impl ExecutionPlan for StageExec {
 }
 
 /// Candidate pairs from band rows: after the engine's shuffle has put each
-/// (band, hash) in one partition, a partition's rows sorted by (band, hash,
-/// doc) give its buckets, and each document after a bucket's first pairs
-/// with that first one: (doc, rep), as a local dedup's sorted band scan does.
+/// (band, hash) in one partition, a partition's rows give its buckets' pairs
+/// by dedup's own rule ([`crate::stage::dedup::bucket_pairs`]).
 #[derive(Debug)]
 pub struct BucketsExec {
     input: Arc<dyn ExecutionPlan>,
@@ -324,7 +324,7 @@ impl ExecutionPlan for BucketsExec {
 
 /// (doc, rep) of every bucket of `batches`' (band, hash, doc) rows.
 fn pairs_of_bands(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
-    let mut records: Vec<u128> = Vec::new();
+    let mut rows = Vec::new();
     for b in batches {
         let (Some(band), Some(hash), Some(doc)) = (
             b.column(0).as_primitive_opt::<UInt32Type>(),
@@ -336,35 +336,16 @@ fn pairs_of_bands(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<Rec
                 b.schema()
             )));
         };
-        for r in 0..b.num_rows() {
-            records.push(
-                (u128::from(band.value(r)) << 96)
-                    | (u128::from(hash.value(r)) << 32)
-                    | u128::from(doc.value(r)),
-            );
-        }
+        rows.extend((0..b.num_rows()).map(|r| (band.value(r), hash.value(r), doc.value(r))));
     }
-    records.sort_unstable();
-    let (mut docs, mut reps) = (Vec::new(), Vec::new());
-    let mut bucket: Option<(u128, u32)> = None;
-    for r in records {
-        let (key, doc) = (r >> 32, r as u32);
-        match bucket {
-            Some((k, rep)) if k == key => {
-                docs.push(doc);
-                reps.push(rep);
-            }
-            _ => bucket = Some((key, doc)),
-        }
-    }
-    docs.chunks(BATCH_ROWS)
-        .zip(reps.chunks(BATCH_ROWS))
-        .map(|(d, r)| {
+    crate::stage::dedup::bucket_pairs(rows)
+        .chunks(BATCH_ROWS)
+        .map(|pairs| {
             Ok(RecordBatch::try_new(
                 schema.clone(),
                 vec![
-                    Arc::new(UInt32Array::from(d.to_vec())),
-                    Arc::new(UInt32Array::from(r.to_vec())),
+                    Arc::new(UInt32Array::from_iter_values(pairs.iter().map(|p| p.0))),
+                    Arc::new(UInt32Array::from_iter_values(pairs.iter().map(|p| p.1))),
                 ],
             )?)
         })
@@ -420,14 +401,14 @@ fn parts_batches(schema: &SchemaRef, parts: &[(u32, Output)]) -> Result<Vec<Reco
         return Ok(out);
     }
     for (segment, o) in parts {
-        let (data, removed) = match o {
+        let (data, meta) = match o {
             Output::Part(p) => {
                 let mut bytes = Vec::with_capacity(p.kept.serialized_size());
                 p.kept
                     .serialize_into(&mut bytes)
                     .map_err(|e| DataFusionError::Execution(e.to_string()))?;
-                let removed = serde_json::to_string(p).expect("counts serialize");
-                (bytes, removed)
+                let meta = serde_json::to_string(p).expect("counts serialize");
+                (bytes, meta)
             }
             Output::Prepared(bytes) => (bytes.clone(), String::new()),
             Output::Bands(_) => {
@@ -451,7 +432,7 @@ fn parts_batches(schema: &SchemaRef, parts: &[(u32, Output)]) -> Result<Vec<Reco
                     Arc::new(UInt32Array::from(vec![n])),
                     Arc::new(BinaryArray::from(vec![piece])),
                     Arc::new(StringArray::from(vec![if k == 0 {
-                        removed.as_str()
+                        meta.as_str()
                     } else {
                         ""
                     }])),
@@ -466,7 +447,7 @@ fn parts_batches(schema: &SchemaRef, parts: &[(u32, Output)]) -> Result<Vec<Reco
 /// a segment is missing or came twice.
 pub fn parts_of(batches: &[RecordBatch], segments: usize) -> Result<Vec<Part>, String> {
     let mut parts: Vec<Option<Part>> = vec![None; segments];
-    for (s, data, removed) in rows_of(batches)? {
+    for (s, data, meta) in rows_of(batches)? {
         let slot = parts
             .get_mut(s)
             .ok_or_else(|| format!("a result names segment {s} of {segments}"))?;
@@ -474,7 +455,7 @@ pub fn parts_of(batches: &[RecordBatch], segments: usize) -> Result<Vec<Part>, S
             return Err(format!("segment {s} came back twice"));
         }
         let mut part: Part =
-            serde_json::from_str(&removed).map_err(|e| format!("segment {s}: {e}"))?;
+            serde_json::from_str(&meta).map_err(|e| format!("segment {s}: {e}"))?;
         part.kept = RoaringBitmap::deserialize_from(data.as_slice())
             .map_err(|e| format!("segment {s}: {e}"))?;
         *slot = Some(part);
@@ -507,14 +488,14 @@ pub fn prepared_of(batches: &[RecordBatch], only: &[u32]) -> Result<Vec<(usize, 
     Ok(out)
 }
 
-/// A segment's result as it comes: its part count, the parts so far, and its removals.
+/// A segment's result as it comes: its part count, the parts so far, and its meta.
 type Pieces = (u32, Vec<Option<Vec<u8>>>, String);
 
-/// (segment, data, removed) of each segment in `batches`, its parts joined.
+/// (segment, data, meta) of each segment in `batches`, its parts joined.
 fn rows_of(batches: &[RecordBatch]) -> Result<Vec<(usize, Vec<u8>, String)>, String> {
     let mut by_segment: std::collections::BTreeMap<usize, Pieces> = Default::default();
     for b in batches {
-        let (Some(seg), Some(part), Some(parts), Some(data), Some(removed)) = (
+        let (Some(seg), Some(part), Some(parts), Some(data), Some(meta)) = (
             b.column(0).as_primitive_opt::<UInt32Type>(),
             b.column(1).as_primitive_opt::<UInt32Type>(),
             b.column(2).as_primitive_opt::<UInt32Type>(),
@@ -525,7 +506,7 @@ fn rows_of(batches: &[RecordBatch]) -> Result<Vec<(usize, Vec<u8>, String)>, Str
         };
         for r in 0..b.num_rows() {
             let (s, k, n) = (seg.value(r) as usize, part.value(r), parts.value(r));
-            if data.is_null(r) || removed.is_null(r) || k >= n {
+            if data.is_null(r) || meta.is_null(r) || k >= n {
                 return Err(format!("segment {s}'s result is damaged"));
             }
             let entry = by_segment
@@ -538,18 +519,18 @@ fn rows_of(batches: &[RecordBatch]) -> Result<Vec<(usize, Vec<u8>, String)>, Str
                 .ok_or_else(|| format!("segment {s} came back twice"))?;
             *slot = Some(data.value(r).to_vec());
             if k == 0 {
-                entry.2 = removed.value(r).to_string();
+                entry.2 = meta.value(r).to_string();
             }
         }
     }
     by_segment
         .into_iter()
-        .map(|(s, (_, pieces, removed))| {
+        .map(|(s, (_, pieces, meta))| {
             let mut data = Vec::new();
             for p in pieces {
                 data.extend(p.ok_or_else(|| format!("part of segment {s} did not come back"))?);
             }
-            Ok((s, data, removed))
+            Ok((s, data, meta))
         })
         .collect()
 }

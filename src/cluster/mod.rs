@@ -95,6 +95,16 @@ impl Endpoint {
         })
     }
 
+    /// That something listens there (within 5 s).
+    fn reach(&self) -> Result<(), ClusterError> {
+        TcpStream::connect_timeout(&self.socket()?, Duration::from_secs(5))
+            .map(drop)
+            .map_err(|e| ClusterError::Unreachable {
+                endpoint: self.clone(),
+                reason: e.to_string(),
+            })
+    }
+
     fn socket(&self) -> Result<SocketAddr, ClusterError> {
         (self.host.as_str(), self.port)
             .to_socket_addrs()
@@ -121,18 +131,9 @@ impl Client {
     /// Checks that a scheduler listens at `url`.
     pub fn connect(url: &str) -> Result<Client, ClusterError> {
         let endpoint = Endpoint::parse(url)?;
-        let addr = endpoint.socket()?;
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
-            ClusterError::Unreachable {
-                endpoint: endpoint.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| ClusterError::Start(e.to_string()))?;
+        endpoint.reach()?;
+        // The client only waits on the cluster: two threads are plenty.
+        let runtime = runtime(Some(2))?;
         Ok(Client { endpoint, runtime })
     }
 
@@ -334,9 +335,13 @@ fn listen(bind: &str) -> Result<TcpListener, ClusterError> {
         .map_err(|e| ClusterError::Start(format!("cannot listen on {addr}: {e}")))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ClusterError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+/// A tokio runtime on `threads` threads (default: the cores).
+fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ClusterError> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        b.worker_threads(n);
+    }
+    b.enable_all()
         .build()
         .map_err(|e| ClusterError::Start(e.to_string()))
 }
@@ -375,7 +380,7 @@ pub fn scheduler(
         no_executors_grace_period_seconds: opts.executor_timeout,
         ..Default::default()
     };
-    let rt = runtime()?;
+    let rt = runtime(None)?;
     rt.block_on(async move {
         let config = Arc::new(config);
         let cluster = BallistaCluster::new_from_config(&config)
@@ -455,13 +460,7 @@ pub fn executor(
     opts: &ExecutorOptions,
     ready: impl FnOnce(&SocketAddr),
 ) -> Result<(), ClusterError> {
-    let scheduler = opts.scheduler.socket()?;
-    TcpStream::connect_timeout(&scheduler, Duration::from_secs(5)).map_err(|e| {
-        ClusterError::Unreachable {
-            endpoint: opts.scheduler.clone(),
-            reason: e.to_string(),
-        }
-    })?;
+    opts.scheduler.reach()?;
     let port = match opts.port {
         0 => free_port(&opts.host)?,
         p => p,
@@ -500,7 +499,7 @@ pub fn executor(
     let addr: SocketAddr = format!("{}:{port}", opts.host)
         .parse()
         .map_err(|e| ClusterError::Start(format!("`{}`: {e}", opts.host)))?;
-    let rt = runtime()?;
+    let rt = runtime(None)?;
     ready(&addr);
     let r = rt.block_on(start_executor_process(Arc::new(config)));
     drop(work);

@@ -313,7 +313,6 @@ pub(crate) fn run_stages(
     })
 }
 
-/// Rows that repeat counts add beyond each row's first copy.
 /// A stage with a cluster at hand: run segment by segment there, or its
 /// first pass there and the rest here, or all of it here.
 fn remote_stage(
@@ -330,6 +329,8 @@ fn remote_stage(
         }
         return Ok(plan.merge(parts));
     }
+    // The stored input selection (the task names it by id).
+    let input_id = t.input;
     let mut remote_work = false;
     if let Some(todo) = plan.prepare(cx, input)? {
         remote_work = true;
@@ -347,7 +348,7 @@ fn remote_stage(
         plan.absorb(cx, prepared)?;
     }
     if let Some(aux) = plan.band_sources(cx, input)? {
-        t.input = input.put(cx.store)?;
+        t.input = input_id;
         t.only = None;
         t.mode = task::Mode::Bands;
         t.aux = Some(cx.store.objects().put(&aux)?.id);
@@ -360,6 +361,7 @@ fn remote_stage(
     plan.run(cx, input)
 }
 
+/// Rows that repeat counts add beyond each row's first copy.
 pub(crate) fn extra_copies(repeats: &Option<Vec<Repeats>>) -> u64 {
     repeats
         .iter()

@@ -305,17 +305,16 @@ fn verdict(plan: &Plan, found: &Option<(String, f64)>) -> Option<&'static str> {
 }
 
 impl Plan {
-    /// Each segment's part: the rows kept, removals per rule, and rows per
+    /// A segment's part: the rows kept, removals per rule, and rows per
     /// detected language (`und` where none) before and after.
-    fn parts(&self, cx: &Context, input: &SelectionSet) -> Result<Vec<Part>, RunError> {
-        let mut parts = vec![Part::default(); cx.source.manifest.segments.len()];
-        super::rows::each_text(
+    fn part(&self, cx: &Context, batches: &super::rows::SegmentBatches) -> Result<Part, RunError> {
+        let mut part = Part::default();
+        super::rows::segment_texts(
             cx,
-            input,
+            batches,
             &self.column,
             |text| self.model.detect(text),
-            |seg, row, found| {
-                let part = &mut parts[seg];
+            |row, found| {
                 let lang = found.as_ref().map_or("und", |(l, _)| l.as_str());
                 let counts = match part.counts.get_mut(lang) {
                     Some(c) => c,
@@ -332,7 +331,7 @@ impl Plan {
                 Ok(())
             },
         )?;
-        Ok(parts)
+        Ok(part)
     }
 }
 
@@ -341,8 +340,6 @@ impl Planned for Plan {
 
     // On a cluster with the embedded model (a fastText model's bytes are
     // kept in the store as the stage runs here).
-    const PER_SEGMENT: bool = true;
-
     fn per_segment(&self) -> bool {
         matches!(self.model, Detector::Whatlang)
     }
@@ -351,7 +348,12 @@ impl Planned for Plan {
         if let Detector::FastText(m) = &self.model {
             m.keep(cx.store)?;
         }
-        Ok(self.merge(self.parts(cx, input)?))
+        let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
+        super::rows::each_segment(cx, input, |_, batches| {
+            parts.push(self.part(cx, &batches)?);
+            Ok(())
+        })?;
+        Ok(self.merge(parts))
     }
 
     fn run_segment(
@@ -360,12 +362,7 @@ impl Planned for Plan {
         segment: usize,
         rows: &RoaringBitmap,
     ) -> Option<Result<Part, RunError>> {
-        let mut only = vec![RoaringBitmap::new(); cx.source.manifest.segments.len()];
-        only[segment] = rows.clone();
-        Some(
-            self.parts(cx, &SelectionSet(only))
-                .map(|mut parts| parts.swap_remove(segment)),
-        )
+        Some(super::rows::segment(cx, segment, rows).and_then(|batches| self.part(cx, &batches)))
     }
 
     fn merge(&self, parts: Vec<Part>) -> Outcome {

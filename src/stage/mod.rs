@@ -235,10 +235,10 @@ macro_rules! stages {
                 }
             }
 
-            /// Whether the stage runs from what executors gather (see [`Planned::GATHERS`]).
+            /// Whether the stage runs from what executors gather (see [`Planned::gathers`]).
             pub fn gathers(&self) -> bool {
                 match self {
-                    $(StagePlan::$variant(_) => <$module::Plan as Planned>::GATHERS,)*
+                    $(StagePlan::$variant(p) => p.gathers(),)*
                 }
             }
 
@@ -334,11 +334,6 @@ pub trait Kind {
 pub trait Planned {
     /// What the kind's explanation holds beyond its rule and sentence.
     type Detail: Serialize + JsonSchema + Default;
-    /// Whether [`Planned::run_segment`] does the stage's work segment by segment.
-    const PER_SEGMENT: bool = false;
-    /// Whether the stage runs from what [`Planned::prepare_segment`] gathers
-    /// ([`Planned::run_gathered`]) rather than after [`Planned::absorb`].
-    const GATHERS: bool = false;
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError>;
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Self::Detail>, RunError>;
     fn describe(&self) -> Vec<String>;
@@ -373,9 +368,14 @@ pub trait Planned {
     ) -> Option<Result<Part, RunError>> {
         None
     }
-    /// Whether this plan runs segment by segment (by default [`Planned::PER_SEGMENT`]).
+    /// Whether [`Planned::run_segment`] does this plan's work segment by segment.
     fn per_segment(&self) -> bool {
-        Self::PER_SEGMENT
+        false
+    }
+    /// Whether the stage runs from what [`Planned::prepare_segment`] gathers
+    /// ([`Planned::run_gathered`]) rather than after [`Planned::absorb`].
+    fn gathers(&self) -> bool {
+        false
     }
     /// The rows of `input`, per segment, whose first pass a cluster's
     /// executors can do before the stage runs here (dedup: the rows no band
@@ -397,7 +397,7 @@ pub trait Planned {
     ) -> Option<Result<Vec<u8>, RunError>> {
         None
     }
-    /// The stage, run from what the executors gathered (see [`Planned::GATHERS`]).
+    /// The stage, run from what the executors gathered (see [`Planned::gathers`]).
     fn run_gathered(
         &self,
         cx: &Context,

@@ -45,12 +45,24 @@ pub fn each_segment(
     input: &SelectionSet,
     each: impl FnMut(usize, SegmentBatches) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
-    let segments = &cx.source.manifest.segments;
     read_ahead(
-        segments.len(),
-        |i| Ok(segment_batches(cx.store, &segments[i], &input.0[i])?),
+        cx.source.manifest.segments.len(),
+        |i| segment(cx, i, &input.0[i]),
         each,
     )
+}
+
+/// The rows `rows` of segment `i` of the rows the stage reads, decoded.
+pub fn segment(
+    cx: &Context,
+    i: usize,
+    rows: &roaring::RoaringBitmap,
+) -> Result<SegmentBatches, RunError> {
+    Ok(segment_batches(
+        cx.store,
+        &cx.source.manifest.segments[i],
+        rows,
+    )?)
 }
 
 /// Calls `each(i, read(i))` for `i` in `0..n` in order, running `read(i + 1)`
@@ -85,18 +97,29 @@ pub fn each_text<T: Send>(
     mut each: impl FnMut(usize, u32, T) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
     each_segment(cx, input, |i, batches| {
-        let slices = slices(&batches);
-        let values = crate::par::map(cx.threads.max(1), slices.len(), |k| {
-            let batch = &slices[k].1;
-            let v: Vec<T> = texts(batch, column).into_iter().map(&f).collect();
-            cx.observer.rows_done(batch.num_rows() as u64);
-            v
-        });
-        for ((ids, _), vals) in slices.iter().zip(values) {
-            for (row, v) in ids.iter().zip(vals) {
-                each(i, *row, v)?;
-            }
-        }
-        Ok(())
+        segment_texts(cx, &batches, column, &f, |row, v| each(i, row, v))
     })
+}
+
+/// [`each_text`] on one segment's batches: `each(shard row, f(text))` in order.
+pub fn segment_texts<T: Send>(
+    cx: &Context,
+    batches: &SegmentBatches,
+    column: &str,
+    f: impl Fn(&str) -> T + Sync,
+    mut each: impl FnMut(u32, T) -> Result<(), RunError>,
+) -> Result<(), RunError> {
+    let slices = slices(batches);
+    let values = crate::par::map(cx.threads.max(1), slices.len(), |k| {
+        let batch = &slices[k].1;
+        let v: Vec<T> = texts(batch, column).into_iter().map(&f).collect();
+        cx.observer.rows_done(batch.num_rows() as u64);
+        v
+    });
+    for ((ids, _), vals) in slices.iter().zip(values) {
+        for (row, v) in ids.iter().zip(vals) {
+            each(*row, v)?;
+        }
+    }
+    Ok(())
 }

@@ -288,7 +288,9 @@ impl Planned for Plan {
 
     // On a cluster the executors read the labels and fingerprints (the rows'
     // ranks); the quotas and the selection are made here.
-    const GATHERS: bool = true;
+    fn gathers(&self) -> bool {
+        true
+    }
 
     fn prepare(
         &self,

@@ -42,6 +42,7 @@ pub use normalize::{normalize, shingles, texts};
 use super::{Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError};
 use crate::gpu::DeviceChoice;
 use crate::version::selection::SelectionSet;
+pub use run::bucket_pairs;
 use run::run;
 
 /// With `verify = "exact"`, LSH bands are chosen for this fraction of the threshold.

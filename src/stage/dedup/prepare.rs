@@ -17,7 +17,7 @@ use super::minhash::Permutations;
 use super::{Method, Plan, Verify, sidecar};
 use crate::stage::{Context, RunError};
 use crate::store::ObjectId;
-use crate::store::catalog::band_sidecar_key;
+use crate::store::catalog::{Catalog, band_sidecar_key};
 use crate::version::selection::{SelectionSet, segment_columns};
 
 /// What the object naming each segment's sidecar for executors starts with.
@@ -27,18 +27,47 @@ fn keep_sigs(plan: &Plan) -> bool {
     plan.method == Method::Minhash && plan.verify != Verify::Exact
 }
 
-/// The sidecar of segment `i` of the rows the stage reads, if one is there
-/// and decodes, and its catalog key.
-fn existing(cx: &Context, plan: &Plan, i: usize) -> Result<(String, Option<Docs>), RunError> {
-    let keep_sigs = keep_sigs(plan);
-    let params = sidecar::params(plan, keep_sigs);
-    let seg = &cx.source.manifest.segments[i];
-    let key = band_sidecar_key(&seg.shard, &sidecar::params_hash(&params));
-    let id: Option<ObjectId> = cx.store.catalog()?.band_sidecar(&key)?;
-    let docs = id
-        .and_then(|id| cx.store.objects().get(&id).ok())
-        .and_then(|b| sidecar::decode(&b, &params, plan, keep_sigs, i as u32).ok());
-    Ok((key, docs))
+/// The band sidecars of the rows a stage reads: where the catalog names
+/// them (one catalog, opened once), and what they hold.
+struct Sidecars {
+    catalog: Catalog,
+    params: String,
+    phash: String,
+    keep_sigs: bool,
+}
+
+impl Sidecars {
+    fn open(cx: &Context, plan: &Plan) -> Result<Sidecars, RunError> {
+        let keep_sigs = keep_sigs(plan);
+        let params = sidecar::params(plan, keep_sigs);
+        Ok(Sidecars {
+            catalog: cx.store.catalog()?,
+            phash: sidecar::params_hash(&params),
+            params,
+            keep_sigs,
+        })
+    }
+
+    /// Segment `i`'s catalog key, and its sidecar's id if there is one.
+    fn id(&self, cx: &Context, i: usize) -> Result<(String, Option<ObjectId>), RunError> {
+        let key = band_sidecar_key(&cx.source.manifest.segments[i].shard, &self.phash);
+        let id = self.catalog.band_sidecar(&key)?;
+        Ok((key, id))
+    }
+
+    /// Segment `i`'s catalog key, and its sidecar if there is one and it decodes.
+    fn existing(
+        &self,
+        cx: &Context,
+        plan: &Plan,
+        i: usize,
+    ) -> Result<(String, Option<Docs>), RunError> {
+        let (key, id) = self.id(cx, i)?;
+        let docs = id
+            .and_then(|id| cx.store.objects().get(&id).ok())
+            .and_then(|b| sidecar::decode(&b, &self.params, plan, self.keep_sigs, i as u32).ok());
+        Ok((key, docs))
+    }
 }
 
 /// Per segment, the rows of `input` no sidecar holds (`None` when none lacks one).
@@ -47,13 +76,14 @@ pub(super) fn missing(
     plan: &Plan,
     input: &SelectionSet,
 ) -> Result<Option<SelectionSet>, RunError> {
+    let sidecars = Sidecars::open(cx, plan)?;
     let mut out = Vec::with_capacity(input.0.len());
     for (i, sel) in input.0.iter().enumerate() {
         if sel.is_empty() {
             out.push(RoaringBitmap::new());
             continue;
         }
-        let (_, docs) = existing(cx, plan, i)?;
+        let (_, docs) = sidecars.existing(cx, plan, i)?;
         out.push(match docs {
             Some(d) => sel - &sidecar::rows_of(&d),
             None => sel.clone(),
@@ -94,11 +124,11 @@ pub(super) fn absorb(
     plan: &Plan,
     prepared: Vec<(usize, Vec<u8>)>,
 ) -> Result<(), RunError> {
-    let keep_sigs = keep_sigs(plan);
-    let params = sidecar::params(plan, keep_sigs);
+    let sidecars = Sidecars::open(cx, plan)?;
+    let (params, keep_sigs) = (&sidecars.params, sidecars.keep_sigs);
     let mut written = Vec::with_capacity(prepared.len());
     for (i, bytes) in prepared {
-        let fresh = sidecar::decode(&bytes, &params, plan, keep_sigs, i as u32).map_err(|e| {
+        let fresh = sidecar::decode(&bytes, params, plan, keep_sigs, i as u32).map_err(|e| {
             RunError::Cluster {
                 stage: cx.index + 1,
                 name: cx.name.to_string(),
@@ -106,7 +136,7 @@ pub(super) fn absorb(
                 hint: Some("run the same sift on the client and the executors".into()),
             }
         })?;
-        let (key, there) = existing(cx, plan, i)?;
+        let (key, there) = sidecars.existing(cx, plan, i)?;
         let all = match there {
             // Rows the sidecar gained meanwhile are not hashed twice.
             Some(t) => {
@@ -120,11 +150,11 @@ pub(super) fn absorb(
             }
             None => fresh,
         };
-        let id = cx.store.objects().put(&sidecar::encode(&params, &all))?.id;
+        let id = cx.store.objects().put(&sidecar::encode(params, &all))?.id;
         written.push((key, id));
     }
     if !written.is_empty() {
-        cx.store.catalog()?.set_band_sidecars(&written)?;
+        sidecars.catalog.set_band_sidecars(&written)?;
     }
     Ok(())
 }
@@ -142,23 +172,19 @@ pub(super) fn band_sources(
     if plan.method != Method::Minhash || !plan.against.is_empty() {
         return Ok(None);
     }
-    let keep_sigs = keep_sigs(plan);
-    let params = sidecar::params(plan, keep_sigs);
-    let phash = sidecar::params_hash(&params);
-    let catalog = cx.store.catalog()?;
+    let sidecars = Sidecars::open(cx, plan)?;
     let mut ids = Vec::with_capacity(input.0.len());
     for (i, sel) in input.0.iter().enumerate() {
         if sel.is_empty() {
             ids.push(None);
             continue;
         }
-        let seg = &cx.source.manifest.segments[i];
-        match catalog.band_sidecar(&band_sidecar_key(&seg.shard, &phash))? {
+        match sidecars.id(cx, i)?.1 {
             Some(id) => ids.push(Some(id)),
             None => return Ok(None),
         }
     }
-    let sources = serde_json::json!({ "params": params, "sidecars": ids });
+    let sources = serde_json::json!({ "params": sidecars.params, "sidecars": ids });
     // Not a JSON object at the first byte: `fsck` takes those for manifests.
     let mut out = SOURCES_MAGIC.to_vec();
     out.extend(serde_json::to_vec(&sources).expect("json"));

@@ -96,6 +96,27 @@ impl Record for BandRecord {
     }
 }
 
+/// The candidate pairs of band rows (band, hash, document) grouped
+/// elsewhere (a cluster partition holding whole buckets): in each bucket,
+/// every document after the first (by number) with the first, as the
+/// sorted band scan of [`run`] gives them.
+pub fn bucket_pairs(rows: Vec<(u32, u64, u32)>) -> Vec<(u32, u32)> {
+    let mut records: Vec<BandRecord> = rows
+        .into_iter()
+        .map(|(band, hash, doc)| BandRecord::new(band, hash, doc))
+        .collect();
+    records.sort_unstable();
+    let mut out = Vec::new();
+    let mut bucket: Option<(u128, u32)> = None;
+    for r in records {
+        match bucket {
+            Some((key, rep)) if key == r.bucket_key() => out.push((r.doc(), rep)),
+            _ => bucket = Some((r.bucket_key(), r.doc())),
+        }
+    }
+    out
+}
+
 /// An exact key (xxh3-128, as two halves) of a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct KeyRecord {

@@ -111,7 +111,6 @@ pub struct Detail {
 
 impl Planned for Plan {
     type Detail = Detail;
-    const PER_SEGMENT: bool = true;
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
         // Segments in order, each one's rows in slices on every thread, while
@@ -125,16 +124,18 @@ impl Planned for Plan {
         Ok(self.merge(parts))
     }
 
+    fn per_segment(&self) -> bool {
+        true
+    }
+
     fn run_segment(
         &self,
         cx: &Context,
         segment: usize,
         rows: &RoaringBitmap,
     ) -> Option<Result<Part, RunError>> {
-        let seg = &cx.source.manifest.segments[segment];
         Some(
-            crate::version::selection::segment_batches(cx.store, seg, rows)
-                .map_err(RunError::from)
+            crate::stage::rows::segment(cx, segment, rows)
                 .and_then(|batches| self.segment(cx, segment, batches, cx.threads.max(1))),
         )
     }
