@@ -208,12 +208,13 @@ impl Remote for Client {
         exec::pairs_of(&batches).map_err(|e| failed(task, e, None))
     }
 
-    fn runs_here(&self, task: &StageTask) {
+    fn runs_here(&self, task: &StageTask, why: Option<&str>) {
+        let kind = format!("a {} stage does not run on the cluster yet", task.kind);
         eprintln!(
-            "stage {} ({}) runs here: a {} stage does not run on the cluster yet",
+            "stage {} ({}) runs here: {}",
             task.index + 1,
             task.name,
-            task.kind
+            why.unwrap_or(&kind)
         );
     }
 }

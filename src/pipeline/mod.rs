@@ -56,8 +56,9 @@ pub trait Remote: std::fmt::Debug + Send + Sync {
     /// The candidate pairs (document, its bucket's first document) of the
     /// band hashes `task.mode = bands` gives, grouped by (band, hash) there.
     fn group(&self, task: &task::StageTask) -> Result<Vec<(u32, u32)>, RunError>;
-    /// Hears that a stage runs here, none of it on the cluster.
-    fn runs_here(&self, _task: &task::StageTask) {}
+    /// Hears that a stage runs here, none of it on the cluster, and why
+    /// where its kind alone does not say.
+    fn runs_here(&self, _task: &task::StageTask, _why: Option<&str>) {}
 }
 
 /// What `sift run --json` prints: the version a run made and what each stage did.
@@ -266,6 +267,7 @@ pub(crate) fn run_stages(
                             name: stage.name.clone(),
                             segments: rows.manifest.segments.len(),
                             only: None,
+                            inputs: stage.plan.inputs(),
                             mode: task::Mode::Run,
                             aux: None,
                         };
@@ -323,6 +325,7 @@ fn remote_stage(
     input: &SelectionSet,
 ) -> Result<Outcome, RunError> {
     if plan.per_segment() {
+        plan.keep_inputs(cx.store)?;
         let parts = remote.run(&t)?;
         for b in &input.0 {
             cx.observer.rows_done(b.len());
@@ -356,7 +359,7 @@ fn remote_stage(
         return plan.run_with_pairs(cx, input, pairs);
     }
     if !remote_work {
-        remote.runs_here(&t);
+        remote.runs_here(&t, plan.why_here());
     }
     plan.run(cx, input)
 }

@@ -45,6 +45,10 @@ pub struct StageTask {
     /// The segments to run, if not all (one task each).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only: Option<Vec<u32>>,
+    /// The content ids of the files the stage reads (a model, a
+    /// tokenizer), whose bytes the client has kept in the store.
+    #[serde(default, skip_serializing_if = "Inputs::is_empty")]
+    pub inputs: Inputs,
     /// What to do with each segment.
     #[serde(default)]
     pub mode: Mode,
@@ -227,7 +231,7 @@ impl StageTask {
             schema: &schema,
             store,
             dir: None,
-            inputs: &Inputs::new(),
+            inputs: &self.inputs,
         })
         .map_err(|e| {
             TaskError::new(

@@ -33,7 +33,8 @@ use super::dedup::texts;
 use super::models::{self, FastTextFile};
 use super::transform::{self, Edit, Fate, Rewrite, RewriteError, Rewritten};
 use super::{
-    Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
+    Check, Context, ExplainContext, Invalid, Kind, Outcome, Part, Planned, Reason, RunError,
+    StageStats,
 };
 use crate::version::selection::SelectionSet;
 use crate::version::stats::{ClassifierStats, RowCount};
@@ -190,7 +191,47 @@ fn bin_of(score: f64) -> usize {
     ((score * BINS as f64) as usize).min(BINS - 1)
 }
 
+/// A part's tally of scores in fixed point (see [`FIXED`]), before the
+/// stage and in the rows it keeps; its histogram is counted by bin name.
+const SUM: &str = "sum";
+
 impl Plan {
+    /// A segment's part: the rows kept, removals per rule, and in `counts`
+    /// the rows per score bin and the scores' fixed-point sum, before and after.
+    fn part(&self, cx: &Context, batches: &super::rows::SegmentBatches) -> Result<Part, RunError> {
+        let mut part = Part::default();
+        let mut bins = [(0u64, 0u64); BINS];
+        let mut fixed = (0u64, 0u64);
+        super::rows::segment_texts(
+            cx,
+            batches,
+            &self.column,
+            |text| self.model.score(text, &self.label),
+            |row, score| {
+                let bin = &mut bins[bin_of(score)];
+                let f = (score * FIXED).round() as u64;
+                bin.0 += 1;
+                fixed.0 += f;
+                match self.verdict(score) {
+                    None => {
+                        part.kept.insert(row);
+                        bin.1 += 1;
+                        fixed.1 += f;
+                    }
+                    Some(rule) => *part.removed.entry(rule.to_string()).or_default() += 1,
+                }
+                Ok(())
+            },
+        )?;
+        for (i, bin) in bins.iter().enumerate() {
+            if *bin != (0, 0) {
+                part.counts.insert(bin_name(i), *bin);
+            }
+        }
+        part.counts.insert(SUM.into(), fixed);
+        Ok(part)
+    }
+
     /// Why a row with this score is removed, or `None` to keep it.
     fn verdict(&self, score: f64) -> Option<&'static str> {
         if self.above.is_some_and(|a| score < a) {
@@ -216,13 +257,47 @@ impl Plan {
 impl Planned for Plan {
     type Detail = Detail;
 
+    // Scoring alone runs segment by segment (on a cluster's executors);
+    // writing a score column writes new rows, which happens here.
+    fn per_segment(&self) -> bool {
+        self.score_column.is_none()
+    }
+
+    fn why_here(&self) -> Option<&'static str> {
+        self.score_column
+            .is_some()
+            .then_some("a classifier stage that writes a score column writes its rows here")
+    }
+
+    fn keep_inputs(&self, store: &crate::store::Store) -> Result<(), RunError> {
+        self.model.keep(store)
+    }
+
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
-        self.model.keep(cx.store)?;
+        self.keep_inputs(cx.store)?;
         if self.score_column.is_some() {
             return self.run_writing(cx, input);
         }
-        let segments = &cx.source.manifest.segments;
-        let mut kept = vec![RoaringBitmap::new(); segments.len()];
+        let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
+        super::rows::each_segment(cx, input, |_, batches| {
+            parts.push(self.part(cx, &batches)?);
+            Ok(())
+        })?;
+        Ok(self.merge(parts))
+    }
+
+    fn run_segment(
+        &self,
+        cx: &Context,
+        segment: usize,
+        rows: &RoaringBitmap,
+    ) -> Option<Result<Part, RunError>> {
+        self.per_segment().then(|| {
+            super::rows::segment(cx, segment, rows).and_then(|batches| self.part(cx, &batches))
+        })
+    }
+
+    fn merge(&self, parts: Vec<Part>) -> Outcome {
         let mut removed: IndexMap<String, u64> = IndexMap::new();
         if self.above.is_some() {
             removed.insert("low_score".into(), 0);
@@ -232,33 +307,22 @@ impl Planned for Plan {
         }
         let mut bins = [(0u64, 0u64); BINS];
         let mut fixed = (0u64, 0u64);
-        super::rows::each_text(
-            cx,
-            input,
-            &self.column,
-            |text| self.model.score(text, &self.label),
-            |seg, row, score| {
-                let bin = &mut bins[bin_of(score)];
-                let f = (score * FIXED).round() as u64;
-                bin.0 += 1;
-                fixed.0 += f;
-                match self.verdict(score) {
-                    None => {
-                        kept[seg].insert(row);
-                        bin.1 += 1;
-                        fixed.1 += f;
-                    }
-                    Some(rule) => *removed.entry(rule.to_string()).or_default() += 1,
+        for p in &parts {
+            for (i, bin) in bins.iter_mut().enumerate() {
+                if let Some((b, a)) = p.counts.get(&bin_name(i)) {
+                    bin.0 += b;
+                    bin.1 += a;
                 }
-                Ok(())
-            },
-        )?;
+            }
+            if let Some((b, a)) = p.counts.get(SUM) {
+                fixed.0 += b;
+                fixed.1 += a;
+            }
+        }
         let sum = (fixed.0 as f64 / FIXED, fixed.1 as f64 / FIXED);
-        Ok(Outcome {
-            kept: SelectionSet(kept),
-            removed,
-            stats: StageStats::Classifier(self.stats(&bins, sum, None)),
-        })
+        let mut outcome = super::merge_parts(removed, parts);
+        outcome.stats = StageStats::Classifier(self.stats(&bins, sum, None));
+        outcome
     }
 
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {

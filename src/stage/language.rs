@@ -338,16 +338,19 @@ impl Plan {
 impl Planned for Plan {
     type Detail = Detail;
 
-    // On a cluster with the embedded model (a fastText model's bytes are
-    // kept in the store as the stage runs here).
     fn per_segment(&self) -> bool {
-        matches!(self.model, Detector::Whatlang)
+        true
+    }
+
+    fn keep_inputs(&self, store: &crate::store::Store) -> Result<(), RunError> {
+        match &self.model {
+            Detector::FastText(m) => m.keep(store),
+            Detector::Whatlang => Ok(()),
+        }
     }
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
-        if let Detector::FastText(m) = &self.model {
-            m.keep(cx.store)?;
-        }
+        self.keep_inputs(cx.store)?;
         let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
         super::rows::each_segment(cx, input, |_, batches| {
             parts.push(self.part(cx, &batches)?);

@@ -176,6 +176,20 @@ macro_rules! stages {
                 }
             }
 
+            /// Why the stage runs on the client of a cluster run, where it says more than its kind.
+            pub fn why_here(&self) -> Option<&'static str> {
+                match self {
+                    $(StagePlan::$variant(p) => p.why_here(),)*
+                }
+            }
+
+            /// Keeps the files it reads in the store (see [`Planned::keep_inputs`]).
+            pub fn keep_inputs(&self, store: &crate::store::Store) -> Result<(), RunError> {
+                match self {
+                    $(StagePlan::$variant(p) => p.keep_inputs(store),)*
+                }
+            }
+
             /// The stage's work on one segment, for the kinds that can (see [`Planned::run_segment`]).
             pub fn run_segment(
                 &self,
@@ -352,6 +366,17 @@ pub trait Planned {
     /// changed file runs the stage again instead of hitting the cache.
     fn inputs(&self) -> Inputs {
         Inputs::new()
+    }
+    /// Why the stage runs on the client of a cluster run, where its kind
+    /// alone does not say (a kind that runs on the executors with other settings).
+    fn why_here(&self) -> Option<&'static str> {
+        None
+    }
+    /// Keeps the bytes of the files it reads (see [`Planned::inputs`]) in
+    /// the store: a run does so as it starts, and a cluster's executors,
+    /// which have no access to the spec's directory, read them from there.
+    fn keep_inputs(&self, _store: &crate::store::Store) -> Result<(), RunError> {
+        Ok(())
     }
     /// What a transform changed in the row at `cx.at`, for explain.
     fn edits(&self, _cx: &ExplainContext) -> Result<Vec<transform::Edit>, RunError> {

@@ -34,7 +34,8 @@ use tokenizers::Tokenizer;
 use super::dedup::texts;
 use super::input_file::InputFile;
 use super::{
-    Check, Context, ExplainContext, Invalid, Kind, Outcome, Planned, Reason, RunError, StageStats,
+    Check, Context, ExplainContext, Invalid, Kind, Outcome, Part, Planned, Reason, RunError,
+    StageStats,
 };
 use crate::version::selection::SelectionSet;
 use crate::version::stats::TokensStats;
@@ -158,7 +159,49 @@ pub struct Detail {
     pub tokens: Option<u64>,
 }
 
+/// A part's tally of tokens: before the stage and in the rows it keeps.
+const TOKENS: &str = "tokens";
+
 impl Plan {
+    /// A segment's part: the rows kept, removals per rule, and its tokens
+    /// before and after (`counts["tokens"]`).
+    fn part(
+        &self,
+        cx: &Context,
+        seg: usize,
+        batches: &super::rows::SegmentBatches,
+    ) -> Result<Part, RunError> {
+        let mut part = Part::default();
+        let mut tokens = (0u64, 0u64);
+        super::rows::segment_texts(
+            cx,
+            batches,
+            &self.column,
+            |text| count(&self.tokenizer, text, self.special),
+            |row, n| {
+                let n = n.map_err(|message| RunError::Row {
+                    stage: cx.index + 1,
+                    name: cx.name.to_string(),
+                    rule: "tokens".into(),
+                    expr: self.file.file.clone(),
+                    row: cx.source_row(seg, row),
+                    message,
+                })?;
+                tokens.0 += n;
+                match self.verdict(n) {
+                    None => {
+                        part.kept.insert(row);
+                        tokens.1 += n;
+                    }
+                    Some(rule) => *part.removed.entry(rule.to_string()).or_default() += 1,
+                }
+                Ok(())
+            },
+        )?;
+        part.counts.insert(TOKENS.into(), tokens);
+        Ok(part)
+    }
+
     fn verdict(&self, n: u64) -> Option<&'static str> {
         if self.min.is_some_and(|m| n < m) {
             Some("too_few_tokens")
@@ -186,10 +229,37 @@ impl Plan {
 impl Planned for Plan {
     type Detail = Detail;
 
+    fn per_segment(&self) -> bool {
+        true
+    }
+
+    fn keep_inputs(&self, store: &crate::store::Store) -> Result<(), RunError> {
+        self.file.keep(store)
+    }
+
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
-        self.file.keep(cx.store)?;
-        let segments = &cx.source.manifest.segments;
-        let mut kept = vec![RoaringBitmap::new(); segments.len()];
+        self.keep_inputs(cx.store)?;
+        let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
+        super::rows::each_segment(cx, input, |seg, batches| {
+            parts.push(self.part(cx, seg, &batches)?);
+            Ok(())
+        })?;
+        Ok(self.merge(parts))
+    }
+
+    fn run_segment(
+        &self,
+        cx: &Context,
+        segment: usize,
+        rows: &RoaringBitmap,
+    ) -> Option<Result<Part, RunError>> {
+        Some(
+            super::rows::segment(cx, segment, rows)
+                .and_then(|batches| self.part(cx, segment, &batches)),
+        )
+    }
+
+    fn merge(&self, parts: Vec<Part>) -> Outcome {
         let mut removed: IndexMap<String, u64> = IndexMap::new();
         if self.min.is_some() {
             removed.insert("too_few_tokens".into(), 0);
@@ -198,42 +268,21 @@ impl Planned for Plan {
             removed.insert("too_many_tokens".into(), 0);
         }
         let (mut before, mut after) = (0u64, 0u64);
-        super::rows::each_text(
-            cx,
-            input,
-            &self.column,
-            |text| count(&self.tokenizer, text, self.special),
-            |seg, row, n| {
-                let n = n.map_err(|message| RunError::Row {
-                    stage: cx.index + 1,
-                    name: cx.name.to_string(),
-                    rule: "tokens".into(),
-                    expr: self.file.file.clone(),
-                    row: cx.source_row(seg, row),
-                    message,
-                })?;
-                before += n;
-                match self.verdict(n) {
-                    None => {
-                        kept[seg].insert(row);
-                        after += n;
-                    }
-                    Some(rule) => *removed.entry(rule.to_string()).or_default() += 1,
-                }
-                Ok(())
-            },
-        )?;
-        Ok(Outcome {
-            kept: SelectionSet(kept),
-            removed,
-            stats: StageStats::Tokens(TokensStats {
-                tokenizer: self.describe_tokenizer(),
-                tokenizer_id: self.file.id.hex(),
-                special_tokens: self.special,
-                tokens_before: before,
-                tokens_after: after,
-            }),
-        })
+        for p in &parts {
+            if let Some((b, a)) = p.counts.get(TOKENS) {
+                before += b;
+                after += a;
+            }
+        }
+        let mut outcome = super::merge_parts(removed, parts);
+        outcome.stats = StageStats::Tokens(TokensStats {
+            tokenizer: self.describe_tokenizer(),
+            tokenizer_id: self.file.id.hex(),
+            special_tokens: self.special,
+            tokens_before: before,
+            tokens_after: after,
+        });
+        outcome
     }
 
     fn explain(&self, cx: &ExplainContext) -> Result<Reason<Detail>, RunError> {

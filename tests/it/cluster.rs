@@ -319,61 +319,101 @@ fn an_executor_that_cannot_read_the_store_says_so() {
     assert_nothing_committed(&env);
 }
 
-#[test]
-fn a_language_stage_runs_on_the_cluster_and_a_fasttext_one_runs_here_and_says_so() {
-    let (_s, url) = scheduler();
-    let _ex = executor(&url, &[]);
-    let env = env(1);
-    let sample = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/data/multilingual.jsonl"),
-    )
-    .unwrap();
-    let spec = "[source]\npath = \"multi.jsonl\"\n\n[[stage]]\nkind = \"language\"\nlanguages = [\"en\", \"de\"]\n\n[[stage]]\nkind = \"filter\"\nwhere = \"length(text) > 20\"\n\n[output]\nshard_size = \"1KiB\"\n";
-    env.write("multi.jsonl", &sample);
-    env.write("lang.toml", spec);
-    let local = Env::new();
-    local.write("multi.jsonl", &sample);
-    local.write("lang.toml", spec);
-    let want = local.json(&["run", "lang.toml", "--json"]);
-    assert!(want["segments"].as_u64().unwrap() > 1, "{want}");
-    let out = env.sift(&["run", "lang.toml", "--cluster", &url, "--json"]);
+/// Runs `spec` on multilingual rows locally and on the cluster at `url`:
+/// the same content id, removals and, for each stage, `stats` (its stats'
+/// key in `--json`), and every stage ran on the executors.
+fn same_on_the_cluster(url: &str, spec: &str, stats: &[&str], files: &[(&str, &[u8])]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sample = std::fs::read(root.join("pipelines/data/multilingual.jsonl")).unwrap();
+    let (env, local) = (Env::new(), Env::new());
+    for e in [&env, &local] {
+        e.write("multi.jsonl", &sample);
+        e.write("p.toml", spec);
+        for (name, bytes) in files {
+            e.write(name, bytes);
+        }
+    }
+    let want = local.json(&["run", "p.toml", "--json"]);
+    let out = env.sift(&["run", "p.toml", "--cluster", url, "--json"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("stage 1 (language-1) on the cluster at"),
-        "{err}"
-    );
+    assert!(!err.contains("runs here"), "{err}");
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary(&got), summary(&want));
-    // Rows per detected language, added up from the segments: the same.
-    assert_eq!(got["stages"][0]["language"], want["stages"][0]["language"]);
-    assert!(
-        want["stages"][0]["removed"]["other_language"]
-            .as_u64()
-            .unwrap()
-            > 0,
-        "{want}"
-    );
+    for (i, key) in stats.iter().enumerate() {
+        assert!(
+            err.contains(&format!("stage {} (", i + 1)) && err.contains("on the cluster at"),
+            "{err}"
+        );
+        assert!(!want["stages"][i][key].is_null(), "{want}");
+        assert_eq!(
+            got["stages"][i][key],
+            want["stages"][i][key],
+            "stage {}",
+            i + 1
+        );
+    }
+}
 
-    // A fastText model is read from the spec's directory, here.
+#[test]
+fn language_tokens_and_classifier_stages_run_on_the_cluster_from_files_kept_in_the_store() {
+    let (_s, url) = scheduler();
+    let _ex = executor(&url, &[]);
+    let source = "[source]\npath = \"multi.jsonl\"\n\n[output]\nshard_size = \"1KiB\"\n";
+    let language = "[[stage]]\nkind = \"language\"\nlanguages = [\"en\", \"de\"]\n";
+    same_on_the_cluster(
+        &url,
+        &format!(
+            "{source}\n{language}\n[[stage]]\nkind = \"filter\"\nwhere = \"length(text) > 20\"\n"
+        ),
+        &["language"],
+        &[],
+    );
+    // The tokenizer is read from the spec's directory here; the executors
+    // read its bytes from the store, by the id the stage records.
+    let tokenizer = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/data/tokenizer.json"),
+    )
+    .unwrap();
+    same_on_the_cluster(
+        &url,
+        &format!(
+            "{source}\n[[stage]]\nkind = \"tokens\"\ntokenizer = \"tok.json\"\nmin = 8\nmax = 40\n"
+        ),
+        &["tokens"],
+        &[("tok.json", &tokenizer)],
+    );
     let Some(model) = super::language::lid176() else {
         return;
     };
-    env.write("lid.176.ftz", model);
-    env.write(
-        "ft.toml",
-        spec.replace(
-            "languages = [",
-            "model = { fasttext = \"lid.176.ftz\" }\nlanguages = [",
-        ),
+    let fasttext = language.replace(
+        "languages = [",
+        "model = { fasttext = \"lid.176.ftz\" }\nlanguages = [",
     );
-    let out = env.sift(&["run", "ft.toml", "--cluster", &url]);
+    let classifier = "[[stage]]\nkind = \"classifier\"\nmodel = { fasttext = \"lid.176.ftz\" }\nlabel = \"__label__de\"\nkeep_below = 0.5\n";
+    same_on_the_cluster(
+        &url,
+        &format!("{source}\n{fasttext}\n{classifier}"),
+        &["language", "classifier"],
+        &[("lid.176.ftz", &model)],
+    );
+    // Writing a score column writes rows: that runs here, and says why.
+    let env = Env::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    env.write(
+        "multi.jsonl",
+        std::fs::read(root.join("pipelines/data/multilingual.jsonl")).unwrap(),
+    );
+    env.write("lid.176.ftz", &model);
+    env.write(
+        "p.toml",
+        format!("{source}\n{classifier}score_column = \"de_score\"\n"),
+    );
+    let out = env.sift(&["run", "p.toml", "--cluster", &url]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains(
-            "stage 1 (language-1) runs here: a language stage does not run on the cluster yet"
-        ),
+        err.contains("stage 1 (classifier-1) runs here: a classifier stage that writes a score column writes its rows here"),
         "{err}"
     );
 }

@@ -189,6 +189,17 @@ fn minhash_finds_planted_near_duplicates_with_high_recall_and_precision() {
         "the named twin was kept"
     );
     assert!(e[0]["reason"]["jaccard"].as_f64().unwrap() >= 0.8);
+
+    // `minhash_bands(text)` gives the stage's band hashes (its settings are
+    // the defaults): the removed row and its twin share one.
+    let text = |id: u64| rows.iter().find(|r| r.0 == id).unwrap().1.clone();
+    let (a, b) = (text(r), rows[twin as usize].1.clone());
+    let q = format!(
+        "SELECT array_has_any(minhash_bands('{a}'), minhash_bands('{b}')) AS shared, \
+         array_length(minhash_bands('{a}')) AS bands, minhash_bands(NULL) IS NULL AS null_text"
+    );
+    let out = env.ok(&["query", &q, "--format", "csv"]);
+    assert_eq!(out.lines().nth(1), Some("true,18,true"), "{out}");
 }
 
 #[test]

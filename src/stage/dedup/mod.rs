@@ -32,6 +32,7 @@ mod run;
 mod sidecar;
 #[cfg(test)]
 mod tests;
+mod udf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -226,6 +227,10 @@ impl Kind for Spec {
     const NAME: &'static str = "dedup";
     const NEUTRAL: &'static [&'static str] = &["device"];
     type Plan = Plan;
+
+    fn register_udfs(ctx: &datafusion::prelude::SessionContext) {
+        ctx.register_udf(udf::minhash_bands());
+    }
 
     fn name(&self) -> Option<&str> {
         self.name.as_deref()
