@@ -240,7 +240,10 @@ where
         }
         chunker.finish(&mut sink)?;
     } else {
-        let encoders = (opts.threads - 1).max(1);
+        // One encoder per thread: encoding (zstd) costs more than decoding
+        // and fingerprinting, so the reader and the producer share the cores
+        // with them rather than keep one to themselves.
+        let encoders = opts.threads;
         let outcome: Result<Vec<(usize, WrittenShard)>, WriteError<E>> = std::thread::scope(|s| {
             // Reader thread: decode and fingerprint.
             let (btx, brx) = sync_channel::<Result<Fingerprinted, E>>(4);
