@@ -90,7 +90,7 @@ pub(super) fn collect(
     plan: &Plan,
     perms: &Permutations,
     gpu: Option<&crate::gpu::Gpu>,
-    sink: &mut dyn FnMut(Docs) -> Result<(), RunError>,
+    sink: &mut (dyn FnMut(Docs) -> Result<(), RunError> + Send),
 ) -> Result<u64, RunError> {
     let keep_sigs = plan.method == Method::Minhash && plan.verify != Verify::Exact;
     let params = sidecar::params(plan, keep_sigs);
@@ -112,7 +112,6 @@ pub(super) fn collect(
         }
         known
     };
-    let mut written = Vec::new();
     let mut reused = 0u64;
     // What segment i needs: its sidecar, if any, and the rows it lacks,
     // decoded. Segment i + 1 is read while segment i is hashed.
@@ -136,63 +135,96 @@ pub(super) fn collect(
             batches,
         }))
     };
-    crate::stage::rows::read_ahead(segments.len(), read, |i, ahead| {
-        let Some(Ahead {
-            cached,
-            missing,
-            batches,
-        }) = ahead
-        else {
-            return Ok(());
-        };
-        let (seg, sel) = (segments[i], segs.sel[i]);
-        let own = i >= segs.own_from;
-        let fresh = hash_rows(cx, (i as u32, own), &batches, plan, perms, gpu, keep_sigs)?;
-        drop(batches);
-        let from_cache = sel.len() - missing.len();
-        if own {
-            cx.observer.rows_done(from_cache);
-        }
-        reused += from_cache;
-        let mut put = |d: &Docs| -> Result<(), RunError> {
-            let id = cx.store.objects().put(&sidecar::encode(&params, d))?.id;
-            written.push((keys[i].clone(), id));
-            Ok(())
-        };
-        let seg_docs = match cached {
-            None => {
-                put(&fresh)?;
-                fresh
+    // Segment i's new sidecar is stored and its documents go to `sink` on
+    // another thread while segment i + 1 is hashed.
+    let (front, back) = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Handoff>(1);
+        let (params, keys) = (&params, &keys);
+        let back = s.spawn(move || -> Result<Vec<(String, ObjectId)>, RunError> {
+            let mut written = Vec::new();
+            for Handoff { seg, put, docs } in rx {
+                if let Some(d) = &put {
+                    let id = cx.store.objects().put(&sidecar::encode(params, d))?.id;
+                    written.push((keys[seg].clone(), id));
+                }
+                if let Some(d) = docs.or(put) {
+                    sink(d)?;
+                }
             }
-            Some(c) => {
-                let all = if missing.is_empty() {
-                    c
-                } else {
-                    let merged = sidecar::merge(c, fresh, plan, keep_sigs);
-                    put(&merged)?;
-                    merged
-                };
-                let mut d = sidecar::select(&all, sel, plan, keep_sigs);
-                // Scores are not in sidecars: read them from the rows. An
-                // earlier version's rows are never removed: no score needed.
-                if let Keep::Score(k) = &plan.keep {
-                    if own {
-                        for (_, batch) in segment_columns(cx.store, seg, sel, Some(&[&k.by]))? {
-                            d.score.extend(scores(&batch, &k.by));
-                        }
+            Ok(written)
+        });
+        let front = crate::stage::rows::read_ahead(segments.len(), read, |i, ahead| {
+            let Some(Ahead {
+                cached,
+                missing,
+                batches,
+            }) = ahead
+            else {
+                return Ok(());
+            };
+            let (seg, sel) = (segments[i], segs.sel[i]);
+            let own = i >= segs.own_from;
+            let fresh = hash_rows(cx, (i as u32, own), &batches, plan, perms, gpu, keep_sigs)?;
+            drop(batches);
+            let from_cache = sel.len() - missing.len();
+            if own {
+                cx.observer.rows_done(from_cache);
+            }
+            reused += from_cache;
+            let handoff = match cached {
+                // Stored, then handed on.
+                None => Handoff {
+                    seg: i,
+                    put: Some(fresh),
+                    docs: None,
+                },
+                Some(c) => {
+                    let (all, changed) = if missing.is_empty() {
+                        (c, false)
                     } else {
-                        d.score = vec![f64::NAN; d.at.len()];
+                        (sidecar::merge(c, fresh, plan, keep_sigs), true)
+                    };
+                    let mut d = sidecar::select(&all, sel, plan, keep_sigs);
+                    // Scores are not in sidecars: read them from the rows. An
+                    // earlier version's rows are never removed: no score needed.
+                    if let Keep::Score(k) = &plan.keep {
+                        if own {
+                            for (_, batch) in segment_columns(cx.store, seg, sel, Some(&[&k.by]))? {
+                                d.score.extend(scores(&batch, &k.by));
+                            }
+                        } else {
+                            d.score = vec![f64::NAN; d.at.len()];
+                        }
+                    }
+                    Handoff {
+                        seg: i,
+                        put: changed.then_some(all),
+                        docs: Some(d),
                     }
                 }
-                d
-            }
-        };
-        sink(seg_docs)
-    })?;
+            };
+            // A closed channel: the other thread failed, and says why below.
+            tx.send(handoff)
+                .map_err(|_| RunError::Sample("stopped".into()))
+        });
+        drop(tx);
+        (front, back.join().expect("sidecar thread"))
+    });
+    // The other thread's error first: it is why this side stopped, if it did.
+    let written = back?;
+    front?;
     if !written.is_empty() {
         cx.store.catalog()?.set_band_sidecars(&written)?;
     }
     Ok(reused)
+}
+
+/// A hashed segment on its way to [`collect`]'s sink: the sidecar to store
+/// (if it changed), and the documents to hand on (`put`'s when `None`).
+struct Handoff {
+    seg: usize,
+    put: Option<Docs>,
+    docs: Option<Docs>,
 }
 
 /// A segment read ahead of its hashing: its band sidecar (if one is
@@ -202,6 +234,9 @@ struct Ahead {
     missing: RoaringBitmap,
     batches: Vec<(Vec<u32>, RecordBatch)>,
 }
+
+/// Rows per work item of the first pass on the CPU.
+const CHUNK_ROWS: usize = 4096;
 
 /// The first pass over the decoded rows of a segment: its number in the
 /// pass, and whether it is the stage's input (else an earlier version's: no
@@ -219,8 +254,25 @@ pub(super) fn hash_rows(
     if batches.is_empty() {
         return Ok(docs);
     }
-    let per_batch = crate::par::map_ordered(cx.threads, batches.len(), |k| {
-        let (ids, batch) = &batches[k];
+    // On the CPU, slices of a few thousand rows: a segment holds a handful of
+    // batches, and as many work items as threads would leave threads idle
+    // at each segment's end. A GPU takes whole batches.
+    let rows = if gpu.is_some() {
+        usize::MAX
+    } else {
+        CHUNK_ROWS
+    };
+    let chunks: Vec<(&[u32], RecordBatch)> = batches
+        .iter()
+        .flat_map(|(ids, batch)| {
+            (0..ids.len()).step_by(rows).map(move |at| {
+                let len = rows.min(ids.len() - at);
+                (&ids[at..at + len], batch.slice(at, len))
+            })
+        })
+        .collect();
+    let per_batch = crate::par::map_ordered(cx.threads, chunks.len(), |k| {
+        let (ids, batch) = &chunks[k];
         let mut d =
             batch_docs(i, ids, batch, plan, perms, gpu, keep_sigs).map_err(RunError::Gpu)?;
         if own {
