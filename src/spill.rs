@@ -236,6 +236,33 @@ impl<R: Record> Sorter<R> {
         Ok(run)
     }
 
+    /// The records grouped by bucket, when nothing was spilled (else the
+    /// sorter back, for [`Sorter::finish`]). Equal records share a bucket.
+    /// A partition whose records have no buckets, or too few records for
+    /// them, is one bucket.
+    pub fn grouped(self) -> Result<Grouped<R>, Box<Self>> {
+        if !self.runs.is_empty() {
+            return Err(Box::new(self));
+        }
+        let parts: Vec<Vec<R>> = self.parts.into_iter().filter(|p| !p.is_empty()).collect();
+        let slots: Vec<std::sync::Mutex<Option<Vec<R>>>> = parts
+            .into_iter()
+            .map(|p| std::sync::Mutex::new(Some(p)))
+            .collect();
+        let parts = crate::par::map(self.threads, slots.len(), |k| {
+            let p = slots[k]
+                .lock()
+                .expect("partition")
+                .take()
+                .expect("taken once");
+            scatter(p)
+        });
+        Ok(Grouped {
+            stats: self.stats,
+            parts,
+        })
+    }
+
     /// The records in sorted order.
     pub fn finish(mut self) -> Result<Sorted<R>, Error> {
         sort_parts(&mut self.parts, self.threads);
@@ -251,6 +278,17 @@ impl<R: Record> Sorter<R> {
             files,
         })
     }
+}
+
+/// A sorter's records when it spilled nothing, each partition distributed
+/// by bucket ([`Record::bucket`]) but not sorted within a bucket, for a
+/// caller that needs equal records together rather than in order: a
+/// bucket, small enough for the cache, can be grouped by hashing, which
+/// costs less than sorting it.
+pub struct Grouped<R: Record> {
+    pub stats: SpillStats,
+    /// Each partition's records and its buckets' bounds (`bounds[b]..bounds[b + 1]`).
+    pub parts: Vec<(Vec<R>, Vec<usize>)>,
 }
 
 /// The most runs merged at once (each holds an open file and a 64 KiB buffer).
@@ -329,6 +367,36 @@ fn sort_one<R: Record>(buf: &mut [R], threads: usize) {
             });
         }
     });
+}
+
+/// `buf` distributed by bucket into a new buffer (one counting pass, one
+/// pass writing each record to its bucket's next place: sequential streams,
+/// where swapping in place jumps across the buffer), and the buckets'
+/// bounds. Records with no buckets, or too few for them, are one bucket.
+fn scatter<R: Record>(buf: Vec<R>) -> (Vec<R>, Vec<usize>) {
+    let n = match buf.iter().map(|r| r.bucket()).max().flatten() {
+        Some(max) if (max as usize) < buf.len() / 4 => max as usize + 1,
+        _ => {
+            let len = buf.len();
+            return (buf, vec![0, len]);
+        }
+    };
+    let key = |r: &R| r.bucket().expect("every record has a bucket") as usize;
+    let mut start = vec![0usize; n + 1];
+    for r in &buf {
+        start[key(r) + 1] += 1;
+    }
+    for b in 0..n {
+        start[b + 1] += start[b];
+    }
+    let mut next = start.clone();
+    let mut out = buf.clone();
+    for r in &buf {
+        let b = key(r);
+        out[next[b]] = *r;
+        next[b] += 1;
+    }
+    (out, start)
 }
 
 /// Distributes `buf` by bucket in place (an American flag sort pass) and

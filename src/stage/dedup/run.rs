@@ -77,6 +77,12 @@ impl BandRecord {
     fn doc(&self) -> u32 {
         self.0 as u32
     }
+    fn band(&self) -> u32 {
+        (self.0 >> 96) as u32
+    }
+    fn hash(&self) -> u64 {
+        (self.0 >> 32) as u64
+    }
 }
 
 impl Record for BandRecord {
@@ -142,6 +148,80 @@ impl Record for KeyRecord {
             doc: u32::from_le_bytes(b[16..20].try_into().expect("4 bytes")),
         }
     }
+}
+
+/// The candidate pairs of one band's records, grouped by bucket (see
+/// [`Sorter::grouped`]): each document from `own` on with the smallest
+/// document of its (band, hash), where that is another. The same pairs as
+/// the sorted scan gives, in another order.
+fn grouped_pairs(records: &[BandRecord], bounds: &[usize], own: u32) -> Vec<PairRecord> {
+    /// (band hash, smallest document, generation that wrote it): a
+    /// partition is one band, so the hash alone is the bucket.
+    type Slot = (u64, u32, u32);
+    let mut out = Vec::new();
+    let mut table: Vec<Slot> = Vec::new();
+    let mut generation = 0u32;
+    for w in bounds.windows(2) {
+        let bucket = &records[w[0]..w[1]];
+        if bucket.len() < 2 {
+            continue;
+        }
+        let size = (bucket.len() * 2).next_power_of_two();
+        if table.len() < size {
+            table = vec![(0, 0, 0); size];
+            generation = 0;
+        }
+        generation += 1;
+        let mask = size - 1;
+        debug_assert!(bucket.iter().all(|r| r.band() == bucket[0].band()));
+        // Band hashes are spread evenly: their low bits index the table.
+        let find = |table: &[Slot], key: u64| {
+            let mut i = key as usize & mask;
+            while table[i].2 == generation && table[i].0 != key {
+                i = (i + 1) & mask;
+            }
+            i
+        };
+        // Records pushed in document order keep it in their bucket (the
+        // scatter is stable): a hash's first record is its smallest
+        // document, and one pass gives the pairs.
+        if bucket.windows(2).all(|w| w[0].doc() < w[1].doc()) {
+            for r in bucket {
+                let i = find(&table, r.hash());
+                if table[i].2 == generation {
+                    if r.doc() >= own {
+                        out.push(PairRecord {
+                            doc: r.doc(),
+                            rep: table[i].1,
+                        });
+                    }
+                } else {
+                    table[i] = (r.hash(), r.doc(), generation);
+                }
+            }
+            continue;
+        }
+        let mut shared = false;
+        for r in bucket {
+            let i = find(&table, r.hash());
+            if table[i].2 == generation {
+                table[i].1 = table[i].1.min(r.doc());
+                shared = true;
+            } else {
+                table[i] = (r.hash(), r.doc(), generation);
+            }
+        }
+        if !shared {
+            continue;
+        }
+        for r in bucket {
+            let rep = table[find(&table, r.hash())].1;
+            if rep != r.doc() && r.doc() >= own {
+                out.push(PairRecord { doc: r.doc(), rep });
+            }
+        }
+    }
+    out
 }
 
 /// A candidate pair: a document and the earlier representative of a bucket it fell in.
@@ -378,22 +458,37 @@ pub(super) fn run_with(
                         }
                     }
                 }
-                None => {
-                    let mut bucket: Option<(u128, u32)> = None;
-                    let bands = bands.finish()?;
-                    spilled += bands.stats.bytes;
-                    bands.for_each(|r: BandRecord| {
-                        match bucket {
-                            Some((key, rep)) if key == r.bucket_key() => {
-                                if r.doc() >= own {
-                                    pairs.push(PairRecord { doc: r.doc(), rep })?;
-                                }
-                            }
-                            _ => bucket = Some((r.bucket_key(), r.doc())),
+                // In memory: each band's records grouped by bucket and each
+                // bucket hashed, which costs less than sorting them.
+                None => match bands.grouped() {
+                    Ok(grouped) => {
+                        let per_band = crate::par::map(cx.threads, grouped.parts.len(), |k| {
+                            let (records, bounds) = &grouped.parts[k];
+                            grouped_pairs(records, bounds, own)
+                        });
+                        drop(grouped);
+                        for p in per_band.into_iter().flatten() {
+                            pairs.push(p)?;
                         }
-                        Ok::<_, RunError>(())
-                    })?;
-                }
+                    }
+                    // Spilled: the sorted stream, each bucket's records in document order.
+                    Err(bands) => {
+                        let mut bucket: Option<(u128, u32)> = None;
+                        let bands = (*bands).finish()?;
+                        spilled += bands.stats.bytes;
+                        bands.for_each(|r: BandRecord| {
+                            match bucket {
+                                Some((key, rep)) if key == r.bucket_key() => {
+                                    if r.doc() >= own {
+                                        pairs.push(PairRecord { doc: r.doc(), rep })?;
+                                    }
+                                }
+                                _ => bucket = Some((r.bucket_key(), r.doc())),
+                            }
+                            Ok::<_, RunError>(())
+                        })?;
+                    }
+                },
             }
             let mut check = Verifier {
                 cx,
@@ -652,5 +747,72 @@ impl Verifier<'_> {
         self.chunk_docs.clear();
         self.chunk_bytes = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The candidate pairs of the sorted scan: each document after the
+    /// first of its (band, hash), with that first document.
+    fn sorted_pairs(records: &[BandRecord], own: u32) -> Vec<PairRecord> {
+        let mut r = records.to_vec();
+        r.sort_unstable();
+        let mut out = Vec::new();
+        let mut bucket: Option<(u128, u32)> = None;
+        for x in r {
+            match bucket {
+                Some((key, rep)) if key == x.bucket_key() => {
+                    if x.doc() >= own {
+                        out.push(PairRecord { doc: x.doc(), rep });
+                    }
+                }
+                _ => bucket = Some((x.bucket_key(), x.doc())),
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn grouped_buckets_give_the_sorted_scans_pairs() {
+        let mut state = 7u64;
+        // The last two push documents in reverse order: not the order a
+        // run pushes them in, which the two-pass path covers.
+        for (docs, distinct, own, reverse) in [
+            (50u32, 10u64, 0u32, false),
+            (5000, 900, 0, false),
+            (5000, 3000, 1200, false),
+            (3, 1, 1, false),
+            (5000, 900, 700, true),
+            (40, 5, 0, true),
+        ] {
+            let dir = std::env::temp_dir();
+            let mut sorter: Sorter<BandRecord> = Sorter::new(&dir, 1 << 30, 2);
+            let mut all = Vec::new();
+            for k in 0..docs {
+                let doc = if reverse { docs - 1 - k } else { k };
+                for band in 0..3u32 {
+                    // Few distinct hashes: many shared buckets. The top byte
+                    // varies, so there are many buckets too.
+                    let h = minhash::splitmix64(&mut state) % distinct;
+                    let hash = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    let r = BandRecord::new(band, hash, doc);
+                    sorter.push(r).unwrap();
+                    all.push(r);
+                }
+            }
+            let grouped = sorter.grouped().ok().expect("nothing spilled");
+            let mut got: Vec<PairRecord> = grouped
+                .parts
+                .iter()
+                .flat_map(|(records, bounds)| grouped_pairs(records, bounds, own))
+                .collect();
+            got.sort_unstable();
+            let want = sorted_pairs(&all, own);
+            assert!(!want.is_empty() || docs < 10);
+            assert_eq!(got, want, "{docs} docs, {distinct} hashes, own {own}");
+        }
     }
 }
