@@ -185,3 +185,15 @@ fn band_sidecars_round_trip_merge_select_and_refuse_what_does_not_match() {
         &d
     ));
 }
+
+proptest::proptest! {
+    /// The ASCII fast path gives what the Unicode path gives: a text with a
+    /// word `é` added after a separator takes the Unicode path.
+    #[test]
+    fn ascii_normalization_equals_the_unicode_path(text in "[ -~\\n\\t]{0,60}") {
+        let fast = normalize(&text);
+        let slow = normalize(&format!("{text} é"));
+        let want = if fast.is_empty() { "é".to_string() } else { format!("{fast} é") };
+        proptest::prop_assert_eq!(slow, want);
+    }
+}
