@@ -244,18 +244,27 @@ impl<R: Record> Sorter<R> {
         if !self.runs.is_empty() {
             return Err(Box::new(self));
         }
-        let parts: Vec<Vec<R>> = self.parts.into_iter().filter(|p| !p.is_empty()).collect();
-        let slots: Vec<std::sync::Mutex<Option<Vec<R>>>> = parts
+        let mut parts: Vec<(Vec<R>, Vec<usize>)> = self
+            .parts
             .into_iter()
-            .map(|p| std::sync::Mutex::new(Some(p)))
+            .filter(|p| !p.is_empty())
+            .map(|p| (p, Vec::new()))
             .collect();
-        let parts = crate::par::map(self.threads, slots.len(), |k| {
-            let p = slots[k]
-                .lock()
-                .expect("partition")
-                .take()
-                .expect("taken once");
-            scatter(p)
+        // Partitions shared among the threads; each thread scatters into
+        // one spare buffer, the partition it leaves the next one's spare, so
+        // memory is touched for the first time once per thread, not per partition.
+        let per = parts.len().div_ceil(self.threads).max(1);
+        std::thread::scope(|s| {
+            for group in parts.chunks_mut(per) {
+                s.spawn(move || {
+                    let mut spare = Vec::new();
+                    for (records, bounds) in group {
+                        let (out, b) = scatter(std::mem::take(records), &mut spare);
+                        *records = out;
+                        *bounds = b;
+                    }
+                });
+            }
         });
         Ok(Grouped {
             stats: self.stats,
@@ -369,11 +378,12 @@ fn sort_one<R: Record>(buf: &mut [R], threads: usize) {
     });
 }
 
-/// `buf` distributed by bucket into a new buffer (one counting pass, one
+/// `buf` distributed by bucket into `spare` (one counting pass, one
 /// pass writing each record to its bucket's next place: sequential streams,
 /// where swapping in place jumps across the buffer), and the buckets'
-/// bounds. Records with no buckets, or too few for them, are one bucket.
-fn scatter<R: Record>(buf: Vec<R>) -> (Vec<R>, Vec<usize>) {
+/// bounds; `buf` becomes the spare. Records with no buckets, or too few
+/// for them, are one bucket.
+fn scatter<R: Record>(buf: Vec<R>, spare: &mut Vec<R>) -> (Vec<R>, Vec<usize>) {
     let n = match buf.iter().map(|r| r.bucket()).max().flatten() {
         Some(max) if (max as usize) < buf.len() / 4 => max as usize + 1,
         _ => {
@@ -390,12 +400,15 @@ fn scatter<R: Record>(buf: Vec<R>) -> (Vec<R>, Vec<usize>) {
         start[b + 1] += start[b];
     }
     let mut next = start.clone();
-    let mut out = buf.clone();
+    let mut out = std::mem::take(spare);
+    out.clear();
+    out.extend_from_slice(&buf);
     for r in &buf {
         let b = key(r);
         out[next[b]] = *r;
         next[b] += 1;
     }
+    *spare = buf;
     (out, start)
 }
 
