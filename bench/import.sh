@@ -25,8 +25,8 @@ base="$data/corpus-$size.jsonl"
 if [ ! -f "$base" ]; then
   echo "generating $base" >&2
   python3 bench/gen_corpus.py --bytes "$size" --seed 1 > "$base"
-  python3 bench/variants.py "$base" "$data/variants-$size" --fraction 0.01 --seed 1
 fi
+[ -d "$data/variants-$size" ] || python3 bench/variants.py "$base" "$data/variants-$size" --fraction 0.01 --seed 1
 bytes=$(stat -c %s "$base")
 
 # Runs a command under /usr/bin/time; prints "seconds max_rss_kib".
