@@ -329,8 +329,9 @@ impl Signatures {
 ///
 /// Band hashes (or exact keys) are sorted under the memory budget, spilling
 /// sorted runs to the store's `tmp/`; the merged stream gives the buckets in
-/// (band, hash, document) order, so every budget yields the same candidate
-/// pairs. Pairs are sorted the same way and verified in chunks whose
+/// (band, hash, document) order. Band hashes that all fit the budget are
+/// grouped by bucket instead of sorted ([`grouped_pairs`]), which gives the
+/// same pairs, so every budget yields the same candidate pairs. Pairs are sorted the same way and verified in chunks whose
 /// shingle sets fit the budget. Union-find does not depend on the order of
 /// unions, so clusters, survivors and the content id are the same at every
 /// budget and thread count.
