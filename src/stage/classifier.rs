@@ -278,11 +278,7 @@ impl Planned for Plan {
         if self.score_column.is_some() {
             return self.run_writing(cx, input);
         }
-        let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
-        super::rows::each_segment(cx, input, |_, batches| {
-            parts.push(self.part(cx, &batches)?);
-            Ok(())
-        })?;
+        let parts = super::rows::parts(cx, input, |_, batches| self.part(cx, &batches))?;
         Ok(self.merge(parts))
     }
 

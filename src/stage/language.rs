@@ -351,11 +351,7 @@ impl Planned for Plan {
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
         self.keep_inputs(cx.store)?;
-        let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
-        super::rows::each_segment(cx, input, |_, batches| {
-            parts.push(self.part(cx, &batches)?);
-            Ok(())
-        })?;
+        let parts = super::rows::parts(cx, input, |_, batches| self.part(cx, &batches))?;
         Ok(self.merge(parts))
     }
 

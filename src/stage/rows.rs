@@ -52,6 +52,22 @@ pub fn each_segment(
     )
 }
 
+/// Each segment's part, in order, for a stage that judges rows one at a
+/// time: `part(segment, its batches)` (what a cluster's executors run, a
+/// segment each), read as [`each_segment`] reads them.
+pub fn parts(
+    cx: &Context,
+    input: &SelectionSet,
+    mut part: impl FnMut(usize, SegmentBatches) -> Result<super::Part, RunError>,
+) -> Result<Vec<super::Part>, RunError> {
+    let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
+    each_segment(cx, input, |i, batches| {
+        parts.push(part(i, batches)?);
+        Ok(())
+    })?;
+    Ok(parts)
+}
+
 /// The rows `rows` of segment `i` of the rows the stage reads, decoded.
 pub fn segment(
     cx: &Context,

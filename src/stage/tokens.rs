@@ -239,11 +239,7 @@ impl Planned for Plan {
 
     fn run(&self, cx: &Context, input: &SelectionSet) -> Result<Outcome, RunError> {
         self.keep_inputs(cx.store)?;
-        let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
-        super::rows::each_segment(cx, input, |seg, batches| {
-            parts.push(self.part(cx, seg, &batches)?);
-            Ok(())
-        })?;
+        let parts = super::rows::parts(cx, input, |seg, batches| self.part(cx, seg, &batches))?;
         Ok(self.merge(parts))
     }
 

@@ -116,10 +116,8 @@ impl Planned for Plan {
         // Segments in order, each one's rows in slices on every thread, while
         // the next segment is read: the threads stay busy to the last slice,
         // and at most two segments are in memory.
-        let mut parts = Vec::with_capacity(cx.source.manifest.segments.len());
-        crate::stage::rows::each_segment(cx, input, |i, batches| {
-            parts.push(self.segment(cx, i, batches, cx.threads.max(1))?);
-            Ok(())
+        let parts = crate::stage::rows::parts(cx, input, |i, batches| {
+            self.segment(cx, i, batches, cx.threads.max(1))
         })?;
         Ok(self.merge(parts))
     }
