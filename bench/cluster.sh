@@ -35,41 +35,14 @@ if [ ! -d "$pristine" ]; then
   "$sift" --store "$pristine" import "$corpus" --tag corpus > /dev/null
 fi
 
-cat > "$out/dedup.toml" << 'TOML'
-[source]
-version = "corpus"
-
-[[stage]]
-kind = "dedup"
-name = "near"
-method = "minhash"
-threshold = 0.8
-num_perm = 128
-ngram = 5
-
-[output]
-tag = "out"
-TOML
-cat > "$out/filter.toml" << 'TOML'
-[source]
-version = "corpus"
-
-[[stage]]
-kind = "filter"
-name = "quality"
-where = "gopher_repetition(text) AND c4_quality(text)"
-
-[[stage]]
-kind = "dedup"
-name = "near"
-method = "minhash"
-threshold = 0.8
-num_perm = 128
-ngram = 5
-
-[output]
-tag = "out"
-TOML
+# spec [STAGE...]: the corpus through the given stages, then the dedup.
+spec() {
+  printf '[source]\nversion = "corpus"\n\n'
+  for stage in "$@"; do printf '%s\n\n' "$stage"; done
+  printf '[[stage]]\nkind = "dedup"\nname = "near"\nmethod = "minhash"\nthreshold = 0.8\nnum_perm = 128\nngram = 5\n\n[output]\ntag = "out"\n'
+}
+spec > "$out/dedup.toml"
+spec $'[[stage]]\nkind = "filter"\nname = "quality"\nwhere = "gopher_repetition(text) AND c4_quality(text)"' > "$out/filter.toml"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; }

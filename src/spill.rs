@@ -384,27 +384,16 @@ fn sort_one<R: Record>(buf: &mut [R], threads: usize) {
 /// bounds; `buf` becomes the spare. Records with no buckets, or too few
 /// for them, are one bucket.
 fn scatter<R: Record>(buf: Vec<R>, spare: &mut Vec<R>) -> (Vec<R>, Vec<usize>) {
-    let n = match buf.iter().map(|r| r.bucket()).max().flatten() {
-        Some(max) if (max as usize) < buf.len() / 4 => max as usize + 1,
-        _ => {
-            let len = buf.len();
-            return (buf, vec![0, len]);
-        }
+    let Some(start) = bucket_starts(&buf) else {
+        let len = buf.len();
+        return (buf, vec![0, len]);
     };
-    let key = |r: &R| r.bucket().expect("every record has a bucket") as usize;
-    let mut start = vec![0usize; n + 1];
-    for r in &buf {
-        start[key(r) + 1] += 1;
-    }
-    for b in 0..n {
-        start[b + 1] += start[b];
-    }
     let mut next = start.clone();
     let mut out = std::mem::take(spare);
     out.clear();
     out.extend_from_slice(&buf);
     for r in &buf {
-        let b = key(r);
+        let b = bucket_of(r);
         out[next[b]] = *r;
         next[b] += 1;
     }
@@ -412,32 +401,43 @@ fn scatter<R: Record>(buf: Vec<R>, spare: &mut Vec<R>) -> (Vec<R>, Vec<usize>) {
     (out, start)
 }
 
-/// Distributes `buf` by bucket in place (an American flag sort pass) and
-/// returns the buckets' bounds, when the records have buckets and there
-/// are not too many for them.
-fn distribute<R: Record>(buf: &mut [R]) -> Option<Vec<usize>> {
+fn bucket_of<R: Record>(r: &R) -> usize {
+    r.bucket().expect("every record has a bucket") as usize
+}
+
+/// Where each bucket of `buf` starts once distributed (and where the last
+/// ends), when the records have buckets and there are not too many for them.
+fn bucket_starts<R: Record>(buf: &[R]) -> Option<Vec<usize>> {
     let max = buf.iter().map(|r| r.bucket()).max().flatten()?;
     let n = max as usize + 1;
     if n > buf.len() / 4 || n > 1 << 22 {
         return None;
     }
-    let key = |r: &R| r.bucket().expect("every record has a bucket") as usize;
     let mut start = vec![0usize; n + 1];
-    for r in buf.iter() {
-        start[key(r) + 1] += 1;
+    for r in buf {
+        start[bucket_of(r) + 1] += 1;
     }
     for b in 0..n {
         start[b + 1] += start[b];
     }
+    Some(start)
+}
+
+/// Distributes `buf` by bucket in place (an American flag sort pass) and
+/// returns the buckets' bounds, when the records have buckets and there
+/// are not too many for them.
+fn distribute<R: Record>(buf: &mut [R]) -> Option<Vec<usize>> {
+    let start = bucket_starts(buf)?;
+    let n = start.len() - 1;
     let mut next = start.clone();
     for b in 0..n {
         while next[b] < start[b + 1] {
             let mut r = buf[next[b]];
-            let mut t = key(&r);
+            let mut t = bucket_of(&r);
             while t != b {
                 std::mem::swap(&mut r, &mut buf[next[t]]);
                 next[t] += 1;
-                t = key(&r);
+                t = bucket_of(&r);
             }
             buf[next[b]] = r;
             next[b] += 1;
