@@ -25,25 +25,30 @@ pub fn mean_word_length(text: &str) -> f64 {
     ratio(w.iter().map(|t| chars(t)).sum(), w.len())
 }
 
+/// `#` characters in `text`.
+pub(super) fn hash_count(text: &str) -> usize {
+    memchr::memchr_iter(b'#', text.as_bytes()).count()
+}
+
+/// `...` (non-overlapping, as `str.count`) and `…` in `text`.
+pub(super) fn ellipsis_count(text: &str) -> usize {
+    let b = text.as_bytes();
+    memchr::memmem::find_iter(b, "...").count() + memchr::memmem::find_iter(b, "…").count()
+}
+
 /// `#` characters per token (Gopher rule 3).
 pub fn hash_to_word_ratio(text: &str) -> f64 {
-    ratio(text.matches('#').count(), tokens(text).len())
+    ratio(hash_count(text), tokens(text).len())
 }
 
 /// `...` and `…` occurrences per token (Gopher rule 4).
 pub fn ellipsis_to_word_ratio(text: &str) -> f64 {
-    ratio(
-        text.matches("...").count() + text.matches('…').count(),
-        tokens(text).len(),
-    )
+    ratio(ellipsis_count(text), tokens(text).len())
 }
 
 /// (`#` + `...` + `…`) per token.
 pub fn symbol_to_word_ratio(text: &str) -> f64 {
-    ratio(
-        text.matches('#').count() + text.matches("...").count() + text.matches('…').count(),
-        tokens(text).len(),
-    )
+    ratio(hash_count(text) + ellipsis_count(text), tokens(text).len())
 }
 
 /// Share of tokens with at least one alphabetic character (Gopher rule 7).
@@ -63,10 +68,22 @@ pub fn stopword_count(text: &str) -> usize {
 }
 
 pub(super) fn distinct_stop_words(toks: &[&str]) -> usize {
+    distinct_stop_words_up_to(toks, STOP_WORDS.len())
+}
+
+/// [`distinct_stop_words`], counting no further than `cap`.
+pub(super) fn distinct_stop_words_up_to(toks: &[&str], cap: usize) -> usize {
     let mut seen = 0u8;
     for t in toks {
+        // Every stop word has 2 to 4 bytes.
+        if !(2..=4).contains(&t.len()) {
+            continue;
+        }
         if let Some(i) = STOP_WORDS.iter().position(|w| w == t) {
             seen |= 1 << i;
+            if seen.count_ones() as usize >= cap {
+                break;
+            }
         }
     }
     seen.count_ones() as usize
@@ -138,7 +155,7 @@ pub fn top_ngram_char_fraction(text: &str, n: usize) -> f64 {
 /// Characters in repeated word n-grams (greedy, as published), over the text's length.
 pub fn duplicate_ngram_char_fraction(text: &str, n: usize) -> f64 {
     let t = tokens(text);
-    ratio(with_grams(&t, |g| g.duplicated(&t, n)), chars(text))
+    ratio(with_grams(&t, |g| g.duplicated(n)), chars(text))
 }
 
 /// FineWeb: lines whose raw last character is terminal punctuation.

@@ -26,10 +26,10 @@ pub fn gopher_quality_doc(doc: &Doc) -> Option<&'static str> {
     if mean > 10.0 {
         return Some("gopher_above_avg_threshold");
     }
-    if ratio(text.matches('#').count(), n) > 0.1 {
+    if ratio(hash_count(text), n) > 0.1 {
         return Some("gopher_too_many_hashes");
     }
-    if ratio(text.matches("...").count() + text.matches('…').count(), n) > 0.1 {
+    if ratio(ellipsis_count(text), n) > 0.1 {
         return Some("gopher_too_many_ellipsis");
     }
     let lines = splitlines(text);
@@ -42,7 +42,7 @@ pub fn gopher_quality_doc(doc: &Doc) -> Option<&'static str> {
     if ratio(t.iter().filter(|w| w.chars().any(is_alpha)).count(), n) < 0.8 {
         return Some("gopher_below_alpha_threshold");
     }
-    if distinct_stop_words(t) < 2 {
+    if distinct_stop_words_up_to(t, 2) < 2 {
         return Some("gopher_enough_stop_words");
     }
     None
@@ -95,7 +95,7 @@ pub fn gopher_repetition_doc(doc: &Doc) -> Option<&'static str> {
             (9, 0.11, "duplicated_9_n_grams"),
             (10, 0.10, "duplicated_10_n_grams"),
         ] {
-            if ratio(g.duplicated(t, n), c) > thr {
+            if ratio(g.duplicated(n), c) > thr {
                 return Some(reason);
             }
         }
@@ -185,7 +185,7 @@ fn c4_scan<'t>(
         let line = py_strip(unit);
         let mut words = 0;
         for w in py_words(line) {
-            if chars(w) > 1000 {
+            if w.len() > 1000 && chars(w) > 1000 {
                 words = usize::MAX;
                 break;
             }

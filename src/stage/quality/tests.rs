@@ -19,6 +19,20 @@ fn term_punct_has_159_chars_sorted() {
 }
 
 #[test]
+fn chars_counts_code_points() {
+    for s in [
+        "",
+        "a",
+        "héllo",
+        "€uro 😀",
+        &"ü".repeat(40),
+        &"abc😀".repeat(20),
+    ] {
+        assert_eq!(chars(s), s.chars().count(), "{s}");
+    }
+}
+
+#[test]
 fn tokens_follow_the_reference_rules() {
     assert_eq!(tokens("end."), ["end", "."]);
     assert_eq!(tokens("(yes)"), ["(", "yes", ")"]);
@@ -54,6 +68,19 @@ fn shared_primitives() {
     assert!(is_py_space('\u{1c}') && !'\u{1c}'.is_whitespace());
     assert!(is_punct('１') && is_punct('\u{7f}') && !is_punct('\t') && !is_punct('\n'));
     assert_eq!("......".matches("...").count(), 2);
+    for t in ["......", ".....…….. #a ## …", "", "#…...#"] {
+        assert_eq!(
+            ellipsis_count(t),
+            t.matches("...").count() + t.matches('…').count(),
+            "{t}"
+        );
+        assert_eq!(hash_count(t), t.matches('#').count(), "{t}");
+    }
+    // The length test in distinct_stop_words_up_to.
+    assert!(STOP_WORDS.iter().all(|w| (2..=4).contains(&w.len())));
+    let t = tokens("the cat and the dog have a bone with that");
+    assert_eq!(distinct_stop_words(&t), 5);
+    assert_eq!(distinct_stop_words_up_to(&t, 2), 2);
 }
 
 #[test]
