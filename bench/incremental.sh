@@ -69,6 +69,6 @@ print(f"== incremental dedup: A = {int(n):,} docs, A + 10% = {grown:,} docs (min
 print(f"A, cold                 dedup stage {float(a_stage):7.2f} s")
 print(f"A + 10%, cold store     dedup stage {float(c_stage):7.2f} s  (run {float(c_wall):.2f} s)  kept {c_rows}")
 print(f"A + 10%, after A        dedup stage {float(w_stage):7.2f} s  (run {float(w_wall):.2f} s)  kept {w_rows}  rows from sidecars {int(w_reused):,} of {grown:,}")
-print(f"incremental / cold: {float(w_stage) / float(c_stage):.0%} of the cold dedup stage")
+print(f"incremental / cold: {float(w_stage) / float(c_stage):.1%} of the cold dedup stage")
 print(f"same content id: {w_id == c_id} ({w_id[:12]})")
 PY
