@@ -101,15 +101,8 @@ impl Table {
         self.bits = size.trailing_zeros();
     }
 
-    /// The slot of the entry with `key` for which `same` holds, or the
+    /// The index of the entry with `key` for which `same` holds, or of the
     /// empty slot where it goes (its `b` is 0).
-    #[inline]
-    fn find(&mut self, key: u64, same: impl Fn(&Slot) -> bool) -> &mut Slot {
-        let at = self.position(key, same);
-        &mut self.slots[at]
-    }
-
-    /// [`Table::find`]'s index.
     #[inline]
     fn position(&self, key: u64, same: impl Fn(&Slot) -> bool) -> usize {
         let mask = (1usize << self.bits) - 1;
@@ -223,9 +216,7 @@ impl Grams<'_, '_> {
 
     /// Code points of tokens `i..i + n`.
     fn chars(&self, i: usize, n: usize) -> usize {
-        let b = &self.s.cat[self.s.bytes[i]..self.s.bytes[i + n]];
-        // Code points: the bytes that are not continuation bytes.
-        b.iter().filter(|&&b| b & 0xc0 != 0x80).count()
+        super::text::code_points(&self.s.cat[self.s.bytes[i]..self.s.bytes[i + n]])
     }
 
     /// Characters covered by the most frequent n-gram: its length
@@ -339,10 +330,11 @@ impl Grams<'_, '_> {
             let h = hash[i + n].wrapping_sub(hash[i].wrapping_mul(p));
             let key = h ^ (len as u64).rotate_left(40);
             let window = &cat[start..start + len];
-            let slot = s.table.find(key, |slot| {
+            let at = s.table.position(key, |slot| {
                 let j = slot.a as usize;
                 bytes[j + n] - bytes[j] == len && cat[bytes[j]..bytes[j] + len] == *window
             });
+            let slot = &mut s.table.slots[at];
             if slot.b == 0 {
                 *slot = Slot {
                     key,
@@ -351,7 +343,7 @@ impl Grams<'_, '_> {
                 };
                 i += 1;
             } else {
-                rep += window.iter().filter(|&&b| b & 0xc0 != 0x80).count();
+                rep += super::text::code_points(window);
                 i += n;
             }
         }

@@ -83,7 +83,12 @@ pub fn py_strip(s: &str) -> &str {
 /// the compiler vectorizes; `chars().count()` takes a slow path below 32
 /// bytes, and most words are shorter).
 pub(super) fn chars(s: &str) -> usize {
-    s.bytes().filter(|&b| (b as i8) >= -0x40).count()
+    code_points(s.as_bytes())
+}
+
+/// [`chars`] of UTF-8 bytes (the n-gram tables hold tokens as bytes).
+pub(super) fn code_points(b: &[u8]) -> usize {
+    b.iter().filter(|&&b| (b as i8) >= -0x40).count()
 }
 
 /// spaCy's only clitic suffixes: `'s` and `'S`. The others (`n't`, `'ll`,
