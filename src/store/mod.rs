@@ -3,6 +3,7 @@
 //! ```text
 //! .sift/
 //!   objects/ab/cdef…   shards, fingerprint sidecars, selections, manifests
+//!   trees/ab/cdef…     chaining values of a large object's 64 KiB groups (partial reads)
 //!   catalog/           sled: refs (tags) and the version index
 //!   tmp/               writes in progress (<pid>-<n>); stale ones are removed
 //!   refs.log           every tag change, appended (the catalog's tags can be rebuilt from it)
@@ -18,6 +19,7 @@ pub mod codec;
 pub mod fingerprint;
 pub mod objects;
 pub mod shard;
+pub mod tree;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};

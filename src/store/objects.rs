@@ -90,6 +90,8 @@ impl schemars::JsonSchema for ObjectId {
 #[derive(Debug, Clone)]
 pub struct Objects {
     root: PathBuf,
+    /// The groups' chaining values of large objects (see [`super::tree`]).
+    pub(super) trees: PathBuf,
     tmp: PathBuf,
     /// Where new objects are recorded, for a writer that may have to take them back.
     journal: Option<Journal>,
@@ -105,7 +107,10 @@ impl Journal {
     pub fn roll_back(&self, objects: &Objects) -> usize {
         let ids = std::mem::take(&mut *self.0.lock().expect("journal lock"));
         ids.iter()
-            .filter(|id| fs::remove_file(objects.path(id)).is_ok())
+            .filter(|id| {
+                objects.remove_tree(id);
+                fs::remove_file(objects.path(id)).is_ok()
+            })
             .count()
     }
 }
@@ -122,8 +127,10 @@ pub struct Put {
 }
 
 impl Objects {
+    /// Objects under `root`; their trees go beside it, in `trees/`.
     pub fn new(root: PathBuf, tmp: PathBuf) -> Self {
         Objects {
+            trees: root.with_file_name("trees"),
             root,
             tmp,
             journal: None,
@@ -149,9 +156,12 @@ impl Objects {
 
     /// Stores `bytes`, durably, and returns its id.
     pub fn put(&self, bytes: &[u8]) -> Result<Put, Error> {
-        let id = ObjectId::of(bytes);
+        let (id, cvs) = super::tree::hash(bytes);
         let len = bytes.len() as u64;
         let path = self.path(&id);
+        if let Some(cvs) = &cvs {
+            self.put_tree(&id, cvs);
+        }
         if path.exists() {
             // Mark it as just used, so that `sift gc`'s grace period spares it
             // until the version naming it is committed.
@@ -165,11 +175,7 @@ impl Objects {
             });
         }
         let dir = path.parent().expect("object path has a parent");
-        let tmp = self.tmp.join(format!(
-            "{}-{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let tmp = self.tmp_path();
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |source| Error::Io { path: p, source }
@@ -189,6 +195,15 @@ impl Objects {
             j.0.lock().expect("journal lock").push(id);
         }
         Ok(Put { id, len, new: true })
+    }
+
+    /// A new file name in `tmp/`.
+    pub(super) fn tmp_path(&self) -> PathBuf {
+        self.tmp.join(format!(
+            "{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ))
     }
 
     /// Reads an object and checks that its bytes still hash to its id.

@@ -98,6 +98,10 @@ pub enum WriteError<E: std::error::Error + 'static> {
 }
 
 /// The writer settings that make shard bytes a function of their rows alone.
+///
+/// Pages hold at most 256 rows or 256 KiB, so that reading a few rows (the
+/// candidates a dedup verifies, a row explained) decodes little more than
+/// them (see `version::read_shard_rows`); smaller pages compress worse.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_created_by("sift".into())
@@ -106,6 +110,8 @@ pub fn writer_properties() -> WriterProperties {
         ))
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_max_row_group_row_count(Some(64 * 1024))
+        .set_write_batch_size(256)
+        .set_data_page_size_limit(256 << 10)
         .build()
 }
 

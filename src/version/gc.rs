@@ -169,16 +169,18 @@ pub fn gc(
         }),
     };
     let mut dirs: BTreeSet<std::path::PathBuf> = BTreeSet::new();
-    for (_, path, _) in &manifests {
+    for (id, path, _) in &manifests {
         remove(path)?;
+        store.objects().remove_tree(id);
         dirs.extend(path.parent().map(|p| p.to_path_buf()));
     }
     // Durable before any object they named goes, even across a power cut.
     for d in dirs {
         store::objects::sync_dir(&d)?;
     }
-    for (_, path, _) in &rest {
+    for (id, path, _) in &rest {
         remove(path)?;
+        store.objects().remove_tree(id);
     }
     Ok(report)
 }

@@ -18,11 +18,14 @@ pub mod nulls;
 pub mod selection;
 pub mod stats;
 
+use std::sync::{Arc, Mutex};
+
 use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::file::metadata::PageIndexPolicy;
 use roaring::RoaringBitmap;
 
 pub use commit::{Draft, commit, existing, stage_rows};
@@ -339,6 +342,129 @@ pub(crate) fn open_shard_rows(
             id: seg.shard,
             source,
         })
+}
+
+/// The rows `rows` of a segment's shard, with only the `columns` named (all
+/// when `None`), as batches. A shard with a tree (see [`store::tree`]) is
+/// read in part: its offset index gives the pages that hold those rows, and
+/// only the 64 KiB groups under them and its footer are read and checked
+/// against its id. Other shards are read whole.
+pub(crate) fn read_shard_rows(
+    store: &Store,
+    seg: &Segment,
+    rows: &RoaringBitmap,
+    columns: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>, ReadError> {
+    let Some(partial) = store.objects().partial(&seg.shard) else {
+        return open_shard_rows(store, seg, Some(rows), columns)?
+            .map(|b| {
+                b.map_err(|e| ReadError::Decode {
+                    id: seg.shard,
+                    source: e.into(),
+                })
+            })
+            .collect();
+    };
+    let shard = PartialShard {
+        object: Arc::new(partial),
+        failure: Arc::new(Mutex::new(None)),
+    };
+    let failure = shard.failure.clone();
+    // A damaged group is the object's corruption, whatever Parquet made of it.
+    let error = |source: parquet::errors::ParquetError| match failure
+        .lock()
+        .expect("failure lock")
+        .take()
+    {
+        Some(e) => ReadError::Store(e),
+        None => ReadError::Decode {
+            id: seg.shard,
+            source,
+        },
+    };
+    let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new_with_options(shard, options).map_err(error)?;
+    let builder = builder.with_batch_size(crate::source::BATCH_ROWS);
+    let builder = match columns {
+        None => builder,
+        Some(names) => {
+            let roots: Vec<usize> = names
+                .iter()
+                .filter_map(|n| builder.schema().index_of(n).ok())
+                .collect();
+            let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
+            builder.with_projection(mask)
+        }
+    };
+    builder
+        .with_row_selection(row_selection(rows, seg.rows))
+        .build()
+        .map_err(error)?
+        .map(|b| b.map_err(|e| error(e.into())))
+        .collect()
+}
+
+/// A shard read in part, as Parquet reads it.
+struct PartialShard {
+    object: Arc<store::tree::Partial>,
+    /// The store's error behind the last failed read.
+    failure: Arc<Mutex<Option<store::Error>>>,
+}
+
+impl PartialShard {
+    fn read(&self, start: u64, len: usize) -> parquet::errors::Result<Bytes> {
+        self.object.read(start, len).map_err(|e| {
+            let message = e.to_string();
+            *self.failure.lock().expect("failure lock") = Some(e);
+            parquet::errors::ParquetError::External(message.into())
+        })
+    }
+}
+
+impl parquet::file::reader::Length for PartialShard {
+    fn len(&self) -> u64 {
+        self.object.len()
+    }
+}
+
+impl parquet::file::reader::ChunkReader for PartialShard {
+    type T = GroupReader;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<GroupReader> {
+        Ok(GroupReader {
+            shard: PartialShard {
+                object: self.object.clone(),
+                failure: self.failure.clone(),
+            },
+            at: start,
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.read(start, length)
+    }
+}
+
+/// The bytes of a partly read shard from some offset on, group by group.
+struct GroupReader {
+    shard: PartialShard,
+    at: u64,
+}
+
+impl std::io::Read for GroupReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let group = store::tree::GROUP as u64;
+        let left = self.shard.object.len().saturating_sub(self.at);
+        let n = (buf.len() as u64).min(left).min(group - self.at % group) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let bytes = self.shard.read(self.at, n).map_err(std::io::Error::other)?;
+        buf[..n].copy_from_slice(&bytes);
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 /// `rows` of a shard of `total` rows as a Parquet row selection.

@@ -8,7 +8,9 @@
 use arrow::array::RecordBatch;
 use roaring::RoaringBitmap;
 
-use super::{ReadError, Segment, Version, decode_selection, open_shard_rows, select};
+use super::{
+    ReadError, Segment, Version, decode_selection, open_shard_rows, read_shard_rows, select,
+};
 use crate::store::{self, ObjectId, Store};
 
 const MAGIC: &[u8; 8] = b"SIFTSET1";
@@ -113,11 +115,7 @@ pub fn segment_columns(
     if sel.len() * 16 < seg.rows {
         let mut ids = sel.iter();
         let mut out = Vec::new();
-        for batch in open_shard_rows(store, seg, Some(sel), columns)? {
-            let batch = batch.map_err(|e| ReadError::Decode {
-                id: seg.shard,
-                source: e.into(),
-            })?;
+        for batch in read_shard_rows(store, seg, sel, columns)? {
             let these: Vec<u32> = ids.by_ref().take(batch.num_rows()).collect();
             out.push((these, batch));
         }

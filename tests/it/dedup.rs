@@ -592,3 +592,73 @@ fn against_removes_duplicates_of_an_earlier_version_and_explains_them() {
     let err = env.fail(&["run", "bad.toml"]);
     assert!(err.contains("against[0]") && err.contains("nope"), "{err}");
 }
+
+#[test]
+fn a_few_rows_of_a_large_shard_are_read_and_checked_in_part() {
+    let env = Env::new();
+    let mut rng = Rng(41);
+    // One shard of about a MB: many 64 KiB groups. The first megabyte of
+    // texts is in its dictionary page, the rest in plain pages.
+    let old: Vec<(u64, String)> = (0..4000).map(|id| (id, doc(&mut rng, 150))).collect();
+    let write = |name: &str, rows: &[(u64, String)]| {
+        let text: String = rows
+            .iter()
+            .map(|(id, t)| serde_json::json!({"id": id, "text": t}).to_string() + "\n")
+            .collect();
+        env.write(name, text);
+    };
+    write("old.jsonl", &old);
+    env.import("old.jsonl", &["--tag", "v1"]);
+    let shard = env.shards("v1");
+    assert_eq!(shard.len(), 1);
+    let path = super::util::object_path(&env.store(), &shard[0]);
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    assert!(len > 8 * 65536, "{len} bytes: many groups");
+    let stage = "[[stage]]\nkind = \"dedup\"\nmethod = \"minhash\"\nthreshold = 0.8\n";
+    env.write(
+        "v1.toml",
+        format!("[source]\nversion = \"v1\"\n\n{stage}\n[output]\ntag = \"v1-dedup\"\n"),
+    );
+    env.ok(&["run", "v1.toml"]);
+    // New rows, one a copy of v1's first row: verifying that pair reads the
+    // first row of v1's shard, and its footer, and nothing else.
+    let copy_of_first = |n: u64| {
+        let mut rows: Vec<(u64, String)> = (0..5)
+            .map(|k| (n * 10 + k, doc(&mut Rng(n * 100 + k), 150)))
+            .collect();
+        rows.push((n * 10 + 9, format!("{} the", old[0].1)));
+        rows
+    };
+    let against = |name: &str, n: u64| {
+        write(&format!("{name}.jsonl"), &copy_of_first(n));
+        env.import(&format!("{name}.jsonl"), &["--tag", name]);
+        env.write(
+            &format!("{name}.toml"),
+            format!(
+                "[source]\nversion = \"{name}\"\n\n{stage}against = [\"v1\"]\n\n[output]\ntag = \"{name}-dedup\"\n"
+            ),
+        );
+        env.sift(&["run", &format!("{name}.toml"), "--json"])
+    };
+    // A flipped byte among the last rows' pages is in no group that is read.
+    super::util::flip_byte(&path, len * 85 / 100);
+    let out = against("b", 1);
+    assert!(out.status.success(), "{out:?}");
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        out["rows"], 5,
+        "the copy of v1's first row is removed: {out}"
+    );
+    // fsck reads every byte.
+    let fsck = env.sift(&["fsck", "--read-data"]);
+    let text =
+        String::from_utf8_lossy(&fsck.stdout).to_string() + &String::from_utf8_lossy(&fsck.stderr);
+    assert!(!fsck.status.success() && text.contains(&shard[0]), "{text}");
+    // One in the footer is read, and named as the shard's corruption.
+    super::util::flip_byte(&path, len - 20);
+    let out = against("c", 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&shard[0]) && err.contains("corrupt"), "{err}");
+    assert!(err.contains("sift fsck"), "{err}");
+}
