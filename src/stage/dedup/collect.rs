@@ -56,6 +56,50 @@ impl Docs {
     }
 }
 
+/// Decoded rows of a segment: each batch with its shard rows.
+type Batches = Vec<(Vec<u32>, RecordBatch)>;
+
+/// Rows the first pass decoded and hashed, kept for verification when the
+/// pass reused band sidecars: its fresh rows are then few, and the
+/// candidates among them are not decoded a second time.
+pub(super) struct Decoded {
+    /// By segment: the rows kept, and their batches.
+    segs: HashMap<u32, (RoaringBitmap, Batches)>,
+    bytes: u64,
+    /// At most this many bytes of batches are kept.
+    cap: u64,
+}
+
+impl Decoded {
+    pub(super) fn new(cap: u64) -> Decoded {
+        Decoded {
+            segs: HashMap::new(),
+            bytes: 0,
+            cap,
+        }
+    }
+
+    /// Keeps a segment's batches if they fit.
+    fn keep(&mut self, seg: u32, rows: RoaringBitmap, batches: Batches) {
+        let size: u64 = batches
+            .iter()
+            .map(|(_, b)| b.get_array_memory_size() as u64)
+            .sum();
+        if self.bytes + size <= self.cap {
+            self.bytes += size;
+            self.segs.insert(seg, (rows, batches));
+        }
+    }
+
+    /// The kept batches of `seg`, if they hold every row of `rows`.
+    fn get(&self, seg: u32, rows: &RoaringBitmap) -> Option<&[(Vec<u32>, RecordBatch)]> {
+        self.segs
+            .get(&seg)
+            .filter(|(kept, _)| rows.is_subset(kept))
+            .map(|(_, b)| b.as_slice())
+    }
+}
+
 /// The segments a pass reads, numbered in document order: the segments of
 /// the versions a stage deduplicates against first, then its input's.
 pub(super) struct Segs<'a> {
@@ -90,6 +134,7 @@ pub(super) fn collect(
     plan: &Plan,
     perms: &Permutations,
     gpu: Option<&crate::gpu::Gpu>,
+    decoded: &mut Decoded,
     sink: &mut (dyn FnMut(Docs) -> Result<(), RunError> + Send),
 ) -> Result<u64, RunError> {
     let keep_sigs = plan.method == Method::Minhash && plan.verify != Verify::Exact;
@@ -113,6 +158,9 @@ pub(super) fn collect(
         known
     };
     let mut reused = 0u64;
+    // Only a pass that reuses sidecars keeps what it decoded (a cold pass's
+    // rows are all fresh: keeping them would hold the corpus).
+    let keep_decoded = known.iter().any(Option::is_some);
     // What segment i needs: its sidecar, if any, and the rows it lacks,
     // decoded. Segment i + 1 is read while segment i is hashed.
     let read = |i: usize| -> Result<Option<Ahead>, RunError> {
@@ -165,7 +213,11 @@ pub(super) fn collect(
             let (seg, sel) = (segments[i], segs.sel[i]);
             let own = i >= segs.own_from;
             let fresh = hash_rows(cx, (i as u32, own), &batches, plan, perms, gpu, keep_sigs)?;
-            drop(batches);
+            if keep_decoded && own && plan.verify == Verify::Exact {
+                decoded.keep(i as u32, missing.clone(), batches);
+            } else {
+                drop(batches);
+            }
             let from_cache = sel.len() - missing.len();
             if own {
                 cx.observer.rows_done(from_cache);
@@ -351,6 +403,7 @@ pub(super) fn exact_shingles(
     docs: &Docs,
     pairs: &[(u32, u32)],
     plan: &Plan,
+    decoded: &Decoded,
 ) -> Result<HashMap<u32, Box<[u64]>>, RunError> {
     let wanted: std::collections::BTreeSet<u32> =
         pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
@@ -368,6 +421,22 @@ pub(super) fn exact_shingles(
         let (seg, (bitmap, doc_of)) = &per_seg[k];
         let mut sh = Vec::new();
         let mut out = Vec::with_capacity(bitmap.len() as usize);
+        let mut add = |row: &u32, text: &str| {
+            shingles(&normalize(text), plan.shingle, plan.ngram, &mut sh);
+            sh.sort_unstable();
+            sh.dedup();
+            out.push((doc_of[row], Box::<[u64]>::from(sh.as_slice())));
+        };
+        if let Some(kept) = decoded.get(*seg, bitmap) {
+            for (ids, batch) in kept {
+                for (row, text) in ids.iter().zip(texts(batch, &plan.column)) {
+                    if bitmap.contains(*row) {
+                        add(row, text);
+                    }
+                }
+            }
+            return Ok(out);
+        }
         for (ids, batch) in segment_columns(
             cx.store,
             segs.list[*seg as usize],
@@ -375,10 +444,7 @@ pub(super) fn exact_shingles(
             Some(&[plan.column.as_str()]),
         )? {
             for (row, text) in ids.iter().zip(texts(&batch, &plan.column)) {
-                shingles(&normalize(text), plan.shingle, plan.ngram, &mut sh);
-                sh.sort_unstable();
-                sh.dedup();
-                out.push((doc_of[row], Box::<[u64]>::from(sh.as_slice())));
+                add(row, text);
             }
         }
         Ok::<_, RunError>(out)

@@ -9,7 +9,7 @@ use roaring::RoaringBitmap;
 use std::io::Write;
 
 use super::cluster::{UnionFind, encode_details, jaccard, survivor};
-use super::collect::{Docs, Segs, collect, exact_shingles};
+use super::collect::{Decoded, Docs, Segs, collect, exact_shingles};
 use super::minhash::{self, Permutations};
 use super::pairs::PairCache;
 use super::{Keep, Method, Plan, Verify, method_name};
@@ -388,31 +388,40 @@ pub(super) fn run_with(
         Method::Minhash => {}
     }
     let mut sigs = Signatures::new(budget.sigs_in_memory, &tmp)?;
-    let reused = collect(cx, &segs, plan, &perms, gpu, &mut |d: Docs| {
-        let base = docs.at.len() as u32;
-        for (k, key) in d.keys.iter().enumerate() {
-            keys.push(KeyRecord {
-                hi: (key >> 64) as u64,
-                lo: *key as u64,
-                doc: base + k as u32,
-            })?;
-        }
-        let own_bands = if grouped.is_some() {
-            &[][..]
-        } else {
-            &d.bands[..]
-        };
-        for (k, hashes) in own_bands.chunks_exact(plan.bands.max(1)).enumerate() {
-            for (band, hash) in hashes.iter().enumerate() {
-                bands.push(BandRecord::new(band as u32, *hash, base + k as u32))?;
+    let mut decoded = Decoded::new(budget.verify / 4);
+    let reused = collect(
+        cx,
+        &segs,
+        plan,
+        &perms,
+        gpu,
+        &mut decoded,
+        &mut |d: Docs| {
+            let base = docs.at.len() as u32;
+            for (k, key) in d.keys.iter().enumerate() {
+                keys.push(KeyRecord {
+                    hi: (key >> 64) as u64,
+                    lo: *key as u64,
+                    doc: base + k as u32,
+                })?;
             }
-        }
-        sigs.extend(&d.sigs)?;
-        docs.at.extend(d.at);
-        docs.len.extend(d.len);
-        docs.score.extend(d.score);
-        Ok(())
-    })?;
+            let own_bands = if grouped.is_some() {
+                &[][..]
+            } else {
+                &d.bands[..]
+            };
+            for (k, hashes) in own_bands.chunks_exact(plan.bands.max(1)).enumerate() {
+                for (band, hash) in hashes.iter().enumerate() {
+                    bands.push(BandRecord::new(band as u32, *hash, base + k as u32))?;
+                }
+            }
+            sigs.extend(&d.sigs)?;
+            docs.at.extend(d.at);
+            docs.len.extend(d.len);
+            docs.score.extend(d.score);
+            Ok(())
+        },
+    )?;
     sigs.seal()?;
     let n = docs.at.len();
     // Documents below `own` are the earlier versions' rows: never removed, and
@@ -502,6 +511,7 @@ pub(super) fn run_with(
                 chunk_bytes: 0,
                 sig: (Vec::new(), Vec::new()),
                 segs: &segs,
+                decoded: &decoded,
                 cache: (plan.verify == Verify::Exact)
                     .then(|| {
                         PairCache::new(cx, plan, segs.list[segs.own_from..].iter().map(|s| s.shard))
@@ -531,6 +541,7 @@ pub(super) fn run_with(
             }
         }
     }
+    drop(decoded);
     sims.sort_unstable_by_key(|s| (s.0, s.1));
     // One survivor per cluster: the members other than its root, grouped by root.
     let mut members: Vec<(u32, u32)> = (0..n as u32)
@@ -656,6 +667,8 @@ struct Verifier<'a> {
     chunk_bytes: u64,
     sig: (Vec<u32>, Vec<u32>),
     segs: &'a Segs<'a>,
+    /// Rows the first pass kept decoded.
+    decoded: &'a Decoded,
     /// Jaccards of pairs verified by earlier runs.
     cache: Option<PairCache>,
 }
@@ -733,7 +746,14 @@ impl Verifier<'_> {
             return Ok(());
         }
         let pairs: Vec<(u32, u32)> = self.chunk.iter().map(|p| (p.doc, p.rep)).collect();
-        let sets = exact_shingles(self.cx, self.segs, self.docs, &pairs, self.plan)?;
+        let sets = exact_shingles(
+            self.cx,
+            self.segs,
+            self.docs,
+            &pairs,
+            self.plan,
+            self.decoded,
+        )?;
         for (a, b) in pairs {
             let sim = jaccard(&sets[&a], &sets[&b]);
             let (doc, rep) = (self.place(a), self.place(b));
