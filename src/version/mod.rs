@@ -321,18 +321,7 @@ pub(crate) fn open_shard_rows(
     let bytes = Bytes::from(store.objects().get(&seg.shard)?);
     ParquetRecordBatchReaderBuilder::try_new(bytes)
         .and_then(|b| {
-            let b = b.with_batch_size(crate::source::BATCH_ROWS);
-            let b = match columns {
-                None => b,
-                Some(names) => {
-                    let roots: Vec<usize> = names
-                        .iter()
-                        .filter_map(|n| b.schema().index_of(n).ok())
-                        .collect();
-                    let mask = parquet::arrow::ProjectionMask::roots(b.parquet_schema(), roots);
-                    b.with_projection(mask)
-                }
-            };
+            let b = projected(b, columns);
             match only {
                 None => b.build(),
                 Some(rows) => b.with_row_selection(row_selection(rows, seg.rows)).build(),
@@ -385,24 +374,32 @@ pub(crate) fn read_shard_rows(
     let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
     let builder =
         ParquetRecordBatchReaderBuilder::try_new_with_options(shard, options).map_err(error)?;
-    let builder = builder.with_batch_size(crate::source::BATCH_ROWS);
-    let builder = match columns {
-        None => builder,
-        Some(names) => {
-            let roots: Vec<usize> = names
-                .iter()
-                .filter_map(|n| builder.schema().index_of(n).ok())
-                .collect();
-            let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
-            builder.with_projection(mask)
-        }
-    };
-    builder
+    projected(builder, columns)
         .with_row_selection(row_selection(rows, seg.rows))
         .build()
         .map_err(error)?
         .map(|b| b.map_err(|e| error(e.into())))
         .collect()
+}
+
+/// `b` in batches of [`crate::source::BATCH_ROWS`], decoding only the
+/// `columns` named (all when `None`; names the shard lacks are left out).
+fn projected<T: parquet::file::reader::ChunkReader + 'static>(
+    b: ParquetRecordBatchReaderBuilder<T>,
+    columns: Option<&[&str]>,
+) -> ParquetRecordBatchReaderBuilder<T> {
+    let b = b.with_batch_size(crate::source::BATCH_ROWS);
+    match columns {
+        None => b,
+        Some(names) => {
+            let roots: Vec<usize> = names
+                .iter()
+                .filter_map(|n| b.schema().index_of(n).ok())
+                .collect();
+            let mask = parquet::arrow::ProjectionMask::roots(b.parquet_schema(), roots);
+            b.with_projection(mask)
+        }
+    }
 }
 
 /// A shard read in part, as Parquet reads it.

@@ -39,11 +39,16 @@ fn kept_ids(env: &Env, tag: &str) -> BTreeSet<u64> {
 }
 
 fn write_rows(env: &Env, rows: &[(u64, String)]) {
+    write_named(env, "data/d.jsonl", rows);
+}
+
+/// Rows as JSON lines `{"id", "text"}` in file `name`.
+fn write_named(env: &Env, name: &str, rows: &[(u64, String)]) {
     let text: String = rows
         .iter()
         .map(|(id, t)| serde_json::json!({"id": id, "text": t}).to_string() + "\n")
         .collect();
-    env.write("data/d.jsonl", text);
+    env.write(name, text);
 }
 
 const VOCAB: &[&str] = &[
@@ -304,13 +309,7 @@ fn a_grown_corpus_rehashes_only_its_new_rows_and_matches_a_cold_run() {
     };
     let all = planted(17, 900);
     let (a, grown) = (&all[..800], &all[..]);
-    let write = |env: &Env, name: &str, rows: &[(u64, String)]| {
-        let text: String = rows
-            .iter()
-            .map(|(id, t)| serde_json::json!({"id": id, "text": t}).to_string() + "\n")
-            .collect();
-        env.write(name, text);
-    };
+    let write = write_named;
     let reused = |out: &serde_json::Value| out["stages"][0]["dedup"]["reused"].as_u64();
 
     let warm = Env::new();
@@ -488,13 +487,7 @@ fn against_removes_duplicates_of_an_earlier_version_and_explains_them() {
     let env = Env::new();
     let all = planted(23, 600);
     let (old, new) = all.split_at(300);
-    let write = |name: &str, rows: &[(u64, String)]| {
-        let text: String = rows
-            .iter()
-            .map(|(id, t)| serde_json::json!({"id": id, "text": t}).to_string() + "\n")
-            .collect();
-        env.write(name, text);
-    };
+    let write = |name: &str, rows: &[(u64, String)]| write_named(&env, name, rows);
     write("old.jsonl", old);
     write("new.jsonl", new);
     env.import("old.jsonl", &["--tag", "v1"]);
@@ -600,13 +593,7 @@ fn a_few_rows_of_a_large_shard_are_read_and_checked_in_part() {
     // One shard of about a MB: many 64 KiB groups. The first megabyte of
     // texts is in its dictionary page, the rest in plain pages.
     let old: Vec<(u64, String)> = (0..4000).map(|id| (id, doc(&mut rng, 150))).collect();
-    let write = |name: &str, rows: &[(u64, String)]| {
-        let text: String = rows
-            .iter()
-            .map(|(id, t)| serde_json::json!({"id": id, "text": t}).to_string() + "\n")
-            .collect();
-        env.write(name, text);
-    };
+    let write = |name: &str, rows: &[(u64, String)]| write_named(&env, name, rows);
     write("old.jsonl", &old);
     env.import("old.jsonl", &["--tag", "v1"]);
     let shard = env.shards("v1");
