@@ -403,6 +403,7 @@ fn projected<T: parquet::file::reader::ChunkReader + 'static>(
 }
 
 /// A shard read in part, as Parquet reads it.
+#[derive(Clone)]
 struct PartialShard {
     object: Arc<store::tree::Partial>,
     /// The store's error behind the last failed read.
@@ -430,10 +431,7 @@ impl parquet::file::reader::ChunkReader for PartialShard {
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<GroupReader> {
         Ok(GroupReader {
-            shard: PartialShard {
-                object: self.object.clone(),
-                failure: self.failure.clone(),
-            },
+            shard: self.clone(),
             at: start,
         })
     }
